@@ -1,0 +1,67 @@
+# Paved: `make run` starts the portal on embedded defaults; `make test` runs the whole suite.
+# Both set up everything they need first (.venv, Python and npm packages, static assets).
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+export PAVED_VAR_DIR ?= $(CURDIR)/var
+
+.PHONY: run test setup assets lint typecheck migrate demo bench clean help
+
+help:
+	@echo "make run    - set up, migrate, load the demo organisation, start web + worker + beat on 127.0.0.1:$(PORT)"
+	@echo "make test   - set up, lint, type-check, check migrations, run the whole test suite"
+	@echo "make bench  - run the benchmarks in tests/bench/ and print their figures"
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -c 'import sys; sys.exit("Paved needs Python 3.11 or newer, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# Front-end libraries come from npm and are served as our own static files, never from a CDN.
+portal/static/vendor/.installed: node_modules/.installed
+	rm -rf portal/static/vendor && mkdir -p portal/static/vendor/tabler portal/static/vendor/htmx portal/static/vendor/swagger-ui
+	cp node_modules/@tabler/core/dist/css/tabler.min.css portal/static/vendor/tabler/
+	cp node_modules/@tabler/core/dist/js/tabler.min.js portal/static/vendor/tabler/
+	cp node_modules/htmx.org/dist/htmx.min.js portal/static/vendor/htmx/
+	cp node_modules/swagger-ui-dist/swagger-ui.css node_modules/swagger-ui-dist/swagger-ui-bundle.js \
+	   node_modules/swagger-ui-dist/swagger-ui-standalone-preset.js portal/static/vendor/swagger-ui/
+	touch $@
+
+setup: $(VENV)/.installed portal/static/vendor/.installed
+
+assets: portal/static/vendor/.installed
+
+migrate: setup
+	$(PY) manage.py migrate --noinput
+
+demo: migrate
+	DEBUG=$${DEBUG:-true} $(PY) manage.py demo_setup
+
+run: setup
+	DEBUG=$${DEBUG:-true} $(PY) manage.py migrate --noinput
+	DEBUG=$${DEBUG:-true} $(PY) manage.py demo_setup
+	DEBUG=$${DEBUG:-true} PORT=$(PORT) PY=$(PY) scripts/run-all
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy .
+	DEBUG=true $(PY) manage.py check
+	DEBUG=true $(PY) manage.py makemigrations --check --dry-run
+
+test: lint
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: setup
+	for f in tests/bench/bench_*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
+
+clean:
+	rm -rf $(VENV) node_modules portal/static/vendor staticfiles

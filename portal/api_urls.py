@@ -1,0 +1,14 @@
+"""Every API under /api/: each app mounts its own urls; the schema and its docs page live here."""
+
+from __future__ import annotations
+
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from portal.api import views
+
+urlpatterns = [
+    path("me", views.MeApi.as_view(), name="api_me"),
+    path("schema/", SpectacularAPIView.as_view(), name="api_schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),
+]

@@ -1,0 +1,82 @@
+"""Request-wide middleware: request ids for logs, and login required everywhere but a few paths."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+from django.contrib.auth.middleware import LoginRequiredMiddleware
+from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
+from django.shortcuts import render
+
+from portal.exceptions import ApplicationError
+
+REQUEST_ID_HEADER = "X-Request-ID"
+_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,128}$")
+
+# The API answers 401 JSON itself (DRF), health/metrics are for probes, and calendar feeds authenticate by token.
+PUBLIC_PATH_PREFIXES = ("/api/", "/healthz", "/readyz", "/metrics", "/static/", "/ical/")
+
+
+class RequestIdMiddleware:
+    """Give every request an id (the caller's `X-Request-ID` if it is sane) and bind it to the logs."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        incoming = request.headers.get(REQUEST_ID_HEADER, "")
+        request_id = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        request.request_id = request_id  # type: ignore[attr-defined]
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        try:
+            response = self.get_response(request)
+        finally:
+            structlog.contextvars.unbind_contextvars("request_id")
+        response[REQUEST_ID_HEADER] = request_id
+        return response
+
+
+class PortalLoginRequiredMiddleware(LoginRequiredMiddleware):
+    """Django's login-required middleware, leaving the API, probes and token-authenticated feeds alone."""
+
+    def process_view(
+        self,
+        request: HttpRequest,
+        view_func: Callable[..., Any],
+        view_args: tuple[Any, ...],
+        view_kwargs: dict[str, Any],
+    ) -> HttpResponseBase | None:
+        if request.path_info.startswith(PUBLIC_PATH_PREFIXES):
+            return None
+        return super().process_view(request, view_func, view_args, view_kwargs)
+
+
+class ApplicationErrorMiddleware:
+    """Turn a service's ApplicationError raised in an HTML view into the portal's error page with its message.
+
+    The API maps the same errors in `portal.exceptions.api_exception_handler`.
+    """
+
+    TITLES = {400: "That did not work", 403: "Not allowed", 404: "Not found", 409: "Conflict"}
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not isinstance(exception, ApplicationError):
+            return None
+        context = {
+            "code": exception.status,
+            "title": self.TITLES.get(exception.status, "That did not work"),
+            "message": exception.message,
+        }
+        return render(request, "portal/error.html", context, status=exception.status)

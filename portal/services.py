@@ -1,0 +1,111 @@
+"""Portal-wide writes: API tokens, the audit log, worker heartbeats."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from django.contrib.auth.models import AnonymousUser, User
+from django.db import models, transaction
+from django.utils import timezone
+
+from portal.exceptions import ApplicationError, NotFoundError
+from portal.models import ApiToken, AuditEvent, Heartbeat, hash_token
+
+log = structlog.get_logger(__name__)
+
+TOKEN_PREFIX = "pvd_"  # noqa: S105 - a public prefix, not a secret
+TOKEN_LAST_USED_RESOLUTION_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class NewToken:
+    token: ApiToken
+    raw: str  # shown once to the user, never stored or logged
+
+
+def audit_record(
+    *,
+    actor: User | AnonymousUser | None,
+    action: str,
+    target: models.Model | None = None,
+    target_type: str = "",
+    target_id: str = "",
+    target_repr: str = "",
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Append one audit event. Call it inside the transaction of the write it records."""
+    if target is not None:
+        target_type = target_type or target._meta.label_lower
+        target_id = target_id or str(target.pk)
+        target_repr = target_repr or str(target)[:500]
+    user = actor if isinstance(actor, User) else None
+    context = structlog.contextvars.get_contextvars()
+    event = AuditEvent.objects.create(
+        actor=user,
+        actor_name=user.get_username() if user is not None else "system",
+        action=action,
+        target_type=target_type,
+        target_id=target_id,
+        target_repr=target_repr,
+        before=before,
+        after=after,
+        request_id=str(context.get("request_id") or context.get("run_id") or ""),
+    )
+    log.info("audit.recorded", action=action, target_type=target_type, target_id=target_id)
+    return event
+
+
+@transaction.atomic
+def apitoken_create(*, user: User, name: str) -> NewToken:
+    name = name.strip()
+    if not name:
+        raise ApplicationError("A token needs a name that says what it is for.")
+    if len(name) > 100:
+        raise ApplicationError("A token name has at most 100 characters.")
+    raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken.objects.create(user=user, name=name, prefix=raw[:10], key_hash=hash_token(raw))
+    audit_record(actor=user, action="apitoken.create", target=token, after={"name": name, "prefix": token.prefix})
+    return NewToken(token=token, raw=raw)
+
+
+@transaction.atomic
+def apitoken_revoke(*, user: User, token_id: int) -> ApiToken:
+    token = ApiToken.objects.select_for_update().filter(pk=token_id, user=user).first()
+    if token is None:
+        raise NotFoundError(f"You have no token with id {token_id}.")
+    if token.revoked_at is None:
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+        audit_record(
+            actor=user, action="apitoken.revoke", target=token, before={"active": True}, after={"active": False}
+        )
+    return token
+
+
+def apitoken_authenticate(*, raw: str) -> ApiToken | None:
+    """The active token with this clear text, or None. Records when it was last used (at most once a minute)."""
+    if not raw.startswith(TOKEN_PREFIX) or len(raw) > 200:
+        return None
+    token = (
+        ApiToken.objects.select_related("user")
+        .filter(key_hash=hash_token(raw), revoked_at__isnull=True, user__is_active=True)
+        .first()
+    )
+    if token is None:
+        return None
+    now = timezone.now()
+    if token.last_used_at is None or (now - token.last_used_at).total_seconds() > TOKEN_LAST_USED_RESOLUTION_SECONDS:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now
+    return token
+
+
+def heartbeat_record(*, name: str, worker: str = "") -> Heartbeat:
+    heartbeat, _ = Heartbeat.objects.update_or_create(
+        name=name, defaults={"beat_at": timezone.now(), "worker": worker[:255]}
+    )
+    return heartbeat

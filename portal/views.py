@@ -1,0 +1,105 @@
+"""Portal pages: home, login/logout, API tokens, health probes and error pages."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_not_required
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from portal import selectors, services
+from portal.exceptions import ApplicationError
+from portal.http import HtmxHttpRequest, render_page
+
+
+def home(request: HtmxHttpRequest) -> HttpResponse:
+    return render_page(request, "portal/home.html", {})
+
+
+class LoginView(auth_views.LoginView):
+    template_name = "registration/login.html"
+    redirect_authenticated_user = True
+
+
+login = login_not_required(LoginView.as_view())
+logout = auth_views.LogoutView.as_view()
+
+
+@require_http_methods(["GET", "POST"])
+def token_list(request: HtmxHttpRequest) -> HttpResponse:
+    new_token = None
+    error = ""
+    if request.method == "POST":
+        try:
+            new_token = services.apitoken_create(user=request.user, name=request.POST.get("name", ""))
+        except ApplicationError as exc:
+            error = exc.message
+    tokens = selectors.apitoken_list(user=request.user)
+    context = {"tokens": tokens, "new_token": new_token, "error": error}
+    return render_page(request, "portal/tokens.html", context, partial="tokens", status=400 if error else 200)
+
+
+@require_POST
+def token_revoke(request: HtmxHttpRequest, token_id: int) -> HttpResponse:
+    token = services.apitoken_revoke(user=request.user, token_id=token_id)
+    if request.htmx:
+        tokens = selectors.apitoken_list(user=request.user)
+        return render(request, "portal/tokens.html#tokens", {"tokens": tokens})
+    messages.success(request, f"Token “{token.name}” revoked.")
+    return redirect("portal:token_list")
+
+
+@login_not_required
+@never_cache
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    """Liveness: the process answers. Says nothing about its dependencies (that is /readyz)."""
+    return JsonResponse({"status": "ok"})
+
+
+@login_not_required
+@never_cache
+@require_GET
+def readyz(request: HttpRequest) -> JsonResponse:
+    """Readiness: the database and the broker are reachable; 503 with the reason when one is not."""
+    checks = selectors.readiness_checks()
+    ready = all(check.ok for check in checks)
+    body = {
+        "status": "ok" if ready else "unavailable",
+        "checks": {check.name: {"ok": check.ok, "detail": check.detail} for check in checks},
+    }
+    return JsonResponse(body, status=200 if ready else 503)
+
+
+def error_404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return render(
+        request,
+        "portal/error.html",
+        {
+            "code": 404,
+            "title": "Page not found",
+            "message": "There is nothing at this address. It may have been moved or deleted.",
+        },
+        status=404,
+    )
+
+
+def error_403(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    message = str(exception) if exception and str(exception) else "You are not allowed to do this."
+    return render(request, "portal/error.html", {"code": 403, "title": "Not allowed", "message": message}, status=403)
+
+
+def error_500(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "portal/error.html",
+        {
+            "code": 500,
+            "title": "Something went wrong",
+            "message": "Paved hit an unexpected error. It has been logged; please try again.",
+        },
+        status=500,
+    )
