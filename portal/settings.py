@@ -297,3 +297,20 @@ LOGGING_CONFIG = None  # portal.logging configures stdlib logging and structlog 
 from portal.logging import configure_logging  # noqa: E402
 
 configure_logging(level=LOG_LEVEL, fmt=LOG_FORMAT)
+
+# --- catalog --------------------------------------------------------------------------------------
+
+# Directories under which `file` locations may point (colon-separated); the demo organisation is always allowed.
+PAVED_CATALOG_FILE_ROOTS = [str(Path(p).resolve()) for p in env_list("PAVED_CATALOG_FILE_ROOTS", "", sep=":")]
+# Hosts `url` and git locations may fetch from (comma-separated, `*.example.com` allowed).
+PAVED_CATALOG_ALLOWED_HOSTS = env_list("PAVED_CATALOG_ALLOWED_HOSTS")
+# Glob patterns of location targets that may declare Groups, Users, Templates and Paved's kinds.
+PAVED_CATALOG_TRUSTED_LOCATIONS = env_list("PAVED_CATALOG_TRUSTED_LOCATIONS")
+# What happens to an entity that disappears from a source that read cleanly: keep (flag as orphan) or delete.
+PAVED_CATALOG_ORPHAN_POLICY = env_str("PAVED_CATALOG_ORPHAN_POLICY", "keep")
+if PAVED_CATALOG_ORPHAN_POLICY not in {"keep", "delete"}:
+    raise ImproperlyConfigured("PAVED_CATALOG_ORPHAN_POLICY must be 'keep' or 'delete'")
+# Minutes between scheduled refreshes of each location.
+PAVED_CATALOG_REFRESH_MINUTES = env_int("PAVED_CATALOG_REFRESH_MINUTES", 30)
+# Only for tests and closed networks: let `url` locations reach loopback/private addresses.
+PAVED_CATALOG_ALLOW_PRIVATE_ADDRESSES = env_bool("PAVED_CATALOG_ALLOW_PRIVATE_ADDRESSES", False)

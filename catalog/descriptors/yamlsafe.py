@@ -1,0 +1,328 @@
+"""Safe YAML loading for untrusted descriptor files.
+
+Descriptor files come from repositories and URLs that anyone may control, so loading is
+bounded before any Python object is built: bytes, documents, aliases and nesting depth are
+checked on the parser's event stream, and the constructed documents are copied into plain JSON
+values under a node budget, so an alias bomb is refused after a bounded amount of work.
+Scalars resolve as in YAML 1.2's core schema (what Backstage's `yaml` library does), so
+`startDateISO: 2021-11-10` stays a string and `on`/`no` are not booleans.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+import yaml
+
+from .errors import Issue, truncate
+
+try:
+    _BaseLoader: type[yaml.SafeLoader] | type[yaml.CSafeLoader] = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover - only without libyaml
+    _BaseLoader = yaml.SafeLoader
+
+JsonValue = None | bool | int | float | str | list[Any] | dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Upper bounds for one file (and for each `$yaml`/`$json` placeholder it pulls in)."""
+
+    max_bytes: int = 1024 * 1024
+    max_documents: int = 1000
+    max_aliases: int = 100
+    max_depth: int = 50
+    max_nodes: int = 200_000
+
+
+DEFAULT_LIMITS: Final = Limits()
+
+
+class YamlError(Exception):
+    """The file cannot be loaded at all; `issue` says why and where."""
+
+    def __init__(self, issue: Issue) -> None:
+        super().__init__(issue.message)
+        self.issue = issue
+
+
+class _Loader(_BaseLoader):  # type: ignore[valid-type,misc]
+    """CSafeLoader with YAML 1.2 core scalars and duplicate keys refused."""
+
+    yaml_implicit_resolvers: dict[str | None, list[tuple[str, re.Pattern[str]]]] = {}
+    yaml_constructors = dict(_BaseLoader.yaml_constructors)
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[tuple[str, str]] = set()
+        for key_node, _ in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = (key_node.tag, key_node.value)
+            if key in seen:
+                # PyYAML silently keeps the last value; Backstage's parser refuses the file.
+                raise yaml.constructor.ConstructorError(
+                    "while constructing a mapping",
+                    node.start_mark,
+                    f"found duplicate key {key_node.value!r}",
+                    key_node.start_mark,
+                )
+            seen.add(key)
+        self.flatten_mapping(node)
+        result: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = self.construct_object(key_node, deep=True)
+            # Keys become text here, as in JSON: otherwise `1:` and `true:` would collide in a dict.
+            try:
+                text = _key_text(key)
+            except TypeError as exc:
+                raise yaml.constructor.ConstructorError(
+                    "while constructing a mapping", node.start_mark, str(exc), key_node.start_mark
+                ) from None
+            result[text] = self.construct_object(value_node, deep=deep)
+        return result
+
+
+def _construct_int_12(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
+    value = str(loader.construct_scalar(node)).replace("_", "")
+    sign = 1
+    if value[:1] in "+-":
+        sign = -1 if value[0] == "-" else 1
+        value = value[1:]
+    if value.startswith(("0x", "0X")):
+        return sign * int(value[2:], 16)
+    if value.startswith(("0o", "0O")):
+        return sign * int(value[2:], 8)
+    if value.startswith(("0b", "0B")):
+        return sign * int(value[2:], 2)
+    # YAML 1.1 reads "010" as octal 8; 1.2 (and Backstage) read it as decimal 10.
+    return sign * int(value, 10)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:int", _construct_int_12)
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:int", re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$"), list("-+0123456789")
+)
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?)$"),
+    list("-+.0123456789"),
+)
+_Loader.add_implicit_resolver("tag:yaml.org,2002:null", re.compile(r"^(?:~|null|Null|NULL|)$"), ["~", "n", "N", ""])
+_Loader.add_implicit_resolver("tag:yaml.org,2002:merge", re.compile(r"^(?:<<)$"), ["<"])
+
+
+def _fail(file: str, document: int | None, expected: str, found: str, detail: str | None = None) -> YamlError:
+    """`found` here is already a description ("12 bytes"), not a value to render."""
+    issue = Issue(
+        file=file, document=document, entity_ref=None, path="", expected=expected, found=truncate(found), detail=detail
+    )
+    return YamlError(issue)
+
+
+_TAG_IN_PROBLEM: Final = re.compile(r"tag '([^']*)'")
+
+
+def _where(mark: Any) -> str:
+    if mark is None:
+        return ""
+    return f" at line {mark.line + 1}, column {mark.column + 1}"
+
+
+def _yaml_error(exc: yaml.YAMLError, file: str, document: int | None) -> YamlError:
+    if isinstance(exc, yaml.MarkedYAMLError):
+        problem = exc.problem or exc.context or "invalid YAML"
+        mark = exc.problem_mark or exc.context_mark
+        text = f"{problem}{_where(mark)}"
+        if "could not determine a constructor" in problem:
+            tag = _TAG_IN_PROBLEM.search(problem)
+            found = f"the tag {tag.group(1) if tag else problem}{_where(mark)}"
+            return _fail(
+                file, document, "plain YAML without custom tags", found, detail=f"unsupported YAML tag: {text}"
+            )
+        return _fail(file, document, "well-formed YAML", text, detail=f"invalid YAML: {text}")
+    return _fail(file, document, "well-formed YAML", str(exc), detail=f"invalid YAML: {exc}")
+
+
+def _decode(data: bytes, file: str) -> str:
+    try:
+        # utf-8-sig drops a leading byte order mark, which editors on Windows like to add.
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise _fail(
+            file,
+            None,
+            "UTF-8 text",
+            f"byte 0x{data[exc.start]:02x} at offset {exc.start}",
+            detail=f"the file is not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start})",
+        ) from None
+
+
+def _scan_events(text: str, file: str, limits: Limits) -> None:
+    """Check document count, alias count and nesting depth without constructing anything."""
+    documents = -1
+    aliases = 0
+    depth = 0
+    try:
+        for event in yaml.parse(text, Loader=_BaseLoader):
+            if isinstance(event, yaml.DocumentStartEvent):
+                documents += 1
+                if documents >= limits.max_documents:
+                    raise _fail(
+                        file,
+                        None,
+                        f"at most {limits.max_documents} YAML documents",
+                        f"more than {limits.max_documents}",
+                        detail=f"the file has more than {limits.max_documents} YAML documents",
+                    )
+            elif isinstance(event, yaml.AliasEvent):
+                aliases += 1
+                if aliases > limits.max_aliases:
+                    raise _fail(
+                        file,
+                        documents,
+                        f"at most {limits.max_aliases} YAML aliases",
+                        f"more than {limits.max_aliases}",
+                        detail=f"the file uses more than {limits.max_aliases} YAML aliases{_where(event.start_mark)}",
+                    )
+            elif isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > limits.max_depth:
+                    raise _fail(
+                        file,
+                        documents,
+                        f"nesting at most {limits.max_depth} levels deep",
+                        f"deeper than {limits.max_depth}",
+                        detail=f"the YAML nests deeper than {limits.max_depth} levels{_where(event.start_mark)}",
+                    )
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+    except yaml.YAMLError as exc:
+        raise _yaml_error(exc, file, max(documents, 0)) from None
+
+
+class _Budget:
+    __slots__ = ("file", "limits", "nodes")
+
+    def __init__(self, file: str, limits: Limits) -> None:
+        self.file = file
+        self.limits = limits
+        self.nodes = 0
+
+
+def _key_text(key: object) -> str:
+    if isinstance(key, str):
+        return key
+    if key is None:
+        return "null"
+    if isinstance(key, bool):
+        return "true" if key else "false"
+    if isinstance(key, int | float):
+        return str(key)
+    if isinstance(key, dt.date):
+        return key.isoformat()
+    raise TypeError(f"mapping keys must be scalars, found {type(key).__name__}")
+
+
+def _plain(value: object, budget: _Budget, document: int | None, depth: int) -> JsonValue:
+    """Copy a constructed value into JSON values, expanding aliases under the node budget."""
+    budget.nodes += 1
+    limits = budget.limits
+    if budget.nodes > limits.max_nodes:
+        raise _fail(
+            budget.file,
+            document,
+            f"at most {limits.max_nodes} values after expanding aliases",
+            f"more than {limits.max_nodes}",
+            detail=f"the data expands to more than {limits.max_nodes} values (alias bomb?)",
+        )
+    if depth > limits.max_depth:
+        raise _fail(
+            budget.file,
+            document,
+            f"nesting at most {limits.max_depth} levels deep",
+            f"deeper than {limits.max_depth}",
+            detail=f"the data nests deeper than {limits.max_depth} levels after expanding aliases",
+        )
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        # JSON has no NaN or infinity; keeping them would break every consumer downstream.
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        result: dict[str, Any] = {}
+        for key, item in value.items():
+            try:
+                text = _key_text(key)
+            except TypeError as exc:
+                raise _fail(budget.file, document, "mappings with scalar keys", str(exc)) from None  # pragma: no cover
+            result[text] = _plain(item, budget, document, depth + 1)
+        return result
+    if isinstance(value, list | tuple):
+        return [_plain(item, budget, document, depth + 1) for item in value]
+    if isinstance(value, set):
+        return {_key_text(item): None for item in value}
+    raise _fail(
+        budget.file,
+        document,
+        "text, numbers, booleans, lists and mappings",
+        type(value).__name__,
+        detail=f"unsupported YAML value of type {type(value).__name__}",
+    )
+
+
+def to_plain(value: object, *, file: str, document: int | None = None, limits: Limits = DEFAULT_LIMITS) -> JsonValue:
+    """Copy `value` into plain JSON values under `limits` (used for `$json` content too)."""
+    return _plain(value, _Budget(file, limits), document, 0)
+
+
+def _iter_documents(text: str) -> Iterator[object]:
+    loader = _Loader(text)
+    try:
+        while loader.check_data():
+            yield loader.get_data()
+    finally:
+        loader.dispose()
+
+
+def load_documents(data: bytes, *, file: str, limits: Limits = DEFAULT_LIMITS) -> list[JsonValue]:
+    """Load every YAML document of `data` as plain JSON values; empty documents come back as None.
+
+    Raises YamlError (and nothing else) when the file breaks a limit or is not valid YAML.
+    """
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise _fail(file, None, "bytes", type(data).__name__, detail=f"expected bytes, found {type(data).__name__}")
+    size = len(data)
+    if size > limits.max_bytes:
+        raise _fail(
+            file,
+            None,
+            f"at most {limits.max_bytes} bytes",
+            f"{size} bytes",
+            detail=f"the file is {size} bytes, more than the limit of {limits.max_bytes}",
+        )
+    text = _decode(bytes(data), file)
+    _scan_events(text, file, limits)
+    budget = _Budget(file, limits)
+    documents: list[JsonValue] = []
+    index = 0
+    try:
+        for document in _iter_documents(text):
+            documents.append(_plain(document, budget, index, 0))
+            index += 1
+    except yaml.YAMLError as exc:
+        raise _yaml_error(exc, file, index) from None
+    except RecursionError:
+        raise _fail(
+            file, index, f"nesting at most {limits.max_depth} levels deep", "deeper", detail="the data nests too deep"
+        ) from None
+    return documents

@@ -1,0 +1,330 @@
+"""Write what a location refresh read into the catalog: one transaction, bulk writes, no-op for unchanged entities.
+
+The rules that make locations safe to refresh:
+- a source (file or URL) that failed to read or parse keeps its last good entities;
+- an entity gone from a source that read cleanly becomes an orphan (or is deleted, by policy);
+- an entity already managed by another location is a conflict: recorded, nothing changed;
+- org data, templates and Paved's kinds are accepted only from trusted locations.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from fnmatch import fnmatch
+from typing import Any, Final
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from catalog.descriptors import Issue, ParsedEntity, Relation, relations_for
+from catalog.indexing import content_hash, entity_columns, search_entries
+from catalog.models import Entity, Location, SearchEntry
+from catalog.models import Relation as RelationRow
+
+MANAGED_BY_LOCATION: Final = "backstage.io/managed-by-location"
+MANAGED_BY_ORIGIN_LOCATION: Final = "backstage.io/managed-by-origin-location"
+# Kinds that shape the organisation or its policy: only trusted locations may declare them.
+TRUSTED_KINDS: Final = frozenset({"group", "user", "template", "schedule", "escalationpolicy", "scorecard"})
+_BATCH: Final = 1000
+
+
+@dataclass
+class SourceRead:
+    """One file or URL read during a refresh. `ok` is False when it could not be read or parsed as a whole."""
+
+    source: str  # "<type>:<target>", as written in backstage.io/managed-by-location
+    ok: bool
+    entities: list[ParsedEntity] = field(default_factory=list)
+    issues: list[Issue] = field(default_factory=list)
+
+
+@dataclass
+class ApplyResult:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    orphaned: int = 0
+    deleted: int = 0
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def written(self) -> int:
+        return self.created + self.updated
+
+
+def issue_dict(issue: Issue) -> dict[str, Any]:
+    return {
+        "file": issue.file,
+        "document": issue.document,
+        "entityRef": issue.entity_ref,
+        "path": issue.path,
+        "message": issue.message,
+    }
+
+
+def location_is_trusted(location: Location) -> bool:
+    if location.trusted:
+        return True
+    return any(fnmatch(location.target, pattern) for pattern in settings.PAVED_CATALOG_TRUSTED_LOCATIONS)
+
+
+def synthetic_location_entity(location: Location) -> dict[str, Any]:
+    """The Location entity Backstage generates for every registered location."""
+    digest = hashlib.sha1(location.key.encode(), usedforsecurity=False).hexdigest()
+    return {
+        "apiVersion": "backstage.io/v1alpha1",
+        "kind": "Location",
+        "metadata": {
+            "name": f"generated-{digest}",
+            "namespace": "default",
+            "annotations": {MANAGED_BY_LOCATION: location.key, MANAGED_BY_ORIGIN_LOCATION: location.key},
+        },
+        "spec": {"type": location.type, "target": location.target},
+    }
+
+
+def _annotated(entity: dict[str, Any], *, source: str, origin: str) -> dict[str, Any]:
+    metadata = dict(entity.get("metadata") or {})
+    annotations = dict(metadata.get("annotations") or {})
+    annotations[MANAGED_BY_LOCATION] = source
+    annotations[MANAGED_BY_ORIGIN_LOCATION] = origin
+    metadata["annotations"] = annotations
+    metadata.setdefault("namespace", "default")
+    return {**entity, "metadata": metadata}
+
+
+@dataclass
+class _Candidate:
+    ref: str
+    source: str
+    entity: dict[str, Any]
+    relations: Sequence[Relation]
+    hash: str
+
+
+def _error(message: str, *, file: str = "", entity_ref: str | None = None, path: str = "") -> dict[str, Any]:
+    return {"file": file, "document": None, "entityRef": entity_ref, "path": path, "message": message}
+
+
+@transaction.atomic
+def apply_location_read(*, location: Location, sources: Sequence[SourceRead]) -> ApplyResult:
+    """Replace what `location` manages with what was read, under the rules in this module's docstring.
+
+    Runs in one transaction so that readers never see half a refresh. Locks the location row so two refreshes
+    of one location never interleave.
+    """
+    Location.objects.select_for_update().filter(pk=location.pk).first()
+    result = ApplyResult()
+    trusted = location_is_trusted(location)
+    failed_sources = {s.source for s in sources if not s.ok}
+    for read in sources:
+        result.errors.extend(issue_dict(issue) for issue in read.issues)
+
+    candidates: dict[str, _Candidate] = {}
+    invalid_refs: dict[str, list[dict[str, Any]]] = {}
+    for issue in (i for read in sources for i in read.issues):
+        if issue.entity_ref:
+            invalid_refs.setdefault(issue.entity_ref.lower(), []).append(issue_dict(issue))
+
+    synthetic = synthetic_location_entity(location)
+    all_parsed: list[tuple[str, dict[str, Any], Sequence[Relation]]] = [
+        (location.key, synthetic, relations_for(synthetic))
+    ]
+    for read in sources:
+        all_parsed.extend((read.source, parsed.entity, parsed.relations) for parsed in read.entities)
+
+    for source, raw, relations in all_parsed:
+        entity: dict[str, Any] = _annotated(
+            raw, source=source if raw is not synthetic else location.key, origin=location.key
+        )
+        columns = entity_columns(entity)
+        ref = f"{columns['kind']}:{columns['namespace']}/{columns['name']}".lower()
+        if columns["kind"].lower() in TRUSTED_KINDS and not trusted:
+            result.errors.append(
+                _error(
+                    f"{ref}: kind {columns['kind']} may only come from a trusted location; mark this location "
+                    "trusted or list it in PAVED_CATALOG_TRUSTED_LOCATIONS",
+                    file=source,
+                    entity_ref=ref,
+                    path="kind",
+                )
+            )
+            continue
+        if ref in candidates:
+            result.errors.append(
+                _error(
+                    f"{ref} is declared twice in this location (kept the first, in {candidates[ref].source})",
+                    file=source,
+                    entity_ref=ref,
+                )
+            )
+            continue
+        candidates[ref] = _Candidate(ref, source, entity, relations, content_hash(entity))
+
+    existing = {
+        row["ref"]: row
+        for row in _in_batches(
+            lambda batch: Entity.objects.filter(ref__in=batch).values(
+                "id", "ref", "uid", "location_id", "content_hash", "orphan", "source", "errors"
+            ),
+            list(candidates) + list(invalid_refs),
+        )
+    }
+
+    now = timezone.now()
+    to_create: list[Entity] = []
+    to_update: list[Entity] = []
+    for ref, candidate in list(candidates.items()):
+        row = existing.get(ref)
+        if row is not None and row["location_id"] not in (None, location.pk):
+            other = Location.objects.filter(pk=row["location_id"]).first()
+            result.errors.append(
+                _error(
+                    f"Conflict: {ref} is already managed by location {other.key if other else row['location_id']}; "
+                    "this location's copy was not applied (unregister the other location or remove the duplicate)",
+                    file=candidate.source,
+                    entity_ref=ref,
+                )
+            )
+            del candidates[ref]
+            continue
+        if (
+            row is not None
+            and row["content_hash"] == candidate.hash
+            and not row["orphan"]
+            and not row["errors"]
+            and row["location_id"] == location.pk
+        ):
+            result.unchanged += 1
+            continue
+        uid = row["uid"] if row else uuid.uuid4()
+        data = candidate.entity
+        data["metadata"] = {**data["metadata"], "uid": str(uid), "etag": candidate.hash[:40]}
+        row_model = Entity(
+            uid=uid,
+            ref=ref,
+            data=data,
+            etag=candidate.hash[:40],
+            content_hash=candidate.hash,
+            location=location,
+            source=candidate.source,
+            orphan=False,
+            errors=[],
+            owner_ref=_first_target(candidate.relations, ref, "ownedBy"),
+            system_ref=_first_target(candidate.relations, ref, "partOf", prefix="system:"),
+            **entity_columns(data),
+        )
+        if row is None:
+            row_model.created_at = now
+            row_model.updated_at = now
+            to_create.append(row_model)
+        else:
+            row_model.pk = row["id"]
+            row_model.updated_at = now
+            to_update.append(row_model)
+
+    Entity.objects.bulk_create(to_create, batch_size=_BATCH)
+    if to_create and to_create[0].pk is None:  # backends without RETURNING on bulk insert
+        ids = dict(Entity.objects.filter(ref__in=[e.ref for e in to_create]).values_list("ref", "id"))
+        for entity in to_create:
+            entity.pk = ids[entity.ref]
+    Entity.objects.bulk_update(
+        to_update,
+        fields=[
+            "data",
+            "etag",
+            "content_hash",
+            "location",
+            "source",
+            "orphan",
+            "errors",
+            "owner_ref",
+            "system_ref",
+            "kind",
+            "namespace",
+            "name",
+            "api_version",
+            "title",
+            "description",
+            "spec_type",
+            "lifecycle",
+            "tags",
+            "search_text",
+            "updated_at",
+        ],
+        batch_size=_BATCH,
+    )
+    result.created, result.updated = len(to_create), len(to_update)
+    _rewrite_derived_rows([*to_create, *to_update], candidates)
+
+    # Entities that failed validation this time keep their last good version, with the errors attached.
+    for ref, errors in invalid_refs.items():
+        row = existing.get(ref)
+        if row is not None and row["location_id"] == location.pk:
+            Entity.objects.filter(pk=row["id"]).update(errors=errors)
+
+    seen = set(candidates) | set(invalid_refs)
+    gone = Entity.objects.filter(location=location).exclude(ref__in=seen).exclude(source__in=failed_sources)
+    if settings.PAVED_CATALOG_ORPHAN_POLICY == "delete":
+        result.deleted = gone.count()
+        gone.delete()
+    else:
+        result.orphaned = gone.filter(orphan=False).update(orphan=True, updated_at=now)
+
+    location.errors = result.errors
+    location.entity_count = Entity.objects.filter(location=location).count()
+    location.last_refresh_at = now
+    if failed_sources:
+        location.state = Location.State.FAILED
+        location.failed_attempts += 1
+    else:
+        location.state = Location.State.OK
+        location.failed_attempts = 0
+        location.last_success_at = now
+    location.save(
+        update_fields=["errors", "entity_count", "last_refresh_at", "state", "failed_attempts", "last_success_at"]
+    )
+    return result
+
+
+def _first_target(relations: Iterable[Relation], ref: str, relation_type: str, prefix: str = "") -> str:
+    for relation in relations:
+        if relation.source == ref and relation.type == relation_type and relation.target.startswith(prefix):
+            return relation.target
+    return ""
+
+
+def _rewrite_derived_rows(entities: Sequence[Entity], candidates: dict[str, _Candidate]) -> None:
+    """Relations and search entries of written entities, rebuilt in bulk."""
+    if not entities:
+        return
+    ids = [e.pk for e in entities]
+    for batch in _chunks(ids):
+        RelationRow.objects.filter(originating_id__in=batch).delete()
+        SearchEntry.objects.filter(entity_id__in=batch).delete()
+    relation_rows: list[RelationRow] = []
+    search_rows: list[SearchEntry] = []
+    for entity in entities:
+        candidate = candidates[entity.ref]
+        pairs = {(r.source.lower(), r.type, r.target.lower()) for r in candidate.relations}
+        relation_rows.extend(
+            RelationRow(originating_id=entity.pk, source_ref=s, type=t, target_ref=g) for s, t, g in pairs
+        )
+        search_rows.extend(SearchEntry(entity_id=entity.pk, key=k, value=v) for k, v in search_entries(entity.data))
+    RelationRow.objects.bulk_create(relation_rows, batch_size=_BATCH)
+    SearchEntry.objects.bulk_create(search_rows, batch_size=_BATCH)
+
+
+def _chunks(items: Sequence[Any], size: int = 900) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _in_batches(query: Any, keys: Sequence[str]) -> Iterable[dict[str, Any]]:
+    # SQLite caps the number of bound parameters; IN lists are split so any location size works.
+    for batch in _chunks(keys):
+        yield from query(batch)

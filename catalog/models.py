@@ -1,0 +1,156 @@
+"""The catalog's tables: registered locations, entities, their relations and the search index.
+
+Entities are stored as the JSON Backstage would return (`data`), with the columns that lists, filters and
+joins need pulled out beside it. Relations and search rows are derived from `data` at ingestion and
+rewritten only when an entity's content hash changes.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models.functions import Lower
+
+
+class Location(models.Model):
+    """A registered source of descriptors: a file/directory/glob, an http(s) URL, or a git repository.
+
+    Refreshing it reads the target (and the Location entities it nests), and replaces the entities it
+    manages — or keeps the last good ones and records the error when the read fails.
+    """
+
+    class Type(models.TextChoices):
+        FILE = "file", "File"
+        URL = "url", "URL"
+        GIT = "git", "Git repository"
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Waiting for the first refresh"
+        OK = "ok", "Refreshed"
+        FAILED = "failed", "Last refresh failed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    type = models.CharField(max_length=10, choices=Type.choices)
+    target = models.CharField(max_length=2048)
+    trusted = models.BooleanField(
+        default=False, help_text="May declare Groups, Users, Templates and Paved's kinds (org data and policy)."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    last_refresh_at = models.DateTimeField(null=True, blank=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    next_refresh_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    failed_attempts = models.PositiveIntegerField(default=0, help_text="Consecutive failed refreshes.")
+    errors = models.JSONField(
+        default=list, blank=True, help_text="Issues of the last refresh: [{file, document, entityRef, path, message}]."
+    )
+    entity_count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["type", "target"]
+        constraints = [
+            models.UniqueConstraint(fields=["type", "target"], name="catalog_location_unique_target"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type}:{self.target}"
+
+    @property
+    def key(self) -> str:
+        """How Backstage writes a location in annotations: `<type>:<target>`."""
+        return f"{self.type}:{self.target}"
+
+
+class Entity(models.Model):
+    """One catalog entity. `ref` is `kind:namespace/name` lower-cased and unique (Backstage's identity rule)."""
+
+    uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    ref = models.CharField(max_length=300, unique=True)
+    kind = models.CharField(max_length=63, db_index=True)
+    namespace = models.CharField(max_length=63)
+    name = models.CharField(max_length=63)
+    api_version = models.CharField(max_length=253)
+    title = models.CharField(max_length=500, blank=True)
+    description = models.TextField(blank=True)
+    spec_type = models.CharField(max_length=255, blank=True, db_index=True)
+    lifecycle = models.CharField(max_length=255, blank=True)
+    owner_ref = models.CharField(max_length=300, blank=True, db_index=True)
+    system_ref = models.CharField(max_length=300, blank=True, db_index=True)
+    tags = models.JSONField(default=list, blank=True)
+    data = models.JSONField(help_text="The entity as the API returns it, without relations.")
+    etag = models.CharField(max_length=64)
+    content_hash = models.CharField(max_length=64, help_text="Hash of the ingested content: unchanged means no write.")
+    search_text = models.TextField(blank=True, help_text="Lower-cased name, title, description and tags.")
+    location = models.ForeignKey(
+        Location,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="entities",
+        help_text="The registered location that manages this entity.",
+    )
+    source = models.CharField(
+        max_length=2100, blank=True, help_text="The file or URL it was read from (backstage.io/managed-by-location)."
+    )
+    orphan = models.BooleanField(default=False, db_index=True, help_text="Gone from a source that read cleanly.")
+    errors = models.JSONField(default=list, blank=True, help_text="Processing errors (Backstage's status.items).")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["kind", "namespace", "name"]
+        verbose_name_plural = "entities"
+        indexes = [
+            models.Index(fields=["kind", "namespace", "name"]),
+            models.Index(Lower("name"), name="catalog_entity_name_lower"),
+        ]
+
+    def __str__(self) -> str:
+        return self.ref
+
+
+class Relation(models.Model):
+    """A directed relation `source_ref —type→ target_ref`. Both directions of a spec reference are stored,
+    each attributed to the entity whose spec declared it, so they vanish with it. The target may not exist."""
+
+    originating = models.ForeignKey(Entity, on_delete=models.CASCADE, related_name="originated_relations")
+    source_ref = models.CharField(max_length=300)
+    type = models.CharField(max_length=100)
+    target_ref = models.CharField(max_length=300)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["originating", "source_ref", "type", "target_ref"], name="catalog_relation_unique"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["source_ref", "type"]),
+            models.Index(fields=["target_ref", "type"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source_ref} {self.type} {self.target_ref}"
+
+
+class SearchEntry(models.Model):
+    """One flattened `key=value` of an entity, lower-cased, as Backstage's search table: what filters,
+    facets and ordering on arbitrary dot paths are computed from, in the database."""
+
+    entity = models.ForeignKey(Entity, on_delete=models.CASCADE, related_name="search_entries")
+    key = models.CharField(max_length=255)
+    value = models.CharField(max_length=255, null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["key", "value"]),
+            models.Index(fields=["entity", "key"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key}={self.value}"
