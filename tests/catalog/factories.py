@@ -23,7 +23,9 @@ class LocationFactory(factory.django.DjangoModelFactory):
 
 def ingest(docs: list[dict[str, Any]], *, location: Location | None = None, source: str | None = None) -> ApplyResult:
     """Ingest descriptor dicts as if `location` had read them from one file (validation included)."""
-    location = location or LocationFactory()
+    if location is None:
+        location = LocationFactory.create()
+    assert location is not None
     source = source or location.key
     data = yaml.safe_dump_all(docs).encode()
     parsed = parse_file(data, file=source.split(":", 1)[1], resolver=None)
