@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from portal.api import views
 
 urlpatterns = [
     path("me", views.MeApi.as_view(), name="api_me"),
+    path("catalog/", include("catalog.api.urls")),
+    path("oncall/", include("catalog.api.oncall")),
     path("schema/", SpectacularAPIView.as_view(), name="api_schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),
 ]

@@ -286,6 +286,8 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # Every periodic job is declared here, and nowhere else.
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "portal-heartbeat": {"task": "portal.heartbeat", "schedule": 60.0},
+    # Enqueues a refresh for every location whose next_refresh_at has passed (PAVED_CATALOG_REFRESH_MINUTES).
+    "catalog-refresh-due": {"task": "catalog.refresh_due", "schedule": 60.0},
 }
 
 # --- logging --------------------------------------------------------------------------------------
@@ -314,3 +316,9 @@ if PAVED_CATALOG_ORPHAN_POLICY not in {"keep", "delete"}:
 PAVED_CATALOG_REFRESH_MINUTES = env_int("PAVED_CATALOG_REFRESH_MINUTES", 30)
 # Only for tests and closed networks: let `url` locations reach loopback/private addresses.
 PAVED_CATALOG_ALLOW_PRIVATE_ADDRESSES = env_bool("PAVED_CATALOG_ALLOW_PRIVATE_ADDRESSES", False)
+# Seconds a `url` fetch (connect, then the whole body) and a git command may take.
+PAVED_CATALOG_FETCH_TIMEOUT_SECONDS = env_int("PAVED_CATALOG_FETCH_TIMEOUT_SECONDS", 10)
+PAVED_CATALOG_GIT_TIMEOUT_SECONDS = env_int("PAVED_CATALOG_GIT_TIMEOUT_SECONDS", 60)
+# Bounds on one refresh: files read (across nested Locations) and how deep Locations may nest.
+PAVED_CATALOG_MAX_FILES = env_int("PAVED_CATALOG_MAX_FILES", 5000)
+PAVED_CATALOG_MAX_NESTING = env_int("PAVED_CATALOG_MAX_NESTING", 10)

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.urls import include, path
 
+from catalog import oncall_urls
 from portal import views
 
 portal_patterns = [
@@ -14,6 +15,8 @@ portal_patterns = [
 ]
 
 urlpatterns = [
+    path("catalog/", include("catalog.urls")),
+    path("ical/", include(oncall_urls.ical_patterns)),
     path("", include((portal_patterns, "portal"))),
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),

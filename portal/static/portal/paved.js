@@ -10,3 +10,23 @@
     if (bar) { bar.classList.remove("htmx-request"); }
   });
 })();
+
+// On-call times: the server prints UTC (and the schedule's zone beside it); show the viewer's own time instead.
+(function () {
+  "use strict";
+  var long = { weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit", timeZoneName: "short" };
+  var short = { hour: "2-digit", minute: "2-digit", timeZoneName: "short" };
+  function localise() {
+    var zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    document.querySelectorAll("time[data-paved-local]:not([data-paved-done])").forEach(function (el) {
+      var when = new Date(el.getAttribute("datetime"));
+      if (isNaN(when.getTime())) { return; }
+      var options = el.getAttribute("data-paved-format") === "time" ? short : long;
+      el.textContent = new Intl.DateTimeFormat(undefined, options).format(when);
+      el.title = "Your time (" + zone + ")";
+      el.setAttribute("data-paved-done", "");
+    });
+  }
+  document.addEventListener("DOMContentLoaded", localise);
+  document.addEventListener("htmx:afterSettle", localise);
+})();

@@ -28,10 +28,7 @@ SCHEDULE = {
                 "start": "2026-01-05T09:00",
                 "turn": "1d",
                 "members": ["user:dave"],
-                "restrictions": [
-                    {"weekly": {"from": "mon 09:00", "to": "fri 17:00"}},
-                    {"daily": {"from": "9", "to": "5"}},
-                ],
+                "restrictions": [{"weekly": {"from": "mon 09:00", "to": "fri 17:00"}}],
             },
         ],
         "overrides": [{"user": "user:erin", "from": "2026-03-07T09:00", "to": "2026-03-08T09:00"}],

@@ -1,0 +1,145 @@
+"""Input and output shapes of the Backstage-compatible catalog API (`/api/catalog/`)."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from rest_framework import serializers
+
+from catalog.models import Location
+from catalog.query import MAX_FIELDS, MAX_KEY_LENGTH
+
+MAX_REFS: Final = 1000  # what @backstage/catalog-client sends in one chunk
+MAX_REF_LENGTH: Final = 1000
+MAX_TARGET_LENGTH: Final = 2048
+
+
+class StrictCharField(serializers.CharField):
+    """A string that must be a JSON string: DRF's CharField would quietly turn numbers and booleans into text."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return str(super().to_internal_value(data))
+
+
+# -- input ----------------------------------------------------------------------------------------------------------
+
+
+class EntitiesByRefsInputSerializer(serializers.Serializer[Any]):
+    entityRefs = serializers.ListField(
+        child=StrictCharField(max_length=MAX_REF_LENGTH, allow_blank=True, trim_whitespace=False),
+        max_length=MAX_REFS,
+        allow_empty=True,
+    )
+    fields = serializers.ListField(  # type: ignore[assignment]
+        child=StrictCharField(max_length=MAX_KEY_LENGTH), max_length=MAX_FIELDS, required=False, allow_null=True
+    )
+
+
+class LocationInputSerializer(serializers.Serializer[Any]):
+    type = serializers.ChoiceField(choices=Location.Type.values)
+    target = StrictCharField(max_length=MAX_TARGET_LENGTH)
+
+    def validate_target(self, value: str) -> str:
+        if any(ord(char) < 32 or ord(char) == 127 for char in value):
+            raise serializers.ValidationError("must not contain control characters")
+        return value.strip()
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        target: str = attrs["target"]
+        scheme = target.split(":", 1)[0].lower() if ":" in target else ""
+        if attrs["type"] == Location.Type.URL and scheme not in {"http", "https"}:
+            raise serializers.ValidationError({"target": "a url location must be an http:// or https:// URL"})
+        if attrs["type"] == Location.Type.FILE and scheme.isalpha() and len(scheme) > 1:
+            # `file:///etc/passwd`, `javascript:…`: a file location is a path, never a URL.
+            raise serializers.ValidationError({"target": "a file location is a path, not a URL"})
+        return attrs
+
+
+class RefreshInputSerializer(serializers.Serializer[Any]):
+    entityRef = StrictCharField(max_length=MAX_REF_LENGTH)
+    authorizationToken = StrictCharField(required=False, allow_blank=True, write_only=True)
+
+
+# -- output (documentation of the shapes the views build) -----------------------------------------------------------
+
+
+class RelationTargetSerializer(serializers.Serializer[Any]):
+    kind = serializers.CharField()
+    namespace = serializers.CharField()
+    name = serializers.CharField()
+
+
+class RelationOutputSerializer(serializers.Serializer[Any]):
+    type = serializers.CharField()
+    targetRef = serializers.CharField()
+    target = RelationTargetSerializer()
+
+
+class EntityOutputSerializer(serializers.Serializer[Any]):
+    apiVersion = serializers.CharField()
+    kind = serializers.CharField()
+    metadata = serializers.DictField()
+    spec = serializers.DictField(required=False)
+    relations = RelationOutputSerializer(many=True)
+    status = serializers.DictField(required=False, help_text="Processing errors: {items: [{type, level, message}]}")
+
+
+class PageInfoSerializer(serializers.Serializer[Any]):
+    nextCursor = serializers.CharField(required=False)
+    prevCursor = serializers.CharField(required=False)
+
+
+class EntitiesQueryOutputSerializer(serializers.Serializer[Any]):
+    items = EntityOutputSerializer(many=True)
+    totalItems = serializers.IntegerField()
+    pageInfo = PageInfoSerializer()
+
+
+class EntitiesBatchOutputSerializer(serializers.Serializer[Any]):
+    items = EntityOutputSerializer(many=True, allow_null=True)
+
+
+class FacetValueSerializer(serializers.Serializer[Any]):
+    value = serializers.CharField()
+    count = serializers.IntegerField()
+
+
+class FacetsOutputSerializer(serializers.Serializer[Any]):
+    facets = serializers.DictField(child=FacetValueSerializer(many=True))
+
+
+class LocationOutputSerializer(serializers.Serializer[Any]):
+    id = serializers.CharField()
+    type = serializers.CharField()
+    target = serializers.CharField()
+
+
+class LocationListItemSerializer(serializers.Serializer[Any]):
+    data = LocationOutputSerializer()  # type: ignore[assignment]
+
+
+class LocationCreateOutputSerializer(serializers.Serializer[Any]):
+    location = LocationOutputSerializer()
+    entities = EntityOutputSerializer(many=True)
+    exists = serializers.BooleanField(required=False)
+
+
+class ValidationErrorItemSerializer(serializers.Serializer[Any]):
+    name = serializers.CharField()
+    message = serializers.CharField()
+
+
+class ValidationErrorsSerializer(serializers.Serializer[Any]):
+    errors = ValidationErrorItemSerializer(many=True)  # type: ignore[assignment]
+
+
+class KindOutputSerializer(serializers.Serializer[Any]):
+    kind = serializers.CharField()
+    apiVersions = serializers.ListField(child=serializers.CharField())
+    count = serializers.IntegerField()
+
+
+def location_json(location: Location) -> dict[str, str]:
+    return {"id": str(location.pk), "type": location.type, "target": location.target}

@@ -1,0 +1,392 @@
+"""Backstage's catalog API under /api/catalog/: same paths, parameters, response shapes, headers and error body,
+so `@backstage/catalog-client` works unchanged. Views parse input, call one selector or service, render output."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.http import QueryDict
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.exceptions import ParseError
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from catalog import query, selectors, services
+from catalog.api import serializers as s
+from catalog.descriptors import RefError, kind_json_schema, parse_ref, registered_kinds, validate_entity
+from catalog.models import Location
+from portal.exceptions import ForbiddenError, NotFoundError
+
+ERROR = OpenApiResponse(OpenApiTypes.OBJECT, description="Backstage's error body: {error: {name, message}, response}")
+_FILTER = OpenApiParameter(
+    "filter",
+    str,
+    many=True,
+    description="`key=value` or `key` conditions, comma = AND; repeat the parameter for OR. Case-insensitive; "
+    "dot paths reach into arrays and annotations; `relations.<type>=<ref>` matches relations.",
+)
+_FIELDS = OpenApiParameter(
+    "fields", str, many=True, description="Comma-separated dot paths to keep, e.g. kind,metadata"
+)
+_LIMIT = OpenApiParameter("limit", int)
+_OFFSET = OpenApiParameter("offset", int)
+
+
+def _limit(request: Request, *, default: int, maximum: int) -> int:
+    return query.parse_limit(request.query_params.get("limit"), default=default, maximum=maximum)
+
+
+def _uuid(value: str, *, what: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise query.QueryError(f"Invalid {what} '{value[:80]}': expected a UUID") from None
+
+
+def _check_name_parts(kind: str, namespace: str, name: str) -> None:
+    for label, value in (("kind", kind), ("namespace", namespace), ("name", name)):
+        if not value or len(value) > 253:
+            raise query.QueryError(f"Invalid entity {label} '{value[:80]}': expected 1 to 253 characters")
+
+
+def _not_found_by_name(kind: str, namespace: str, name: str) -> NotFoundError:
+    message = f"No entity named '{name}' found, with kind '{kind}' in namespace '{namespace}'"
+    known = {spec.kind.lower() for spec in registered_kinds()}
+    if kind.lower() not in known:
+        message += f"; '{kind}' is not a kind this catalog knows ({', '.join(sorted(known))})"
+    return NotFoundError(message)
+
+
+class EntitiesApi(APIView):
+    """GET /entities: every entity matching the filter (bounded; a `Link` header leads to the next page)."""
+
+    @extend_schema(
+        operation_id="GetEntities",
+        parameters=[
+            _FILTER,
+            _FIELDS,
+            _LIMIT,
+            _OFFSET,
+            OpenApiParameter("after", str, description="The `after` token of the previous page's Link header"),
+            OpenApiParameter("order", str, many=True, description="`asc:<field>` or `desc:<field>`, repeatable"),
+        ],
+        responses={200: s.EntityOutputSerializer(many=True), 400: ERROR},
+    )
+    def get(self, request: Request) -> Response:
+        params = request.query_params
+        entity_filter = query.parse_filter(params.getlist("filter"))
+        fields = query.parse_fields(params.getlist("fields"))
+        orders = query.parse_order(params.getlist("order"))
+        limit = _limit(request, default=query.ENTITIES_MAX_LIMIT, maximum=query.ENTITIES_MAX_LIMIT)
+        offset = query.parse_offset(params.get("offset"))
+        if params.get("after"):
+            after_limit, after_offset = query.decode_after(params["after"])
+            limit = min(after_limit, query.ENTITIES_MAX_LIMIT) if after_limit is not None else limit
+            offset = after_offset if after_offset is not None else offset
+        queryset = query.order_entities(query.entity_queryset(entity_filter), orders)
+        rows = list(queryset[offset : offset + limit + 1])
+        response = Response(selectors.entities_json(rows[:limit], fields=fields))
+        if len(rows) > limit:
+            following: QueryDict = params.copy()
+            following.pop("offset", None)
+            following["after"] = query.encode_after(limit=limit, offset=offset + limit)
+            response["Link"] = f'<{request.path}?{following.urlencode()}>; rel="next"'
+        return response
+
+
+class EntitiesByQueryApi(APIView):
+    """GET /entities/by-query: cursor-paginated search with totalItems, as catalog-client's queryEntities uses."""
+
+    @extend_schema(
+        operation_id="GetEntitiesByQuery",
+        parameters=[
+            _FILTER,
+            _FIELDS,
+            _LIMIT,
+            _OFFSET,
+            OpenApiParameter("orderField", str, many=True, description="`<field>,<asc|desc>`; the first one is used"),
+            OpenApiParameter("cursor", str, description="pageInfo.nextCursor or prevCursor of a previous answer"),
+            OpenApiParameter("fullTextFilterTerm", str),
+            OpenApiParameter("fullTextFilterFields", str, many=True, description="Comma-separated keys to search"),
+        ],
+        responses={200: s.EntitiesQueryOutputSerializer, 400: ERROR},
+    )
+    def get(self, request: Request) -> Response:
+        params = request.query_params
+        fields = query.parse_fields(params.getlist("fields"))
+        limit = _limit(request, default=query.BY_QUERY_DEFAULT_LIMIT, maximum=query.BY_QUERY_MAX_LIMIT)
+        offset = 0
+        if params.get("cursor"):
+            # As in Backstage, a cursor carries the whole question: filter, order and full-text parameters are ignored.
+            cursor = query.decode_cursor(params["cursor"])
+        else:
+            offset = query.parse_offset(params.get("offset"))
+            cursor = query.QueryCursor(
+                entity_filter=query.parse_filter(params.getlist("filter")),
+                order=query.parse_order_fields(params.getlist("orderField")),
+                full_text=query.parse_full_text(
+                    params.get("fullTextFilterTerm"), params.getlist("fullTextFilterFields")
+                ),
+            )
+        page = query.query_page(cursor=cursor, limit=limit, offset=offset)
+        page_info: dict[str, str] = {}
+        if page.next_cursor:
+            page_info["nextCursor"] = page.next_cursor
+        if page.prev_cursor:
+            page_info["prevCursor"] = page.prev_cursor
+        return Response(
+            {
+                "items": selectors.entities_json(page.entities, fields=fields),
+                "totalItems": page.total,
+                "pageInfo": page_info,
+            }
+        )
+
+
+class EntityByNameApi(APIView):
+    @extend_schema(operation_id="GetEntityByName", responses={200: s.EntityOutputSerializer, 404: ERROR})
+    def get(self, request: Request, kind: str, namespace: str, name: str) -> Response:
+        _check_name_parts(kind, namespace, name)
+        entity = selectors.entity_get_by_name(kind=kind, namespace=namespace, name=name)
+        if entity is None:
+            raise _not_found_by_name(kind, namespace, name)
+        return Response(selectors.entities_json([entity])[0])
+
+
+class EntityByUidApi(APIView):
+    @extend_schema(operation_id="GetEntityByUid", responses={200: s.EntityOutputSerializer, 404: ERROR})
+    def get(self, request: Request, uid: str) -> Response:
+        entity = selectors.entity_get_by_uid(uid=_uuid(uid, what="uid"))
+        if entity is None:
+            raise NotFoundError(f"No entity with uid {uid}")
+        return Response(selectors.entities_json([entity])[0])
+
+    @extend_schema(operation_id="DeleteEntityByUid", responses={204: None, 403: ERROR, 404: ERROR})
+    def delete(self, request: Request, uid: str) -> Response:
+        entity = selectors.entity_get_by_uid(uid=_uuid(uid, what="uid"))
+        if entity is None:
+            raise NotFoundError(f"No entity with uid {uid}")
+        if not selectors.user_can_edit_entity(request.user, entity):
+            raise ForbiddenError(
+                f"You may not delete {entity.ref}: only administrators and members of its owner "
+                f"({entity.owner_ref or 'none'}) may"
+            )
+        services.entity_delete(entity=entity, actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class EntitiesByRefsApi(APIView):
+    @extend_schema(
+        operation_id="GetEntitiesByRefs",
+        parameters=[_FILTER],
+        request=s.EntitiesByRefsInputSerializer,
+        responses={200: s.EntitiesBatchOutputSerializer, 400: ERROR},
+    )
+    def post(self, request: Request) -> Response:
+        if not isinstance(request.data, dict):
+            raise ParseError("The body must be a JSON object: {entityRefs: [...], fields?: [...]}")
+        body = s.EntitiesByRefsInputSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        fields = query.parse_fields(
+            [",".join(body.validated_data.get("fields") or []), *request.query_params.getlist("fields")]
+        )
+        entity_filter = query.parse_filter(request.query_params.getlist("filter"))
+        found = selectors.entities_by_refs(refs=body.validated_data["entityRefs"], entity_filter=entity_filter)
+        rendered = iter(selectors.entities_json([entity for entity in found if entity is not None], fields=fields))
+        return Response({"items": [next(rendered) if entity is not None else None for entity in found]})
+
+
+class EntityFacetsApi(APIView):
+    @extend_schema(
+        operation_id="GetEntityFacets",
+        parameters=[OpenApiParameter("facet", str, many=True, required=True), _FILTER],
+        responses={200: s.FacetsOutputSerializer, 400: ERROR},
+    )
+    def get(self, request: Request) -> Response:
+        facets = [f.strip() for f in request.query_params.getlist("facet") if f.strip()]
+        if not facets:
+            raise query.QueryError("Missing facet parameter: pass at least one, e.g. ?facet=kind")
+        if len(facets) > query.MAX_FACETS or any(len(f) > query.MAX_KEY_LENGTH for f in facets):
+            raise query.QueryError(
+                f"At most {query.MAX_FACETS} facet parameters of at most {query.MAX_KEY_LENGTH} characters are allowed"
+            )
+        entity_filter = query.parse_filter(request.query_params.getlist("filter"))
+        return Response(
+            {"facets": selectors.entity_facets(facets=list(dict.fromkeys(facets)), entity_filter=entity_filter)}
+        )
+
+
+class LocationsApi(APIView):
+    @extend_schema(operation_id="GetLocations", responses={200: s.LocationListItemSerializer(many=True)})
+    def get(self, request: Request) -> Response:
+        return Response([{"data": s.location_json(location)} for location in selectors.location_list()])
+
+    @extend_schema(
+        operation_id="CreateLocation",
+        parameters=[OpenApiParameter("dryRun", str, description="true to read the target without registering it")],
+        request=s.LocationInputSerializer,
+        responses={201: s.LocationCreateOutputSerializer, 400: ERROR, 409: ERROR},
+    )
+    def post(self, request: Request) -> Response:
+        dry_run = _yes_no(request.query_params.get("dryRun"), name="dryRun")
+        if not isinstance(request.data, dict):
+            raise ParseError("The body must be a JSON object: {type, target}")
+        body = s.LocationInputSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        type_, target = body.validated_data["type"], body.validated_data["target"]
+        if dry_run:
+            preview = services.location_create(type=type_, target=target, actor=request.user, dry_run=True)
+            output: dict[str, Any] = {
+                "location": s.location_json(preview.location),
+                "entities": preview.entities,
+                "exists": preview.exists,
+            }
+            if preview.errors:
+                output["errors"] = preview.errors
+            return Response(output, status=status.HTTP_201_CREATED)
+        location = services.location_create(type=type_, target=target, actor=request.user)
+        # The first refresh runs in the background (Backstage answers with no entities for a new location, too).
+        return Response({"location": s.location_json(location), "entities": []}, status=status.HTTP_201_CREATED)
+
+
+def _location_output(location: Location) -> dict[str, str]:
+    # A dry run of an unregistered target has no row: Backstage answers with a generated id as well.
+    return {
+        "id": str(location.pk) if location.pk else str(uuid.uuid4()),
+        "type": location.type,
+        "target": location.target,
+    }
+
+
+def _yes_no(raw: str | None, *, name: str) -> bool:
+    if raw is None or raw == "":
+        return False
+    value = raw.strip().lower()
+    if value in {"true", "yes", "y", "1", "on"}:
+        return True
+    if value in {"false", "no", "n", "0", "off"}:
+        return False
+    raise query.QueryError(f"Invalid {name} '{raw[:40]}': expected true or false")
+
+
+class LocationApi(APIView):
+    @extend_schema(operation_id="GetLocation", responses={200: s.LocationOutputSerializer, 404: ERROR})
+    def get(self, request: Request, location_id: str) -> Response:
+        location = selectors.location_get(location_id=_uuid(location_id, what="location id"))
+        if location is None:
+            raise NotFoundError(f"Found no location with ID {location_id}")
+        return Response(s.location_json(location))
+
+    @extend_schema(operation_id="DeleteLocation", responses={204: None, 403: ERROR, 404: ERROR})
+    def delete(self, request: Request, location_id: str) -> Response:
+        location = selectors.location_get(location_id=_uuid(location_id, what="location id"))
+        if location is None:
+            raise NotFoundError(f"Found no location with ID {location_id}")
+        if not selectors.user_can_delete_location(request.user, location):
+            raise ForbiddenError(
+                f"You may not delete location {location.key}: only administrators and whoever registered it may"
+            )
+        services.location_delete(location=location, actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class LocationByEntityApi(APIView):
+    @extend_schema(operation_id="getLocationByEntity", responses={200: s.LocationOutputSerializer, 404: ERROR})
+    def get(self, request: Request, kind: str, namespace: str, name: str) -> Response:
+        _check_name_parts(kind, namespace, name)
+        location = selectors.location_for_entity(kind=kind, namespace=namespace, name=name)
+        if location is None:
+            raise NotFoundError(f"Found no location for {kind}:{namespace}/{name}")
+        return Response(s.location_json(location))
+
+
+class RefreshApi(APIView):
+    @extend_schema(
+        operation_id="RefreshEntity", request=s.RefreshInputSerializer, responses={200: None, 400: ERROR, 404: ERROR}
+    )
+    def post(self, request: Request) -> Response:
+        if not isinstance(request.data, dict):
+            raise ParseError("The body must be a JSON object: {entityRef}")
+        body = s.RefreshInputSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        ref = body.validated_data["entityRef"]
+        try:
+            parse_ref(ref)
+        except RefError as exc:
+            raise query.QueryError(str(exc)) from None
+        entity = selectors.entity_get_by_ref(ref=ref)
+        if entity is None:
+            raise NotFoundError(f"No entity {ref}")
+        location = selectors.location_get(location_id=entity.location_id) if entity.location_id else None
+        if location is None:
+            raise NotFoundError(f"{entity.ref} is not managed by a registered location, so it cannot be refreshed")
+        # Refreshing reads remote sources: it runs in the worker, never inside this request.
+        services.location_refresh_request(location=location)
+        return Response(status=status.HTTP_200_OK)
+
+
+class ValidateEntityApi(APIView):
+    """POST /validate-entity: 200 when valid, else 400 `{errors: [{name, message}]}` (Backstage's own shape)."""
+
+    @extend_schema(
+        operation_id="ValidateEntity",
+        request=OpenApiTypes.OBJECT,
+        responses={200: None, 400: s.ValidationErrorsSerializer},
+    )
+    def post(self, request: Request) -> Response:
+        try:
+            data = request.data
+        except ParseError as exc:
+            return _invalid([("InputError", f"Malformed request body: {exc.detail}")])
+        if not isinstance(data, dict):
+            return _invalid([("InputError", "The body must be a JSON object: {entity, location}")])
+        location = data.get("location")
+        if not isinstance(location, str) or ":" not in location:
+            return _invalid([("InputError", "location must be a location ref string such as url:https://host/path")])
+        location_type, _, target = location.partition(":")
+        if location_type not in Location.Type.values or not target:
+            return _invalid(
+                [
+                    (
+                        "InputError",
+                        f"Invalid location ref {location[:200]}; expected <{'|'.join(Location.Type.values)}>:<target>",
+                    )
+                ]
+            )
+        if "entity" not in data:
+            return _invalid([("InputError", "entity is required")])
+        issues = validate_entity(data["entity"], file=location[:500], document=None)
+        if issues:
+            return _invalid([("InputError", issue.message) for issue in issues])
+        return Response(status=status.HTTP_200_OK)
+
+
+def _invalid(errors: list[tuple[str, str]]) -> Response:
+    return Response(
+        {"errors": [{"name": name, "message": message} for name, message in errors]},
+        status=status.HTTP_400_BAD_REQUEST,
+    )
+
+
+class KindsApi(APIView):
+    """Paved extra: the kinds this catalog accepts, with how many entities each has."""
+
+    @extend_schema(operation_id="GetKinds", responses={200: s.KindOutputSerializer(many=True)})
+    def get(self, request: Request) -> Response:
+        return Response(selectors.kind_list())
+
+
+class KindSchemaApi(APIView):
+    """Paved extra: the JSON Schema (draft-07) of a whole entity of one kind."""
+
+    @extend_schema(operation_id="GetKindSchema", responses={200: OpenApiTypes.OBJECT, 404: ERROR})
+    def get(self, request: Request, kind: str) -> Response:
+        known = {spec.kind.lower(): spec.kind for spec in registered_kinds()}
+        if kind.lower() not in known:
+            names = ", ".join(sorted(known.values()))
+            raise NotFoundError(f"Unknown kind '{kind[:80]}'; known kinds are {names}")
+        return Response(kind_json_schema(known[kind.lower()]))

@@ -1,0 +1,570 @@
+"""The catalog's query engine: Backstage's filter, ordering, full-text, field and cursor syntax turned into querysets.
+
+No HTTP here: API views hand in the raw strings of the request, get querysets or pages back, and render them.
+Every filter is answered in the database — `key[=value]` conditions as EXISTS subqueries on the search table's
+`(key, value)` index, `relations.<type>=<ref>` on the relation table — never by loading entities into Python.
+Inputs are untrusted: every parser bounds what it accepts and raises `QueryError` (an InputError, HTTP 400) with a
+message that names the parameter and the offending part.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import operator
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from functools import reduce
+from typing import Any, Final
+
+from django.core import signing
+from django.db.models import Count, Exists, F, Min, OuterRef, Q, QuerySet, Subquery
+from django.db.models.expressions import Combinable, OrderBy
+from django.db.models.functions import Lower
+
+from catalog.models import Entity, Relation, SearchEntry
+from portal.exceptions import ApplicationError
+
+MAX_FILTER_PARAMS: Final = 100
+MAX_CONDITIONS_PER_FILTER: Final = 100
+MAX_KEY_LENGTH: Final = 200
+MAX_VALUE_LENGTH: Final = 1024
+MAX_FIELDS: Final = 100
+MAX_ORDER_FIELDS: Final = 10
+MAX_FULL_TEXT_LENGTH: Final = 200
+MAX_FACETS: Final = 20
+MAX_FACET_VALUES: Final = 1000
+# /entities returns every match in Backstage; here it is bounded, and the `Link` header leads to the rest.
+ENTITIES_MAX_LIMIT: Final = 10_000
+BY_QUERY_DEFAULT_LIMIT: Final = 200  # Backstage's default
+BY_QUERY_MAX_LIMIT: Final = 1000
+ORPHAN_ANNOTATION: Final = "metadata.annotations.backstage.io/orphan"
+_CURSOR_SALT: Final = "catalog.query.cursor"
+_CURSOR_VERSION: Final = 1
+_ORDER_ALIAS: Final = "_order_value"
+# Fields with a column of their own beside the JSON: ordering on them uses an index instead of a subquery.
+# Each is the lower-cased value, exactly as the search table stores it, so both paths order identically.
+_ORDER_COLUMNS: Final[Mapping[str, Combinable]] = {
+    "kind": Lower("kind"),
+    "metadata.name": Lower("name"),
+    "metadata.namespace": Lower("namespace"),
+}
+
+
+class QueryError(ApplicationError):
+    """A malformed filter, order, fields, limit or cursor parameter."""
+
+    name = "InputError"
+
+
+@dataclass(frozen=True)
+class Condition:
+    """`key` (exists) or `key=value[,key=value2]` (any of the values). Key and values are lower-cased."""
+
+    key: str
+    values: tuple[str, ...] = ()
+
+
+# Repeated `filter` parameters are OR-ed; the conditions inside one are AND-ed. Empty: no filtering.
+EntityFilter = tuple[tuple[Condition, ...], ...]
+
+
+@dataclass(frozen=True)
+class Order:
+    field: str  # lower-cased, as the search table's keys
+    descending: bool = False
+
+
+@dataclass(frozen=True)
+class FullText:
+    term: str = ""  # lower-cased and stripped; empty: no full-text filter
+    fields: tuple[str, ...] = ()  # lower-cased keys; empty: the entity's search text (name, title, description, tags)
+
+
+# -- parsing ------------------------------------------------------------------------------------------------------
+
+
+def _shorten(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def parse_filter(params: Sequence[str]) -> EntityFilter:
+    """Parse `filter` parameters as Backstage does (parseEntityFilterParams), with bounds.
+
+    Within one parameter, comma-separated statements `key`, `key=value` or `key=` are AND-ed, and repeated statements on
+    one key become "any of these values". Empty parameters are ignored. Keys and values are matched case-insensitively.
+    """
+    if len(params) > MAX_FILTER_PARAMS:
+        raise QueryError(f"Too many filter parameters ({len(params)}); at most {MAX_FILTER_PARAMS} are allowed")
+    sets: list[tuple[Condition, ...]] = []
+    for text in params:
+        by_key: dict[str, list[str]] = {}
+        statements = [s.strip() for s in text.split(",")]
+        statements = [s for s in statements if s]
+        if len(statements) > MAX_CONDITIONS_PER_FILTER:
+            raise QueryError(
+                f"Invalid filter '{_shorten(text)}': {len(statements)} conditions, "
+                f"at most {MAX_CONDITIONS_PER_FILTER} are allowed in one filter"
+            )
+        for statement in statements:
+            key, equals, value = statement.partition("=")
+            key = key.strip().lower()
+            if not key:
+                raise QueryError(
+                    f"Invalid filter, '{_shorten(statement)}' is not a valid statement "
+                    "(expected a string on the form a=b or a= or a)"
+                )
+            if len(key) > MAX_KEY_LENGTH:
+                raise QueryError(f"Invalid filter: key '{_shorten(key)}' is longer than {MAX_KEY_LENGTH} characters")
+            values = by_key.setdefault(key, [])
+            if equals:
+                value = value.strip()
+                if len(value) > MAX_VALUE_LENGTH:
+                    raise QueryError(
+                        f"Invalid filter: the value for '{_shorten(key)}' is longer than {MAX_VALUE_LENGTH} characters"
+                    )
+                values.append(value.lower())
+        if by_key:
+            sets.append(tuple(Condition(key, tuple(dict.fromkeys(values))) for key, values in by_key.items()))
+    return tuple(sets)
+
+
+def parse_fields(params: Sequence[str]) -> tuple[str, ...] | None:
+    """`fields=a.b,c` (repeatable) → the paths to keep, or None for whole entities."""
+    fields = [f.strip() for param in params for f in param.split(",")]
+    fields = [f for f in fields if f]
+    if not fields:
+        return None
+    if any("[" in f for f in fields):
+        raise QueryError("Invalid fields, array type fields are not supported")
+    if len(fields) > MAX_FIELDS:
+        raise QueryError(f"Too many fields ({len(fields)}); at most {MAX_FIELDS} are allowed")
+    if any(len(f) > MAX_KEY_LENGTH for f in fields):
+        raise QueryError(f"Invalid fields: a field path is longer than {MAX_KEY_LENGTH} characters")
+    return tuple(dict.fromkeys(fields))
+
+
+def _order(field_name: str, direction: str, *, param: str, raw: str) -> Order:
+    field_name = field_name.strip().lower()
+    direction = direction.strip().lower()
+    if not field_name or len(field_name) > MAX_KEY_LENGTH:
+        raise QueryError(f"Invalid {param} '{_shorten(raw)}': the field must be 1 to {MAX_KEY_LENGTH} characters")
+    if direction not in {"asc", "desc"}:
+        raise QueryError(f"Invalid {param} '{_shorten(raw)}': the order must be 'asc' or 'desc'")
+    return Order(field_name, direction == "desc")
+
+
+def parse_order(params: Sequence[str]) -> tuple[Order, ...]:
+    """`order=asc:metadata.name` (repeatable), as /entities takes it."""
+    if len(params) > MAX_ORDER_FIELDS:
+        raise QueryError(f"Too many order parameters ({len(params)}); at most {MAX_ORDER_FIELDS} are allowed")
+    orders = []
+    for raw in params:
+        direction, colon, field_name = raw.partition(":")
+        if not colon:
+            raise QueryError(f"Invalid order '{_shorten(raw)}': expected <asc|desc>:<field>, e.g. asc:metadata.name")
+        orders.append(_order(field_name, direction, param="order", raw=raw))
+    return tuple(orders)
+
+
+def parse_order_fields(params: Sequence[str]) -> Order | None:
+    """`orderField=metadata.name,asc` (repeatable), as /entities/by-query takes it.
+
+    Like Backstage, only the first is used: keyset pagination over several sort keys is not supported there either.
+    """
+    if len(params) > MAX_ORDER_FIELDS:
+        raise QueryError(f"Too many orderField parameters ({len(params)}); at most {MAX_ORDER_FIELDS} are allowed")
+    orders = []
+    for raw in params:
+        field_name, _, direction = raw.partition(",")
+        orders.append(_order(field_name, direction or "asc", param="orderField", raw=raw))
+    return orders[0] if orders else None
+
+
+def parse_full_text(term: str | None, fields: Sequence[str]) -> FullText:
+    term = (term or "").strip().lower()
+    if len(term) > MAX_FULL_TEXT_LENGTH:
+        raise QueryError(f"fullTextFilterTerm is longer than {MAX_FULL_TEXT_LENGTH} characters")
+    keys = [f.strip().lower() for param in fields for f in param.split(",")]
+    keys = [k for k in keys if k]
+    if len(keys) > MAX_FIELDS or any(len(k) > MAX_KEY_LENGTH for k in keys):
+        raise QueryError(
+            f"fullTextFilterFields takes at most {MAX_FIELDS} fields of at most {MAX_KEY_LENGTH} characters"
+        )
+    return FullText(term, tuple(dict.fromkeys(keys)))
+
+
+def parse_limit(raw: str | None, *, default: int, maximum: int, name: str = "limit") -> int:
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise QueryError(f"Invalid {name} '{_shorten(raw)}': expected an integer from 0 to {maximum}") from None
+    if not 0 <= value <= maximum:
+        raise QueryError(f"Invalid {name} {value}: expected an integer from 0 to {maximum}")
+    return value
+
+
+def parse_offset(raw: str | None) -> int:
+    return parse_limit(raw, default=0, maximum=10**9, name="offset")
+
+
+# -- querysets ------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Target:
+    """Where a filter is applied: on Entity itself, or on rows pointing at an entity (facets filter search rows)."""
+
+    pk: str = "pk"
+    ref: str = "ref"
+    prefix: str = ""
+
+
+_ON_ENTITY: Final = _Target()
+_ON_SEARCH_ENTRY: Final = _Target(pk="entity_id", ref="entity__ref", prefix="entity__")
+
+
+def _search_exists(q: Q, target: _Target = _ON_ENTITY) -> Q:
+    if target.prefix:
+        # On search rows, `entity_id IN (…)` lets PostgreSQL hash the matching ids once instead of probing per row.
+        return Q(**{f"{target.pk}__in": SearchEntry.objects.filter(q).values("entity_id")})
+    return Q(Exists(SearchEntry.objects.filter(q, entity_id=OuterRef(target.pk))))
+
+
+def _condition_q(condition: Condition, target: _Target = _ON_ENTITY) -> Q:
+    key, values = condition.key, condition.values
+    if key == "relations" or key.startswith("relations."):
+        relations = Relation.objects.filter(source_ref=OuterRef(target.ref))
+        if key != "relations":
+            relations = relations.filter(type__iexact=key.removeprefix("relations."))
+        if values:
+            relations = relations.filter(target_ref__in=values)
+        return Q(Exists(relations))
+    if key == ORPHAN_ANNOTATION:
+        # Orphans are a flag here, not an annotation written into the JSON; the filter Backstage documents still works.
+        orphan = Q(**{f"{target.prefix}orphan": True})
+        if not values:
+            return orphan
+        return orphan if "true" in values else Q(pk__in=[])
+    match = Q(key=key, value__in=values) if values else Q(key=key)
+    if not values or values == ("true",):
+        # Backstage also indexes each scalar array item as `<array key>.<item>=true` (`metadata.tags.java`).
+        # Our search rows hold `<array key>=<item>`, so that form is answered from them.
+        parts = key.split(".")
+        for cut in range(1, len(parts)):
+            match |= Q(key=".".join(parts[:cut]), value=".".join(parts[cut:]))
+    return _search_exists(match, target)
+
+
+def filter_q(entity_filter: EntityFilter, *, on_search_entries: bool = False) -> Q:
+    """The WHERE clause for a parsed filter: on Entity, or on SearchEntry rows (then it filters their entity)."""
+    if not entity_filter:
+        return Q()
+    target = _ON_SEARCH_ENTRY if on_search_entries else _ON_ENTITY
+    return reduce(
+        operator.or_,
+        (reduce(operator.and_, (_condition_q(c, target) for c in conditions)) for conditions in entity_filter),
+    )
+
+
+def full_text_q(full_text: FullText) -> Q:
+    if not full_text.term:
+        return Q()
+    if full_text.fields:
+        return _search_exists(Q(key__in=full_text.fields, value__contains=full_text.term))
+    # search_text is stored lower-cased, so a plain (index-friendly) LIKE is enough.
+    return Q(search_text__contains=full_text.term)
+
+
+def order_expression(field_name: str) -> Combinable:
+    """The value an entity is ordered by: the smallest search value under the key (arrays order by their least item)."""
+    column = _ORDER_COLUMNS.get(field_name)
+    if column is not None:
+        return column
+    return Subquery(
+        SearchEntry.objects.filter(entity_id=OuterRef("pk"), key=field_name)
+        .exclude(value=None)
+        .order_by("value")
+        .values("value")[:1]
+    )
+
+
+def entity_queryset(
+    entity_filter: EntityFilter = (), full_text: FullText | None = None, *, base: QuerySet[Entity] | None = None
+) -> QuerySet[Entity]:
+    queryset = base if base is not None else Entity.objects.all()
+    queryset = queryset.filter(filter_q(entity_filter))
+    if full_text is not None:
+        queryset = queryset.filter(full_text_q(full_text))
+    return queryset
+
+
+def order_entities(queryset: QuerySet[Entity], orders: Sequence[Order]) -> QuerySet[Entity]:
+    """Backstage's /entities ordering: by each order field (nulls last), then by id; by ref when none is given."""
+    if not orders:
+        return queryset.order_by("ref")
+    annotations = {f"_order_{index}": order_expression(order.field) for index, order in enumerate(orders)}
+    terms: list[OrderBy | str] = []
+    for index, order in enumerate(orders):
+        expression = F(f"_order_{index}")
+        terms.append(expression.desc(nulls_last=True) if order.descending else expression.asc(nulls_last=True))
+    return queryset.annotate(**annotations).order_by(*terms, "id")
+
+
+# -- /entities pagination (offset, with Backstage's `after` token) --------------------------------------------------
+
+
+def encode_after(*, limit: int, offset: int) -> str:
+    """Backstage's `after` token: base64 JSON of the next page's limit and offset (not secret, so not signed)."""
+    return base64.b64encode(json.dumps({"limit": limit, "offset": offset}).encode()).decode()
+
+
+def decode_after(token: str) -> tuple[int | None, int | None]:
+    try:
+        cursor = json.loads(base64.b64decode(token.encode(), validate=True))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise QueryError("Malformed after cursor, could not be parsed") from None
+    if not isinstance(cursor, dict):
+        raise QueryError("Malformed after cursor, could not be parsed")
+    limit, offset = cursor.get("limit"), cursor.get("offset")
+    for name, value in (("limit", limit), ("offset", offset)):
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+            raise QueryError(f"Malformed after cursor, {name} was not a non-negative integer")
+    return limit, offset
+
+
+# -- /entities/by-query (keyset pagination behind an opaque signed cursor) -------------------------------------------
+
+
+@dataclass(frozen=True)
+class QueryCursor:
+    """Everything a by-query page depends on, so that following `nextCursor` never changes the question asked.
+
+    `position` is the (order value, id) of the row the next page starts after (or, going back, before); `first` is
+    that of the first row of the first page, which says when going back has reached the start.
+    """
+
+    entity_filter: EntityFilter = ()
+    order: Order | None = None
+    full_text: FullText = field(default_factory=FullText)
+    position: tuple[str | None, int] | None = None
+    first: tuple[str | None, int] | None = None
+    backwards: bool = False
+    total: int | None = None
+
+
+def encode_cursor(cursor: QueryCursor) -> str:
+    payload = {
+        "v": _CURSOR_VERSION,
+        "f": [[[c.key, list(c.values)] for c in conditions] for conditions in cursor.entity_filter],
+        "o": [cursor.order.field, cursor.order.descending] if cursor.order else None,
+        "t": [cursor.full_text.term, list(cursor.full_text.fields)],
+        "p": list(cursor.position) if cursor.position else None,
+        "s": list(cursor.first) if cursor.first else None,
+        "b": cursor.backwards,
+        "n": cursor.total,
+    }
+    # The cursor is signed, never trusted: it cannot be forged to run a query the filter parser would refuse.
+    return signing.dumps(payload, salt=_CURSOR_SALT, compress=True)
+
+
+def _position(value: Any) -> tuple[str | None, int] | None:
+    if value is None:
+        return None
+    if (
+        not isinstance(value, list)
+        or len(value) != 2
+        or not (value[0] is None or isinstance(value[0], str))
+        or not isinstance(value[1], int)
+    ):
+        raise ValueError("position")
+    return (value[0], value[1])
+
+
+def decode_cursor(token: str) -> QueryCursor:
+    if len(token) > 20_000:
+        raise QueryError("Malformed cursor: too long")
+    try:
+        payload = signing.loads(token, salt=_CURSOR_SALT)
+    except signing.BadSignature:
+        raise QueryError("Malformed cursor: it was not issued by this server or has been altered") from None
+    try:
+        if payload.get("v") != _CURSOR_VERSION:
+            raise ValueError("version")
+        entity_filter = tuple(
+            tuple(Condition(str(key), tuple(str(v) for v in values)) for key, values in conditions)
+            for conditions in payload["f"]
+        )
+        order = Order(str(payload["o"][0]), bool(payload["o"][1])) if payload["o"] else None
+        term, fields = payload["t"]
+        total = payload["n"]
+        if total is not None and not isinstance(total, int):
+            raise ValueError("total")
+        return QueryCursor(
+            entity_filter=entity_filter,
+            order=order,
+            full_text=FullText(str(term), tuple(str(f) for f in fields)),
+            position=_position(payload["p"]),
+            first=_position(payload["s"]),
+            backwards=bool(payload["b"]),
+            total=total,
+        )
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError):
+        raise QueryError("Malformed cursor: unexpected content") from None
+
+
+@dataclass
+class QueryPage:
+    entities: list[Entity]
+    total: int
+    next_cursor: str | None
+    prev_cursor: str | None
+
+
+def _row_key(entity: Entity, order: Order | None) -> tuple[str | None, int]:
+    return (getattr(entity, _ORDER_ALIAS) if order else None, entity.pk)
+
+
+def _beyond(position: tuple[str | None, int], *, order: Order | None, forward: bool) -> Q:
+    """Rows after `position` in the page order (forward) or before it (not forward); nulls sort last."""
+    value, pk = position
+    descending = bool(order and order.descending)
+    greater = forward != descending
+    op = "gt" if greater else "lt"
+    if order is None:
+        return Q(**{f"pk__{op}": pk})
+    v = _ORDER_ALIAS
+    if forward:
+        if value is None:
+            return Q(**{f"{v}__isnull": True, f"pk__{op}": pk})
+        return Q(**{f"{v}__{op}": value}) | Q(**{v: value, f"pk__{op}": pk}) | Q(**{f"{v}__isnull": True})
+    if value is None:
+        return Q(**{f"{v}__isnull": False}) | Q(**{f"{v}__isnull": True, f"pk__{op}": pk})
+    return Q(**{f"{v}__{op}": value}) | Q(**{v: value, f"pk__{op}": pk})
+
+
+def query_page(*, cursor: QueryCursor, limit: int, offset: int = 0) -> QueryPage:
+    """One page of /entities/by-query, as Backstage's queryEntities computes it.
+
+    The total is counted once, on the first request, and carried in the cursor. Three queries at most: count, page,
+    and nothing else (relations are attached by the caller).
+    """
+    queryset = entity_queryset(cursor.entity_filter, cursor.full_text)
+    total = cursor.total if cursor.total is not None else queryset.count()
+    order = cursor.order
+    if order:
+        queryset = queryset.annotate(**{_ORDER_ALIAS: order_expression(order.field)})
+    if cursor.position is not None:
+        queryset = queryset.filter(_beyond(cursor.position, order=order, forward=not cursor.backwards))
+    # Going backwards reads the page in reverse, then flips it.
+    ascending = (not order or not order.descending) != cursor.backwards
+    terms: list[OrderBy] = []
+    if order:
+        value = F(_ORDER_ALIAS)
+        nulls = {"nulls_first": True} if cursor.backwards else {"nulls_last": True}
+        terms.append(value.asc(**nulls) if ascending else value.desc(**nulls))
+    terms.append(F("pk").asc() if ascending else F("pk").desc())
+    queryset = queryset.order_by(*terms)
+    start = offset if cursor.position is None else 0
+    rows = list(queryset[start : start + limit + (0 if cursor.backwards else 1)]) if limit > 0 else []
+    if cursor.backwards:
+        rows.reverse()
+    has_more = limit > 0 and (cursor.backwards or len(rows) > limit)
+    rows = rows[:limit]
+    initial = cursor.first is None
+    first = cursor.first or (_row_key(rows[0], order) if rows else None)
+    next_cursor = (
+        encode_cursor(replace(cursor, position=_row_key(rows[-1], order), first=first, backwards=False, total=total))
+        if has_more and rows
+        else None
+    )
+    prev_cursor = (
+        encode_cursor(replace(cursor, position=_row_key(rows[0], order), first=first, backwards=True, total=total))
+        if not initial and rows and _row_key(rows[0], order) != tuple(cursor.first or ())
+        else None
+    )
+    return QueryPage(rows, total, next_cursor, prev_cursor)
+
+
+# -- facets ---------------------------------------------------------------------------------------------------------
+
+
+def facet_counts(*, facets: Sequence[str], entity_filter: EntityFilter) -> dict[str, list[tuple[str, int, int]]]:
+    """For each facet key: `(lower-cased value, count, an entity id holding it)`, counted in the database.
+
+    One GROUP BY per facet; values are capped at MAX_FACET_VALUES (the most frequent first). The sample entity lets
+    the caller recover the value's original case from that entity's JSON, as Backstage reports original values.
+    """
+    result: dict[str, list[tuple[str, int, int]]] = {}
+    # The filter applies to the search rows directly: no detour through the entity table unless a condition needs it.
+    matching = filter_q(entity_filter, on_search_entries=True)
+    for facet in facets:
+        rows = (
+            SearchEntry.objects.filter(matching, key=facet.lower(), value__isnull=False)
+            .values("value")
+            .annotate(count=Count("*"), sample=Min("entity_id"))
+            .order_by("-count", "value")[:MAX_FACET_VALUES]
+        )
+        result[facet] = [(row["value"], row["count"], row["sample"]) for row in rows]
+    return result
+
+
+def _leaves(prefix: str, value: Any) -> Iterator[tuple[str, Any]]:
+    if isinstance(value, Mapping):
+        for key, child in value.items():
+            yield from _leaves(f"{prefix}.{key}" if prefix else str(key), child)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _leaves(prefix, item)
+    else:
+        yield prefix, value
+
+
+def original_value(entity: Mapping[str, Any], key: str, lowered: str) -> str:
+    """The value under search key `key` in an entity's JSON whose lower-cased form is `lowered` (itself if none is).
+
+    Walks the JSON exactly as the search table was built (catalog.indexing), so every stored key can be found again.
+    """
+    for path, value in _leaves("", entity):
+        if path.lower() == key and isinstance(value, str) and value.lower() == lowered:
+            return value
+    return lowered
+
+
+# -- projection -----------------------------------------------------------------------------------------------------
+
+
+def _path_in(entity: Mapping[str, Any], field_path: str) -> list[str]:
+    # Like Backstage's getPathArray: dotted parts are joined until they name a key, so annotation names with dots work.
+    path: list[str] = []
+    node: Any = entity
+    pending = ""
+    for part in field_path.split("."):
+        pending = f"{pending}.{part}" if pending else part
+        if isinstance(node, Mapping) and pending in node:
+            path.append(pending)
+            node = node[pending]
+            pending = ""
+    return path if not pending else []
+
+
+def project(entity: Mapping[str, Any], fields: Sequence[str] | None) -> dict[str, Any]:
+    """Keep only `fields` (dotted paths to values or subtrees) of an entity's JSON."""
+    if fields is None:
+        return dict(entity)
+    output: dict[str, Any] = {}
+    for field_path in fields:
+        path = _path_in(entity, field_path)
+        if not path:
+            continue
+        value: Any = entity
+        for key in path:
+            value = value[key]
+        target = output
+        for key in path[:-1]:
+            target = target.setdefault(key, {})
+        target[path[-1]] = value
+    return output

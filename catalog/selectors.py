@@ -1,0 +1,588 @@
+"""Reads of the catalog: entities as Backstage's API returns them, lookups, facets, and who may edit what."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser
+from django.core.paginator import Page, Paginator
+from django.db.models import Case, Count, Exists, IntegerField, OuterRef, QuerySet, Value, When
+from django.http import QueryDict
+
+from catalog import query
+from catalog.descriptors import RefError, parse_ref, registered_kinds
+from catalog.filters import FACETS, EntityFilterSet, full_text_condition, without
+from catalog.models import Entity, Location, Relation, SearchEntry
+from catalog.presentation import GRAPH_RELATIONS, Graph, GraphEdge, RefParts, graph_layout, group_by_kind, split_ref
+
+PROCESSING_ERROR_TYPE: Final = "backstage.io/catalog-processing"
+MAX_LOCATIONS: Final = 10_000
+
+# -- entities as JSON -----------------------------------------------------------------------------------------------
+
+
+def _relation_json(relation_type: str, target_ref: str) -> dict[str, Any]:
+    try:
+        target = parse_ref(target_ref)
+        target_json = {"kind": target.kind, "namespace": target.namespace, "name": target.name}
+    except RefError:
+        target_json = {"kind": "", "namespace": "", "name": target_ref}
+    return {"type": relation_type, "targetRef": target_ref, "target": target_json}
+
+
+def _status_json(errors: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "items": [
+            {
+                "type": PROCESSING_ERROR_TYPE,
+                "level": "error",
+                "message": str(error.get("message", "")),
+                "error": {"name": "InputError", "message": str(error.get("message", ""))},
+            }
+            for error in errors
+        ]
+    }
+
+
+def entities_json(entities: Sequence[Entity], *, fields: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """Entities as Backstage serves them: the stored JSON, `relations` (where the entity is the source), and
+    `status.items` for processing errors; then projected to `fields`.
+
+    One query for the relations of the whole page, none when `fields` leaves relations out.
+    """
+    wants_relations = fields is None or any(f == "relations" or f.startswith("relations.") for f in fields)
+    relations: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    if wants_relations and entities:
+        rows = (
+            Relation.objects.filter(source_ref__in=[entity.ref for entity in entities])
+            .values_list("source_ref", "type", "target_ref")
+            .distinct()
+            .order_by("source_ref", "type", "target_ref")
+        )
+        for source_ref, relation_type, target_ref in rows:
+            relations[source_ref].append(_relation_json(relation_type, target_ref))
+    output = []
+    for entity in entities:
+        data: dict[str, Any] = dict(entity.data)
+        if entity.orphan:
+            metadata = dict(data.get("metadata") or {})
+            metadata["annotations"] = {**(metadata.get("annotations") or {}), "backstage.io/orphan": "true"}
+            data["metadata"] = metadata
+        data["relations"] = relations.get(entity.ref, [])
+        if entity.errors:
+            data["status"] = _status_json(entity.errors)
+        output.append(query.project(data, fields))
+    return output
+
+
+# -- lookups --------------------------------------------------------------------------------------------------------
+
+
+def entity_get_by_name(*, kind: str, namespace: str, name: str) -> Entity | None:
+    """Case-insensitive, as Backstage's refs are."""
+    return Entity.objects.filter(ref=f"{kind}:{namespace}/{name}".lower()).first()
+
+
+def entity_get_by_uid(*, uid: uuid.UUID) -> Entity | None:
+    return Entity.objects.filter(uid=uid).first()
+
+
+def entity_get_by_ref(*, ref: str) -> Entity | None:
+    """A full ref `kind:namespace/name` (namespace defaults to `default`); None when unparseable or absent."""
+    try:
+        parsed = parse_ref(ref)
+    except RefError:
+        return None
+    return Entity.objects.filter(ref=str(parsed)).first()
+
+
+def entities_by_refs(*, refs: Sequence[str], entity_filter: query.EntityFilter = ()) -> list[Entity | None]:
+    """Entities for refs, in the refs' order, None where there is none (or it does not match the filter)."""
+    keys: list[str | None] = []
+    for ref in refs:
+        try:
+            keys.append(str(parse_ref(ref)))
+        except RefError:
+            keys.append(None)
+    wanted = {key for key in keys if key}
+    found = {entity.ref: entity for entity in query.entity_queryset(entity_filter).filter(ref__in=wanted)}
+    return [found.get(key) if key else None for key in keys]
+
+
+def entity_facets(*, facets: Sequence[str], entity_filter: query.EntityFilter = ()) -> dict[str, list[dict[str, Any]]]:
+    """`{facet: [{value, count}]}` over the entities matching the filter, values in their original case.
+
+    Two queries per call plus one per facet, whatever the catalog size: counts are grouped in the database and the
+    original case of each value is read from one sample entity per value.
+    """
+    counted = query.facet_counts(facets=facets, entity_filter=entity_filter)
+    sample_ids = {sample for rows in counted.values() for _, _, sample in rows}
+    samples = dict(Entity.objects.filter(pk__in=sample_ids).values_list("pk", "data")) if sample_ids else {}
+    return {
+        facet: [
+            {"value": query.original_value(samples.get(sample, {}), facet.lower(), value), "count": count}
+            for value, count, sample in rows
+        ]
+        for facet, rows in counted.items()
+    }
+
+
+# -- locations ------------------------------------------------------------------------------------------------------
+
+
+def location_list() -> QuerySet[Location]:
+    return Location.objects.order_by("created_at", "id")[:MAX_LOCATIONS]
+
+
+def location_get(*, location_id: uuid.UUID) -> Location | None:
+    return Location.objects.filter(pk=location_id).first()
+
+
+def location_for_entity(*, kind: str, namespace: str, name: str) -> Location | None:
+    entity = entity_get_by_name(kind=kind, namespace=namespace, name=name)
+    if entity is None or entity.location_id is None:
+        return None
+    return Location.objects.filter(pk=entity.location_id).first()
+
+
+# -- who may edit what ----------------------------------------------------------------------------------------------
+
+
+def catalog_user_for(user: AbstractBaseUser | AnonymousUser) -> Entity | None:
+    """The catalog User entity that stands for a Django user: the one named like the username, else the one whose
+    `spec.profile.email` is the user's email (both compared case-insensitively)."""
+    if not user.is_authenticated:
+        return None
+    users = Entity.objects.filter(kind__iexact="user")
+    by_name = users.filter(name__iexact=user.get_username()).order_by("namespace").first()
+    if by_name is not None:
+        return by_name
+    email = (getattr(user, "email", "") or "").strip().lower()
+    if not email:
+        return None
+    has_email = SearchEntry.objects.filter(entity_id=OuterRef("pk"), key="spec.profile.email", value=email)
+    return users.filter(Exists(has_email)).order_by("namespace", "name").first()
+
+
+def user_group_refs(user_entity: Entity) -> set[str]:
+    """Refs of the groups a catalog user is a direct member of (memberOf relations, whoever declared them)."""
+    return set(
+        Relation.objects.filter(source_ref=user_entity.ref, type="memberOf").values_list("target_ref", flat=True)
+    )
+
+
+def user_can_edit_entity(user: AbstractBaseUser | AnonymousUser, entity: Entity) -> bool:
+    """Admins may edit everything; otherwise the owner (a group the user's catalog entity is a member of, or that
+    user entity itself) may."""
+    if not user.is_authenticated:
+        return False
+    if getattr(user, "is_superuser", False):
+        return True
+    user_entity = catalog_user_for(user)
+    if user_entity is None or not entity.owner_ref:
+        return False
+    return entity.owner_ref == user_entity.ref or entity.owner_ref in user_group_refs(user_entity)
+
+
+def user_can_delete_location(user: AbstractBaseUser | AnonymousUser, location: Location) -> bool:
+    """Admins, and whoever registered the location."""
+    if not user.is_authenticated:
+        return False
+    return bool(getattr(user, "is_superuser", False)) or (
+        location.created_by_id is not None and location.created_by_id == user.pk
+    )
+
+
+def kind_list() -> list[dict[str, Any]]:
+    """Registered kinds with their apiVersions and how many entities each has in the catalog."""
+    counts: dict[str, int] = defaultdict(int)
+    for kind, count in _kind_counts():
+        counts[kind.lower()] += count
+    kinds: dict[str, dict[str, Any]] = {}
+    for spec in registered_kinds():
+        entry = kinds.setdefault(spec.kind.lower(), {"kind": spec.kind, "apiVersions": [], "count": 0})
+        entry["apiVersions"] = sorted({*entry["apiVersions"], *spec.api_versions})
+        entry["count"] = counts.get(spec.kind.lower(), 0)
+    return sorted(kinds.values(), key=lambda k: str(k["kind"]).lower())
+
+
+def _kind_counts() -> list[tuple[str, int]]:
+    return list(Entity.objects.values("kind").annotate(n=Count("*")).values_list("kind", "n").order_by())
+
+
+# --- Reads for the catalog's HTML pages (catalog/views.py) ------------------------------------------------
+# Bounded query counts: every function below issues a fixed number of queries whatever the page size or the
+# number of relations, so the pages' query counts do not grow with the data.
+
+UI_KIND_ORDER: Final = ("component", "api", "resource", "system", "domain", "group", "user", "template", "location")
+UI_FACET_LIMIT: Final = 30
+UI_RELATION_LIMIT: Final = 2000
+
+
+@dataclass
+class UiFacetValue:
+    value: str
+    label: str
+    count: int | None
+    selected: bool
+
+
+@dataclass
+class UiFacet:
+    name: str
+    label: str
+    values: list[UiFacetValue]
+
+    @property
+    def selected_count(self) -> int:
+        return sum(1 for value in self.values if value.selected)
+
+
+@dataclass
+class EntityListPage:
+    filterset: EntityFilterSet
+    page: Page[Entity]
+    kinds: list[UiFacetValue]
+    facets: list[UiFacet]
+    total_all: int
+    page_size: int
+    existing_owner_refs: set[str]
+    orphan_count: int
+
+
+_FACET_LABELS: Final = {
+    "owner": "Owner",
+    "type": "Type",
+    "lifecycle": "Lifecycle",
+    "tag": "Tag",
+    "system": "System",
+    "namespace": "Namespace",
+}
+
+
+def ref_label(ref: str, *, default_kind: str = "") -> str:
+    """A short, readable form of a full ref: `team-a`, `other/team-a`, or `user:alice` for a non-default kind."""
+    parts = split_ref(ref)
+    text = parts.name if parts.namespace == "default" else f"{parts.namespace}/{parts.name}"
+    return text if not default_kind or parts.kind == default_kind else f"{parts.kind}:{text}"
+
+
+def _facet_values(
+    queryset: QuerySet[Entity], column: str, selected: list[str], *, label_kind: str = ""
+) -> list[UiFacetValue]:
+    if column == "tags":
+        rows = (
+            SearchEntry.objects.filter(entity__in=queryset.order_by().values("pk"), key="metadata.tags")
+            .exclude(value=None)
+            .values("value")
+            .annotate(n=Count("entity", distinct=True))
+            .order_by("-n", "value")[:UI_FACET_LIMIT]
+        )
+        counts = [(str(row["value"]), int(row["n"])) for row in rows]
+    else:
+        rows = (
+            queryset.order_by()
+            .exclude(**{column: ""})
+            .values(column)
+            .annotate(n=Count("id"))
+            .order_by("-n", column)[:UI_FACET_LIMIT]
+        )
+        counts = [(str(row[column]), int(row["n"])) for row in rows]
+    lowered = {value.lower() for value in selected}
+    values = [
+        UiFacetValue(
+            value, ref_label(value, default_kind=label_kind) if label_kind else value, n, value.lower() in lowered
+        )
+        for value, n in counts
+    ]
+    present = {value.value.lower() for value in values}
+    # A selected value outside the top counts (or matching nothing) stays visible so it can be unticked.
+    values.extend(
+        UiFacetValue(value, ref_label(value, default_kind=label_kind) if label_kind else value, None, True)
+        for value in selected
+        if value.lower() not in present
+    )
+    return values
+
+
+def _kind_sort_key(value: str) -> tuple[int, str]:
+    lowered = value.lower()
+    return (UI_KIND_ORDER.index(lowered) if lowered in UI_KIND_ORDER else len(UI_KIND_ORDER), lowered)
+
+
+def entity_list_page(*, params: QueryDict, page_number: str | int | None, page_size: int) -> EntityListPage:
+    """One page of the catalog list under `params` (EntityFilterSet parameters), with kind tabs and facets.
+
+    Each facet is counted with its own selection left out (so its other values show what widening would give).
+    """
+    filterset = EntityFilterSet(params, queryset=Entity.objects.all())
+    queryset = filterset.qs
+    paginator = Paginator(
+        queryset.only(
+            "id",
+            "ref",
+            "kind",
+            "namespace",
+            "name",
+            "title",
+            "description",
+            "spec_type",
+            "lifecycle",
+            "owner_ref",
+            "system_ref",
+            "tags",
+            "orphan",
+            "errors",
+            "updated_at",
+        ),
+        page_size,
+    )
+    page = paginator.get_page(page_number)
+    cleaned = filterset.form.cleaned_data if filterset.is_valid() else {}
+
+    def others(name: str) -> QuerySet[Entity]:
+        return EntityFilterSet(without(params, [name, "sort"]), queryset=Entity.objects.all()).qs
+
+    kind_rows = others("kind").order_by().values("kind").annotate(n=Count("id"))
+    selected_kinds = {value.lower() for value in cleaned.get("kind") or []}
+    kinds = sorted(
+        (
+            UiFacetValue(row["kind"], row["kind"], int(row["n"]), row["kind"].lower() in selected_kinds)
+            for row in kind_rows
+        ),
+        key=lambda value: _kind_sort_key(value.value),
+    )
+    facets = [
+        UiFacet(
+            name,
+            label,
+            _facet_values(
+                others(name),
+                FACETS[name],
+                list(cleaned.get(name) or []),
+                label_kind={"owner": "group", "system": "system"}.get(name, ""),
+            ),
+        )
+        for name, label in _FACET_LABELS.items()
+    ]
+    owner_refs = {entity.owner_ref for entity in page.object_list if entity.owner_ref}
+    existing = set(Entity.objects.filter(ref__in=owner_refs).values_list("ref", flat=True)) if owner_refs else set()
+    return EntityListPage(
+        filterset=filterset,
+        page=page,
+        kinds=kinds,
+        facets=facets,
+        total_all=sum(value.count or 0 for value in kinds),
+        page_size=page_size,
+        existing_owner_refs=existing,
+        orphan_count=others("orphan").filter(orphan=True).count(),
+    )
+
+
+def entity_search_suggestions(*, text: str, limit: int) -> list[Entity]:
+    """Entities whose name, title, description or tags contain every term; exact and prefix name hits first."""
+    condition = full_text_condition(text)
+    if condition is None:
+        return []
+    first = text.strip().split()[0]
+    rank = Case(
+        When(name__iexact=text.strip(), then=Value(0)),
+        When(name__istartswith=first, then=Value(1)),
+        When(title__icontains=first, then=Value(2)),
+        default=Value(3),
+        output_field=IntegerField(),
+    )
+    return list(
+        Entity.objects.filter(condition)
+        .annotate(rank=rank)
+        .order_by("rank", "name", "kind")
+        .only("id", "ref", "kind", "namespace", "name", "title", "description", "tags", "orphan")[:limit]
+    )
+
+
+@dataclass
+class RelatedEntity:
+    """A relation target as pages show it: the entity when it exists, its ref parts always."""
+
+    ref: str
+    entity: Entity | None
+
+    @property
+    def parts(self) -> RefParts:
+        return split_ref(self.ref)
+
+    @property
+    def exists(self) -> bool:
+        return self.entity is not None
+
+    @property
+    def title(self) -> str:
+        return (self.entity.title if self.entity else "") or self.parts.name
+
+    @property
+    def kind(self) -> str:
+        return self.entity.kind if self.entity else self.parts.kind
+
+
+@dataclass
+class EntityRelations:
+    by_type: dict[str, list[RelatedEntity]]
+    truncated: bool = False
+
+    def of(self, relation_type: str) -> list[RelatedEntity]:
+        return self.by_type.get(relation_type, [])
+
+
+def _ui_related(pairs: list[tuple[str, str]], *, data: bool = False) -> tuple[dict[str, list[RelatedEntity]], bool]:
+    truncated = len(pairs) > UI_RELATION_LIMIT
+    pairs = pairs[:UI_RELATION_LIMIT]
+    targets = {target for _, target in pairs}
+    fields = ["id", "ref", "kind", "namespace", "name", "title", "description", "spec_type", "orphan"]
+    found = (
+        {
+            entity.ref: entity
+            for entity in Entity.objects.filter(ref__in=targets).only(*fields, *(["data"] if data else []))
+        }
+        if targets
+        else {}
+    )
+    grouped: dict[str, list[RelatedEntity]] = {}
+    for relation_type, target in pairs:
+        grouped.setdefault(relation_type, []).append(RelatedEntity(target, found.get(target)))
+    for items in grouped.values():
+        items.sort(key=lambda item: (item.parts.kind, item.parts.namespace, item.parts.name))
+    return grouped, truncated
+
+
+def entity_relations_grouped(*, entity: Entity, with_data: bool = False) -> EntityRelations:
+    """Every relation whose source is `entity`, whoever declared it, deduplicated and grouped by type."""
+    pairs = list(
+        Relation.objects.filter(source_ref=entity.ref)
+        .values_list("type", "target_ref")
+        .distinct()
+        .order_by("type", "target_ref")[: UI_RELATION_LIMIT + 1]
+    )
+    grouped, truncated = _ui_related(pairs, data=with_data)
+    return EntityRelations(grouped, truncated)
+
+
+@dataclass
+class SubTeam:
+    team: RelatedEntity
+    members: int
+    owned: int
+    children: int
+
+
+@dataclass
+class GroupOverview:
+    members: list[RelatedEntity]
+    parent: RelatedEntity | None
+    children: list[SubTeam]
+    owned_by_kind: list[tuple[str, list[RelatedEntity]]]
+
+
+def group_overview(*, relations: EntityRelations) -> GroupOverview:
+    """Members, parent, sub-teams (with their member/owned/child counts) and owned entities of a Group."""
+    children = relations.of("parentOf")
+    counts: dict[tuple[str, str], int] = {}
+    if children:
+        for row in (
+            Relation.objects.filter(
+                source_ref__in=[c.ref for c in children], type__in=["hasMember", "ownerOf", "parentOf"]
+            )
+            .values("source_ref", "type")
+            .annotate(n=Count("target_ref", distinct=True))
+            .order_by()
+        ):
+            counts[(row["source_ref"], row["type"])] = int(row["n"])
+    parents = relations.of("childOf")
+    return GroupOverview(
+        members=relations.of("hasMember"),
+        parent=parents[0] if parents else None,
+        children=[
+            SubTeam(
+                child,
+                counts.get((child.ref, "hasMember"), 0),
+                counts.get((child.ref, "ownerOf"), 0),
+                counts.get((child.ref, "parentOf"), 0),
+            )
+            for child in children
+        ],
+        owned_by_kind=group_by_kind([(item.kind, item) for item in relations.of("ownerOf")]),
+    )
+
+
+@dataclass
+class UserOverview:
+    groups: list[RelatedEntity]
+    owned_by_kind: list[tuple[str, list[RelatedEntity]]]
+    owned_truncated: bool
+
+
+def user_overview(*, entity: Entity, relations: EntityRelations) -> UserOverview:
+    """A User's groups, and what they own: directly, and through each group they are a member of."""
+    groups = relations.of("memberOf")
+    pairs = [("ownerOf", item.ref) for item in relations.of("ownerOf")]
+    if groups:
+        pairs.extend(
+            Relation.objects.filter(source_ref__in=[g.ref for g in groups], type="ownerOf")
+            .values_list("type", "target_ref")
+            .distinct()
+            .order_by("target_ref")[: UI_RELATION_LIMIT + 1]
+        )
+    owned, truncated = _ui_related(sorted(set(pairs)))
+    return UserOverview(
+        groups=groups,
+        owned_by_kind=group_by_kind([(item.kind, item) for item in owned.get("ownerOf", [])]),
+        owned_truncated=truncated,
+    )
+
+
+def entity_neighbourhood(*, entity: Entity) -> Graph:
+    """The dependency view's graph: two hops over GRAPH_RELATIONS, laid out by catalog.presentation."""
+    first = [
+        GraphEdge(entity.ref, relation_type, target)
+        for relation_type, target in Relation.objects.filter(source_ref=entity.ref, type__in=GRAPH_RELATIONS)
+        .values_list("type", "target_ref")
+        .distinct()
+        .order_by("type", "target_ref")[:UI_RELATION_LIMIT]
+    ]
+    hop_refs = {edge.target for edge in first}
+    second = (
+        [
+            GraphEdge(source, relation_type, target)
+            for source, relation_type, target in Relation.objects.filter(
+                source_ref__in=hop_refs, type__in=GRAPH_RELATIONS
+            )
+            .values_list("source_ref", "type", "target_ref")
+            .distinct()
+            .order_by("source_ref", "type", "target_ref")[:UI_RELATION_LIMIT]
+        ]
+        if hop_refs
+        else []
+    )
+    refs = {entity.ref, *hop_refs, *(edge.target for edge in second)}
+    rows = Entity.objects.filter(ref__in=refs).values_list("ref", "title")
+    titles = dict(rows)
+    return graph_layout(center=entity.ref, first_hop=first, second_hop=second, titles=titles, existing=set(titles))
+
+
+def location_page(*, page_number: str | int | None, page_size: int = 50) -> Page[Location]:
+    return Paginator(Location.objects.select_related("created_by").order_by("type", "target"), page_size).get_page(
+        page_number
+    )
+
+
+def location_entities_page(*, location: Location, page_number: str | int | None, page_size: int = 25) -> Page[Entity]:
+    queryset = (
+        Entity.objects.filter(location=location)
+        .only("id", "ref", "kind", "namespace", "name", "title", "orphan", "errors", "source", "updated_at")
+        .order_by("kind", "namespace", "name")
+    )
+    return Paginator(queryset, page_size).get_page(page_number)

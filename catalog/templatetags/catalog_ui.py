@@ -1,0 +1,98 @@
+"""Template helpers of the catalog pages: entity URLs from refs, readable refs, query strings that keep state."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+from django.http import HttpRequest
+from django.urls import reverse
+
+from catalog.models import Entity
+from catalog.presentation import split_ref
+
+register = template.Library()
+
+
+@register.filter
+def ref_url(ref: str) -> str:
+    """The entity page of a full ref `kind:namespace/name` (whether or not the entity exists)."""
+    parts = split_ref(str(ref))
+    if not parts.kind or not parts.name:
+        return ""
+    return reverse("catalog:entity_detail", args=[parts.namespace, parts.kind, parts.name])
+
+
+@register.filter
+def entity_url(entity: Entity) -> str:
+    return reverse("catalog:entity_detail", args=[entity.namespace.lower(), entity.kind.lower(), entity.name.lower()])
+
+
+@register.filter
+def ref_name(ref: str) -> str:
+    """`team-a` for `group:default/team-a`, `other/team-a` outside the default namespace."""
+    parts = split_ref(str(ref))
+    return parts.name if parts.namespace == "default" else f"{parts.namespace}/{parts.name}"
+
+
+@register.filter
+def ref_kind(ref: str) -> str:
+    return split_ref(str(ref)).kind
+
+
+@register.filter
+def initials(text: str) -> str:
+    words = [w for w in str(text).replace("-", " ").replace(".", " ").replace("_", " ").split() if w]
+    return "".join(word[0] for word in words[:2]).upper() or "?"
+
+
+@register.filter
+def get_item(mapping: Any, key: str) -> Any:
+    return mapping.get(key) if hasattr(mapping, "get") else None
+
+
+@register.simple_tag(takes_context=True)
+def query_with(context: dict[str, Any], **changes: Any) -> str:
+    """The current query string with `changes` applied (`None` removes a key); always resets `page` unless given."""
+    request: HttpRequest = context["request"]
+    params = request.GET.copy()
+    if "page" not in changes:
+        params.pop("page", None)
+    for key, value in changes.items():
+        params.pop(key, None)
+        if value is not None and value != "":
+            params[key] = str(value)
+    encoded = params.urlencode()
+    return f"?{encoded}" if encoded else "?"
+
+
+@register.simple_tag(takes_context=True)
+def query_without_value(context: dict[str, Any], key: str, value: str) -> str:
+    """The current query string with one value of a repeated parameter removed (the "x" on a filter chip)."""
+    request: HttpRequest = context["request"]
+    params = request.GET.copy()
+    params.pop("page", None)
+    remaining = [item for item in params.getlist(key) if item != value]
+    params.setlist(key, remaining)
+    if not remaining:
+        params.pop(key, None)
+    encoded = params.urlencode()
+    return f"?{encoded}" if encoded else "?"
+
+
+KIND_COLOURS = {
+    "component": "blue",
+    "api": "purple",
+    "resource": "orange",
+    "system": "teal",
+    "domain": "cyan",
+    "group": "green",
+    "user": "lime",
+    "template": "pink",
+    "location": "secondary",
+}
+
+
+@register.filter
+def kind_colour(kind: str) -> str:
+    return KIND_COLOURS.get(str(kind).lower(), "azure")

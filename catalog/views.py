@@ -1,0 +1,286 @@
+"""The catalog's HTML pages: list, search, entity/group/user pages, dependency view, locations.
+
+Views parse the request, call one selector or service and render; every fragment request (htmx) gets only the
+partial named after the DOM id it replaces.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, Final
+
+import yaml
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect
+
+from catalog import selectors, services
+from catalog.filters import ORDERING_LABELS, PAGE_SIZES
+from catalog.models import Entity, Location
+from catalog.presentation import api_definition, is_http_url, safe_links
+from portal.exceptions import ApplicationError, ForbiddenError
+from portal.http import HtmxHttpRequest, is_fragment_request, render_page
+
+SEARCH_DROPDOWN_SIZE: Final = 8
+SEARCH_PAGE_SIZE: Final = 50
+VIEW_URL: Final = "backstage.io/view-url"
+EDIT_URL: Final = "backstage.io/edit-url"
+
+
+def _page_size(raw: str | None) -> int:
+    try:
+        size = int(raw or PAGE_SIZES[0])
+    except ValueError:
+        return PAGE_SIZES[0]
+    return size if size in PAGE_SIZES else PAGE_SIZES[0]
+
+
+@require_GET
+def entity_list(request: HtmxHttpRequest) -> HttpResponse:
+    page_size = _page_size(request.GET.get("size"))
+    listing = selectors.entity_list_page(params=request.GET, page_number=request.GET.get("page"), page_size=page_size)
+    form = listing.filterset.form
+    context = {
+        "active_section": "catalog",
+        "listing": listing,
+        "form": form,
+        "page_sizes": PAGE_SIZES,
+        "orderings": ORDERING_LABELS,
+        "sort": request.GET.get("sort", "name"),
+        "q": request.GET.get("q", ""),
+        "orphan_only": request.GET.get("orphan") == "true",
+        "selected_kind": (form.cleaned_data.get("kind") or [""])[0] if listing.filterset.is_valid() else "",
+        "filtered": any(
+            request.GET.getlist(key)
+            for key in ("q", "owner", "type", "lifecycle", "tag", "system", "namespace", "orphan", "error", "kind")
+        ),
+    }
+    status = 400 if form.errors else 200
+    return render_page(request, "catalog/entity_list.html", context, partial="catalog-results", status=status)
+
+
+@require_GET
+def search(request: HtmxHttpRequest) -> HttpResponse:
+    query = request.GET.get("q", "")[:200]
+    fragment = is_fragment_request(request)
+    results = selectors.entity_search_suggestions(
+        text=query, limit=SEARCH_DROPDOWN_SIZE if fragment else SEARCH_PAGE_SIZE
+    )
+    context = {"active_section": "catalog", "q": query, "results": results, "limit": SEARCH_PAGE_SIZE}
+    return render_page(request, "catalog/search.html", context, partial="search-results")
+
+
+def _entity(namespace: str, kind: str, name: str) -> Entity:
+    entity = selectors.entity_get_by_name(kind=kind, namespace=namespace, name=name)
+    if entity is None:
+        raise Http404(f"No entity {kind}:{namespace}/{name} in the catalog.")
+    return entity
+
+
+def _source_links(entity: Entity) -> dict[str, str]:
+    annotations = (entity.data.get("metadata") or {}).get("annotations") or {}
+    links: dict[str, str] = {}
+    view_url, edit_url = annotations.get(VIEW_URL), annotations.get(EDIT_URL)
+    if is_http_url(view_url):
+        links["view"] = str(view_url)
+    elif entity.source.startswith("url:") and is_http_url(entity.source[4:]):
+        links["view"] = entity.source[4:]
+    if is_http_url(edit_url):
+        links["edit"] = str(edit_url)
+    return links
+
+
+@require_GET
+def entity_detail(request: HtmxHttpRequest, namespace: str, kind: str, name: str) -> HttpResponse:
+    entity = _entity(namespace, kind, name)
+    kind_lower = entity.kind.lower()
+    relations = selectors.entity_relations_grouped(entity=entity, with_data=kind_lower in {"group", "user"})
+    tab = "yaml" if request.GET.get("tab") == "yaml" else "overview"
+    spec = entity.data.get("spec") if isinstance(entity.data.get("spec"), dict) else {}
+    metadata = entity.data.get("metadata") or {}
+    context: dict[str, Any] = {
+        "active_section": "catalog",
+        "entity": entity,
+        "kind": kind_lower,
+        "spec": spec,
+        "metadata": metadata,
+        "annotations": metadata.get("annotations") or {},
+        "labels": metadata.get("labels") or {},
+        "links": safe_links(metadata.get("links")),
+        "relations": relations,
+        "relation_groups": sorted(relations.by_type.items()),
+        "source_links": _source_links(entity),
+        "tab": tab,
+        "may_manage": selectors.user_can_edit_entity(request.user, entity) if entity.orphan else False,
+        "api": api_definition(spec) if kind_lower == "api" else None,
+        "group": selectors.group_overview(relations=relations) if kind_lower == "group" else None,
+        "person": selectors.user_overview(entity=entity, relations=relations) if kind_lower == "user" else None,
+        "profile": spec.get("profile") if isinstance(spec.get("profile"), dict) else {},
+    }
+    if tab == "yaml":
+        context["raw_yaml"] = yaml.safe_dump(entity.data, sort_keys=False, allow_unicode=True, width=100)
+    return render_page(request, "catalog/entity_detail.html", context, partial="entity-tab")
+
+
+@require_POST
+def entity_delete(request: HtmxHttpRequest, namespace: str, kind: str, name: str) -> HttpResponse:
+    entity = _entity(namespace, kind, name)
+    if not selectors.user_can_edit_entity(request.user, entity):
+        raise PermissionDenied("Only the entity's owners and administrators may delete it.")
+    services.entity_delete(entity=entity, actor=request.user)
+    messages.success(request, f"Deleted {entity.ref}.")
+    target = reverse("catalog:entity_list")
+    if request.htmx:
+        return HttpResponseClientRedirect(target)
+    return redirect(target)
+
+
+@require_GET
+def entity_dependencies(request: HtmxHttpRequest, namespace: str, kind: str, name: str) -> HttpResponse:
+    entity = _entity(namespace, kind, name)
+    graph = selectors.entity_neighbourhood(entity=entity)
+    context = {"active_section": "catalog", "entity": entity, "graph": graph}
+    return render_page(request, "catalog/entity_dependencies.html", context)
+
+
+# --- locations ------------------------------------------------------------------------------------------
+
+
+def _require_staff(request: HtmxHttpRequest) -> None:
+    if not request.user.is_staff:
+        raise PermissionDenied("Only administrators may register, unregister or trust locations.")
+
+
+def _location_form(request: HtmxHttpRequest) -> tuple[str, str]:
+    return request.POST.get("type", "").strip(), request.POST.get("target", "").strip()
+
+
+@require_GET
+def location_list(request: HtmxHttpRequest) -> HttpResponse:
+    context = {
+        "active_section": "catalog",
+        "locations": selectors.location_page(page_number=request.GET.get("page")),
+        "types": Location.Type.choices,
+        "form_type": Location.Type.FILE,
+    }
+    return render_page(request, "catalog/location_list.html", context, partial="location-table")
+
+
+def _error_messages(exc: Exception) -> list[str]:
+    if isinstance(exc, ApplicationError):
+        return [exc.message]
+    if isinstance(exc, DjangoValidationError):
+        return list(exc.messages)
+    return [str(exc)]
+
+
+@require_POST
+def location_preview(request: HtmxHttpRequest) -> HttpResponse:
+    """Dry run: what registering the form's location would create, or why it cannot be registered."""
+    _require_staff(request)
+    location_type, target = _location_form(request)
+    context: dict[str, Any] = {
+        "active_section": "catalog",
+        "form_type": location_type,
+        "form_target": target,
+        "types": Location.Type.choices,
+        "locations": selectors.location_page(page_number=None),
+    }
+    status = 200
+    try:
+        context["preview"] = services.location_create(
+            type=location_type, target=target, actor=request.user, dry_run=True
+        )
+    except (ApplicationError, DjangoValidationError) as exc:
+        context["form_errors"] = _error_messages(exc)
+        status = 400
+    return render_page(request, "catalog/location_list.html", context, partial="location-preview", status=status)
+
+
+@require_POST
+def location_create(request: HtmxHttpRequest) -> HttpResponse:
+    _require_staff(request)
+    location_type, target = _location_form(request)
+    try:
+        location = services.location_create(type=location_type, target=target, actor=request.user)
+    except (ApplicationError, DjangoValidationError) as exc:
+        context = {
+            "active_section": "catalog",
+            "form_type": location_type,
+            "form_target": target,
+            "types": Location.Type.choices,
+            "form_errors": _error_messages(exc),
+            "locations": selectors.location_page(page_number=None),
+        }
+        return render_page(request, "catalog/location_list.html", context, partial="location-preview", status=400)
+    messages.success(request, f"Registered {location.key}; its first refresh is queued.")
+    target_url = reverse("catalog:location_detail", args=[location.pk])
+    if request.htmx:
+        return HttpResponseClientRedirect(target_url)
+    return redirect(target_url)
+
+
+@require_GET
+def location_detail(request: HtmxHttpRequest, location_id: uuid.UUID) -> HttpResponse:
+    location = _location(location_id)
+    context = {
+        "active_section": "catalog",
+        "location": location,
+        "entities": selectors.location_entities_page(location=location, page_number=request.GET.get("page")),
+        "conflicts": [e for e in location.errors if str(e.get("message", "")).startswith("Conflict")],
+    }
+    return render_page(request, "catalog/location_detail.html", context, partial="location-entities")
+
+
+def _location(location_id: uuid.UUID) -> Location:
+    location = selectors.location_get(location_id=location_id)
+    if location is None:
+        raise Http404(f"No location {location_id}.")
+    return location
+
+
+@require_POST
+def location_refresh(request: HtmxHttpRequest, location_id: uuid.UUID) -> HttpResponse:
+    location = _location(location_id)
+    services.location_refresh_request(location=location)
+    if request.htmx:
+        return render_page(
+            request, "catalog/location_detail.html", {"location": location, "queued": True}, partial="location-status"
+        )
+    messages.info(request, f"Refresh of {location.key} queued.")
+    return redirect(reverse("catalog:location_detail", args=[location.pk]))
+
+
+@require_http_methods(["GET", "POST"])
+def location_delete(request: HtmxHttpRequest, location_id: uuid.UUID) -> HttpResponse:
+    """GET asks for confirmation (the no-JS path); POST unregisters the location and removes what it manages."""
+    location = _location(location_id)
+    _require_staff(request)
+    if request.method == "GET":
+        return render_page(request, "catalog/location_delete.html", {"active_section": "catalog", "location": location})
+    services.location_delete(location=location, actor=request.user)
+    messages.success(request, f"Unregistered {location.key}.")
+    target = reverse("catalog:location_list")
+    if request.htmx:
+        return HttpResponseClientRedirect(target)
+    return redirect(target)
+
+
+@require_POST
+def location_trust(request: HtmxHttpRequest, location_id: uuid.UUID) -> HttpResponse:
+    location = _location(location_id)
+    _require_staff(request)
+    trusted = request.POST.get("trusted") == "true"
+    try:
+        location = services.location_set_trusted(location=location, trusted=trusted, actor=request.user)
+    except ForbiddenError as exc:
+        raise PermissionDenied(exc.message) from exc
+    if request.htmx:
+        return render_page(request, "catalog/location_detail.html", {"location": location}, partial="location-status")
+    messages.success(request, f"{location.key} is now {'trusted' if trusted else 'untrusted'}.")
+    return redirect(reverse("catalog:location_detail", args=[location.pk]))

@@ -1,0 +1,215 @@
+"""Reads for on-call: cards, the company-wide list, timelines, coverage, a person's shifts, feeds."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from catalog import oncall_selectors as sel
+from catalog.models import Entity
+from tests.catalog.factories import LocationFactory, ingest
+from tests.catalog.oncall_factories import AT, OnCallOverrideFactory, ingest_payments_org, policy, schedule
+from tests.factories import AdminFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+SATURDAY = datetime(2026, 3, 7, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def org():
+    result = ingest_payments_org()
+    assert result.errors == []
+
+
+def _entity(ref):
+    return Entity.objects.get(ref=ref)
+
+
+def test_card_of_a_component_uses_its_owner_teams_policy_and_names_who_is_on_call_and_next(org):
+    card = sel.oncall_for_entity(_entity("component:default/checkout"), AT)
+    assert card.lookup.via == "owner"
+    assert card.policy_ref == "escalationpolicy:default/payments"
+    first, second = card.now.levels
+    assert [(e.person.name, e.until) for e in first.on_call] == [("Carol", datetime(2026, 3, 9, 8, 0, tzinfo=UTC))]
+    assert first.on_call[0].person.email == "carol@example.com"
+    assert first.on_call[0].until_local.isoformat() == "2026-03-09T09:00:00+01:00"
+    assert [(n.person.name, n.start) for n in first.next] == [("Alice", datetime(2026, 3, 9, 8, 0, tzinfo=UTC))]
+    assert [e.person.name for e in second.on_call] == ["Dave", "Frank"]
+    assert card.now.summary == "Level 1: Carol is paged first."
+
+
+def test_card_says_plainly_when_level_one_has_a_gap(org):
+    primary = _entity("schedule:default/payments-primary")
+    spec = primary.data["spec"]
+    spec["layers"][0]["restrictions"] = [{"weekly": {"from": "mon 09:00", "to": "fri 17:00"}}]
+    Entity.objects.filter(pk=primary.pk).update(data={**primary.data, "spec": spec})
+    OnCallOverrideFactory(
+        schedule_ref="schedule:default/payments-secondary",
+        user_ref="user:default/erin",
+        start=SATURDAY,
+        end=SATURDAY + timedelta(hours=3),
+    )
+    card = sel.oncall_for_entity(_entity("group:default/payments"), SATURDAY + timedelta(hours=1))
+    assert card.lookup.via == "entity"
+    assert card.now.first_level_gap
+    assert card.now.summary == "Level 1 has a gap right now, so level 2 (Erin and Frank) gets paged."
+
+
+def test_portal_overrides_are_merged_after_the_yaml_ones(org):
+    OnCallOverrideFactory(user_ref="user:default/bob", start=AT - timedelta(hours=1), end=AT + timedelta(hours=2))
+    card = sel.oncall_for_entity(_entity("component:default/checkout"), AT)
+    entry = card.now.levels[0].on_call[0]
+    assert entry.person.name == "Bob"
+    assert entry.until == AT + timedelta(hours=2)
+    assert [n.person.name for n in card.now.levels[0].next] == ["Carol"]
+
+
+def test_an_unreadable_stored_schedule_is_a_visible_problem_not_an_error(org):
+    primary = _entity("schedule:default/payments-primary")
+    Entity.objects.filter(pk=primary.pk).update(data={**primary.data, "spec": {"timezone": "Nope/Nope", "layers": []}})
+    card = sel.oncall_for_entity(_entity("component:default/checkout"), AT)
+    assert card.now.levels[0].gap
+    assert any("This schedule is invalid" in problem for problem in card.now.problems)
+    assert sel.load_schedule("schedule:default/payments-primary").schedule is None
+
+
+def test_entities_without_a_policy_or_with_a_malformed_annotation(org):
+    assert sel.oncall_for_entity(_entity("component:default/orphan-service"), AT).now is None
+    ingest(
+        [
+            {
+                "apiVersion": "backstage.io/v1alpha1",
+                "kind": "Component",
+                "metadata": {"name": "weird", "annotations": {"paved.dev/escalation-policy": "group:payments"}},
+                "spec": {"type": "service", "lifecycle": "production", "owner": "payments"},
+            }
+        ],
+        location=LocationFactory(),
+    )
+    card = sel.oncall_for_entity(_entity("component:default/weird"), AT)
+    assert card.now is None
+    assert "not an escalation policy ref" in card.lookup.problem
+
+
+def test_a_policy_naming_a_schedule_that_is_not_in_the_catalog_shows_a_gap_with_a_note(org):
+    ingest([policy("ghost", levels=[["schedule:nowhere"]])], location=LocationFactory())
+    (now,), _ = sel._policies_now(
+        [sel.load_policies(["escalationpolicy:default/ghost"])["escalationpolicy:default/ghost"]], AT
+    )
+    assert now.levels[0].gap
+    assert now.levels[0].notes == ("schedule:default/nowhere is not in the catalog, so nobody from it can be paged.",)
+
+
+def test_card_query_count_is_bounded(org, django_assert_max_num_queries):
+    entity = _entity("component:default/checkout")
+    with django_assert_max_num_queries(6):
+        sel.oncall_for_entity(entity, AT)
+
+
+def test_viewer_may_write_for_groups_they_belong_to_and_admins_for_everything(org):
+    assert sel.viewer_for(UserFactory(username="alice")).may_write("group:default/payments")
+    assert not sel.viewer_for(UserFactory(username="zoe")).may_write("group:default/payments")
+    assert not sel.viewer_for(UserFactory(username="stranger")).may_write("group:default/payments")
+    assert sel.viewer_for(AdminFactory(username="root")).may_write("group:default/payments")
+
+
+def test_oncall_list_shows_every_policy_level_and_filters(org):
+    listing = sel.oncall_now_list(sel.OnCallFilters(), AT)
+    assert [(row.now.policy.ref, row.level.level) for row in listing.rows] == [
+        ("escalationpolicy:default/payments", 1),
+        ("escalationpolicy:default/payments", 2),
+        ("escalationpolicy:default/search", 1),
+    ]
+    assert listing.rows[0].teams == ("group:default/payments",)
+    assert ("group:default/search", "search") in listing.teams
+    only_search = sel.oncall_now_list(sel.OnCallFilters(team="group:default/search"), AT)
+    assert {row.now.policy.ref for row in only_search.rows} == {"escalationpolicy:default/search"}
+    by_service = sel.oncall_now_list(sel.OnCallFilters(service="checkout"), AT)
+    assert {row.now.policy.ref for row in by_service.rows} == {"escalationpolicy:default/payments"}
+    level_two = sel.oncall_now_list(sel.OnCallFilters(level=2), AT)
+    assert [row.level.level for row in level_two.rows] == [2]
+    by_person = sel.oncall_now_list(sel.OnCallFilters(q="zoe"), AT)
+    assert {row.now.policy.ref for row in by_person.rows} == {"escalationpolicy:default/search"}
+    unknown = sel.oncall_now_list(sel.OnCallFilters(service="no-such-thing"), AT)
+    assert unknown.rows == []
+    assert "No component called 'no-such-thing'" in unknown.service_problem
+
+
+def test_oncall_list_query_count_does_not_grow_with_the_number_of_policies(org, django_assert_max_num_queries):
+    docs = []
+    for n in range(30):
+        docs += [
+            schedule(f"team{n}-primary", owner=f"group:team{n}"),
+            policy(f"team{n}", owner=f"group:team{n}"),
+        ]
+    ingest(docs, location=LocationFactory())
+    with django_assert_max_num_queries(7):
+        listing = sel.oncall_now_list(sel.OnCallFilters(), AT, per_page=20)
+    assert listing.page.paginator.num_pages == 2
+    assert len({row.now.policy.ref for row in listing.rows}) == 20
+    with django_assert_max_num_queries(7):
+        sel.oncall_now_list(sel.OnCallFilters(q="alice"), AT, per_page=50)
+
+
+def test_schedule_timeline_draws_layers_overrides_and_gaps_from_local_midnight(org):
+    OnCallOverrideFactory(schedule_ref="schedule:default/payments-secondary", user_ref="user:default/bob")
+    loaded = sel.load_schedule("schedule:default/payments-secondary")
+    view = sel.schedule_timeline(loaded, AT, 14)
+    assert view.start.isoformat() == "2026-03-03T23:00:00+00:00"  # midnight in Berlin
+    assert [row.kind for row in view.rows] == ["layer", "overrides", "final"]
+    assert len(view.marks) == 14
+    assert (view.marks[0].weekday, view.marks[0].label) == ("Wed", "4 Mar")
+    final = view.rows[-1].bars
+    assert any(bar.person is None for bar in final)  # weekends are gaps
+    assert abs(sum(bar.width for bar in final) - 100) < 0.01
+    assert view.rows[1].bars[0].person.name == "Bob"
+    assert {person.name for person, _, _ in view.legend} >= {"Dave", "Erin", "Bob"}
+
+
+def test_schedule_coverage_reports_gaps_and_balance(org):
+    loaded = sel.load_schedule("schedule:default/payments-secondary")
+    view = sel.schedule_coverage(loaded, 7, AT)
+    assert 0 < view.percent < 100
+    assert view.gaps
+    assert view.longest_gap >= timedelta(hours=60)
+    assert [person.name for person, _, _ in view.balance] == ["Dave", "Erin"]
+
+
+def test_user_oncall_lists_shifts_across_schedules_including_overrides(org):
+    OnCallOverrideFactory(schedule_ref="schedule:default/search-primary", user_ref="user:default/carol")
+    person = sel.user_oncall("user:default/carol", AT, 28)
+    assert person.current
+    assert person.current[0].schedule.ref in {
+        "schedule:default/payments-primary",
+        "schedule:default/search-primary",
+    }
+    assert {s.schedule.ref for s in person.shifts} == {
+        "schedule:default/payments-primary",
+        "schedule:default/search-primary",
+    }
+    frank = sel.user_oncall("user:default/frank", AT)
+    assert frank.shifts == ()
+    assert [p.ref for p in frank.direct_policies] == ["escalationpolicy:default/payments"]
+
+
+def test_readiness_of_an_entity(org):
+    facts = sel.oncall_readiness(_entity("component:default/checkout"), 14, AT)
+    assert facts["has_policy"] is True
+    assert facts["level_count"] == 2
+    assert facts["coverage_percent"] == 100.0
+    assert facts["rotation_size"] == 3
+    assert sel.oncall_readiness(_entity("component:default/orphan-service"), 14, AT)["has_policy"] is False
+
+
+def test_calendar_feeds_render_from_a_fixed_anchor(org):
+    from tests.catalog.oncall_factories import CalendarFeedFactory
+
+    feed = CalendarFeedFactory()
+    body = sel.schedule_calendar(feed, AT).decode()
+    assert body.startswith("BEGIN:VCALENDAR")
+    assert "On call: Carol" in body
+    assert sel.feed_anchor(AT) == datetime(2026, 2, 25, 0, 0, tzinfo=UTC)
+    person = sel.person_calendar(CalendarFeedFactory(kind="person", ref="user:default/carol"), AT).decode()
+    assert "On call: Carol (Payments primary)" in person

@@ -1,0 +1,668 @@
+from __future__ import annotations
+
+import re
+from typing import cast
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+from django.urls import reverse
+
+from catalog.models import Entity, Location
+from tests.catalog.factories import LocationFactory, component, ingest, user
+from tests.catalog.location_helpers import write_docs
+from tests.catalog.ui_data import api, force_metadata, new_location, seed_components, seed_org
+from tests.factories import AdminFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+LIST = "/catalog/"
+
+
+def html(response):
+    return response.content.decode()
+
+
+def is_fragment(response, dom_id: str) -> bool:
+    """The response is the partial whose outermost element has `dom_id`, and nothing of the page around it."""
+    text = html(response).lstrip()
+    first_tag = text[: text.index(">") + 1] if ">" in text else ""
+    return f'id="{dom_id}"' in first_tag and "<html" not in text and "<nav" not in text
+
+
+def row_refs(response) -> list[str]:
+    return re.findall(r'<tr data-ref="([^"]+)"', html(response))
+
+
+# --- catalog list ---------------------------------------------------------------------------------------------
+
+
+def test_entity_list_full_page_has_kind_tabs_facets_and_rows(auth_client):
+    seed_org()
+    response = auth_client.get(LIST)
+    assert response.status_code == 200
+    page = html(response)
+    assert "<html" in page
+    assert 'data-kind="component"' in page
+    assert 'data-facet="owner"' in page
+    assert 'data-facet="tag"' in page
+    assert "component:default/checkout" in row_refs(response)
+    assert 'hx-push-url="true"' in page
+
+
+def test_entity_list_fragment_request_returns_only_the_results(htmx_client):
+    seed_org()
+    response = htmx_client.get(LIST, {"kind": "Component"})
+    assert response.status_code == 200
+    assert is_fragment(response, "catalog-results")
+    assert sorted(row_refs(response)) == [
+        "component:default/checkout",
+        "component:default/ledger",
+        "component:default/web",
+    ]
+
+
+def test_entity_list_combines_kind_and_owner_facets_case_insensitively(auth_client):
+    seed_org()
+    response = auth_client.get(LIST, {"kind": "component", "owner": "Group:Default/Payments"})
+    assert sorted(row_refs(response)) == ["component:default/checkout", "component:default/ledger"]
+
+
+def test_entity_list_facet_values_of_one_facet_are_ored(auth_client):
+    seed_org()
+    response = auth_client.get(LIST, {"kind": "Component", "lifecycle": ["production", "experimental"]})
+    assert len(row_refs(response)) == 3
+
+
+def test_entity_list_counts_each_facet_without_its_own_selection(auth_client):
+    seed_org()
+    page = html(auth_client.get(LIST, {"owner": "group:default/frontend"}))
+    # The owner facet still offers payments with its full count, so the user can widen the selection.
+    assert re.search(r'value="group:default/payments"[^>]*>\s*<span[^>]*>payments</span>\s*<span[^>]*>5</span>', page)
+
+
+def test_entity_list_filters_by_tag_and_full_text(auth_client):
+    seed_org()
+    assert row_refs(auth_client.get(LIST, {"tag": "tier-1"})) == ["component:default/checkout"]
+    assert row_refs(auth_client.get(LIST, {"q": "takes MONEY"})) == ["component:default/checkout"]
+    assert row_refs(auth_client.get(LIST, {"q": "payments take"})) == ["api:default/payments-api"]
+
+
+def test_entity_list_shows_orphan_and_error_markers_and_filters_orphans(auth_client):
+    location = new_location()
+    ingest([component("kept"), component("gone")], location=location)
+    ingest([component("kept")], location=location)
+    Entity.objects.filter(name="kept").update(errors=[{"message": "spec.owner: broken"}])
+    response = auth_client.get(LIST, {"orphan": "true"})
+    assert row_refs(response) == ["component:default/gone"]
+    assert "orphan</span>" in html(response)
+    page = html(auth_client.get(LIST, {"kind": "Component"}))
+    assert "1 error</span>" in page
+    assert row_refs(auth_client.get(LIST, {"error": "true"})) == ["component:default/kept"]
+    assert "component:default/kept" not in row_refs(auth_client.get(LIST, {"error": "false"}))
+
+
+def test_entity_list_marks_owner_missing_from_the_catalog(auth_client):
+    ingest([component("lonely", owner="ghosts")], location=new_location(trusted=False))
+    page = html(auth_client.get(LIST, {"kind": "Component"}))
+    assert 'class="paved-missing" title="group:default/ghosts is not in the catalog"' in page
+
+
+def test_entity_list_sorts_and_paginates(auth_client):
+    seed_components(60)
+    response = auth_client.get(LIST, {"kind": "Component", "sort": "-name", "size": "50"})
+    refs = row_refs(response)
+    assert len(refs) == 50
+    assert refs[0] == "component:default/svc-0059"
+    second = auth_client.get(LIST, {"kind": "Component", "sort": "-name", "size": "50", "page": "2"})
+    assert row_refs(second) == [f"component:default/svc-{n:04d}" for n in range(9, -1, -1)]
+    assert "Showing 51\u201360 of 60" in html(second)
+
+
+def test_entity_list_ignores_unknown_page_size_and_out_of_range_page(auth_client):
+    seed_components(30)
+    response = auth_client.get(LIST, {"kind": "Component", "size": "100000", "page": "999"})
+    assert response.status_code == 200
+    assert len(row_refs(response)) == 5  # page size 25 -> last page
+
+
+def test_entity_list_rejects_oversized_filter_values_with_400_and_says_why(auth_client):
+    seed_org()
+    response = auth_client.get(LIST, {"owner": "x" * 400, "sort": "drop table"})
+    assert response.status_code == 400
+    page = html(response)
+    assert "Some filters were not applied" in page
+    assert "at most 300 characters" in page
+    assert "<code>sort</code>" in page
+
+
+def test_entity_list_rejects_too_many_values_for_one_facet(auth_client):
+    response = auth_client.get(LIST, {"tag": [f"t{n}" for n in range(30)]})
+    assert response.status_code == 400
+    assert "At most 20 values per filter" in html(response)
+
+
+def test_entity_list_empty_state_offers_to_clear_filters(auth_client):
+    seed_org()
+    response = auth_client.get(LIST, {"q": "no-such-thing-anywhere"})
+    page = html(response)
+    assert "No entities match" in page
+    assert 'id="clear-filters"' in page
+
+
+def test_entity_list_empty_catalog_points_to_locations(auth_client):
+    page = html(auth_client.get(LIST))
+    assert "The catalog is empty" in page
+    assert reverse("catalog:location_list") in page
+
+
+@pytest.mark.parametrize("size", [25, 100])
+def test_entity_list_query_count_does_not_grow_with_page_size(auth_client, django_assert_max_num_queries, size):
+    seed_components(120)
+    with django_assert_max_num_queries(16):
+        response = auth_client.get(LIST, {"size": str(size), "owner": "group:default/payments", "tag": "tag-1"})
+    assert response.status_code == 200
+    assert len(row_refs(response)) == 24
+
+
+# --- search ---------------------------------------------------------------------------------------------------
+
+
+def test_search_fragment_lists_top_matches_with_kind_badges(htmx_client):
+    seed_components(20)
+    response = htmx_client.get(reverse("catalog:search"), {"q": "svc"})
+    assert response.status_code == 200
+    assert is_fragment(response, "search-results")
+    assert html(response).count('role="option"') == 8
+    assert "Component</span>" in html(response)
+
+
+def test_search_ranks_exact_name_before_other_matches(htmx_client):
+    seed_org()
+    response = htmx_client.get(reverse("catalog:search"), {"q": "payments"})
+    options = re.findall(r'role="option" href="([^"]+)"', html(response))
+    assert options[0] == "/catalog/default/group/payments/"
+    assert "/catalog/default/api/payments-api/" in options
+
+
+def test_search_full_page_for_plain_request_and_empty_query(auth_client):
+    seed_org()
+    response = auth_client.get(reverse("catalog:search"), {"q": "python"})
+    assert "<html" in html(response)
+    assert "/catalog/default/component/checkout/" in html(response)
+    empty = auth_client.get(reverse("catalog:search"))
+    assert "Type something to search" in html(empty)
+
+
+def test_search_says_nothing_matches(htmx_client):
+    response = htmx_client.get(reverse("catalog:search"), {"q": "zzz"})
+    assert "No matches for “zzz”" in html(response)
+
+
+def test_header_search_box_is_live_and_works_without_javascript(auth_client):
+    page = html(auth_client.get("/"))
+    assert 'action="/catalog/search/"' in page
+    assert 'hx-get="/catalog/search/"' in page
+    assert 'hx-trigger="input changed delay:250ms, search"' in page
+
+
+# --- entity page ----------------------------------------------------------------------------------------------
+
+
+def test_entity_page_shows_about_relations_links_and_provenance(auth_client):
+    seed_org()
+    response = auth_client.get("/catalog/default/component/checkout/")
+    assert response.status_code == 200
+    page = html(response)
+    assert 'id="about-card"' in page
+    assert "Takes the money.<br>Second line." in page
+    assert '<a href="/catalog/default/group/payments/"' in page  # owner
+    assert '<a href="/catalog/default/system/shop/"' in page
+    assert 'href="https://runbooks.example.com/checkout" rel="noopener noreferrer"' in page
+    assert 'href="https://git.example.com/shop/checkout" rel="noopener noreferrer" target="_blank">View source' in page
+    assert "Edit source" not in page
+    assert 'id="provenance-card"' in page
+    assert reverse("catalog:location_detail", args=[Entity.objects.get(name="checkout").location_id]) in page
+
+
+def test_entity_page_shows_missing_relation_targets_without_links(auth_client):
+    seed_org()
+    page = html(auth_client.get("/catalog/default/component/checkout/"))
+    assert 'class="paved-missing" data-ref="resource:default/orders-db"' in page
+    assert 'href="/catalog/default/resource/orders-db/"' not in page
+
+
+def test_entity_page_is_case_insensitive(auth_client):
+    seed_org()
+    response = auth_client.get("/catalog/Default/Component/CHECKOUT/")
+    assert response.status_code == 200
+    assert "Checkout service" in html(response)
+
+
+def test_entity_page_404_for_unknown_entity(auth_client):
+    seed_org()
+    response = auth_client.get("/catalog/default/component/nope/")
+    assert response.status_code == 404
+    assert auth_client.get("/catalog/default/component/nope/dependencies/").status_code == 404
+
+
+def test_entity_page_yaml_tab_full_page_and_fragment(auth_client, htmx_client):
+    seed_org()
+    full = auth_client.get("/catalog/default/component/checkout/", {"tab": "yaml"})
+    assert "<html" in html(full)
+    assert "kind: Component" in html(full)
+    fragment = htmx_client.get("/catalog/default/component/checkout/", {"tab": "yaml"})
+    assert is_fragment(fragment, "entity-tab")
+    assert 'id="raw-yaml"' in html(fragment)
+    overview = htmx_client.get("/catalog/default/component/checkout/")
+    assert is_fragment(overview, "entity-tab")
+    assert 'id="about-card"' in html(overview)
+
+
+def test_entity_page_shows_processing_errors(auth_client):
+    seed_org()
+    Entity.objects.filter(name="checkout").update(
+        errors=[{"message": "spec.owner must be a string", "path": "spec.owner", "file": "/srv/x.yaml"}]
+    )
+    page = html(auth_client.get("/catalog/default/component/checkout/"))
+    assert 'id="entity-errors"' in page
+    assert "spec.owner must be a string" in page
+
+
+def test_api_page_lists_openapi_endpoints(auth_client):
+    seed_org()
+    page = html(auth_client.get("/catalog/default/api/payments-api/"))
+    assert 'id="api-endpoints"' in page
+    assert "<code>/payments/{id}</code>" in page
+    assert "paved-method-delete" in page
+
+
+def test_api_page_with_unreadable_definition_shows_text_and_a_note(auth_client):
+    ingest([api("broken", definition="openapi: [unclosed\n  <b>bold</b>")], location=new_location())
+    page = html(auth_client.get("/catalog/default/api/broken/"))
+    assert "The definition could not be read" in page
+    assert "&lt;b&gt;bold&lt;/b&gt;" in page
+    assert "<b>bold</b>" not in page
+
+
+def test_group_page_shows_members_sub_teams_and_owned_entities(auth_client):
+    seed_org()
+    page = html(auth_client.get("/catalog/default/group/payments/"))
+    assert 'id="members-card"' in page
+    assert 'href="mailto:alice@example.com"' in page
+    assert '<a href="/catalog/default/group/engineering/"' in page  # parent
+    assert 'data-kind="component"' in page
+    assert "Checkout service" in page
+    parent = html(auth_client.get("/catalog/default/group/engineering/"))
+    sub_teams = parent[parent.index('id="sub-teams"') :]
+    assert re.search(r"payments</a></td><td[^>]*>2</td><td[^>]*>5</td><td[^>]*>0</td>", sub_teams)
+
+
+def test_user_page_shows_profile_groups_and_what_their_groups_own(auth_client):
+    seed_org()
+    page = html(auth_client.get("/catalog/default/user/alice/"))
+    assert 'id="profile-email"' in page
+    assert 'href="mailto:alice@example.com"' in page
+    assert 'id="groups-card"' in page
+    owned = page[page.index('id="owned-card"') :]
+    assert "Checkout service" in owned
+    assert "payments-api" in owned
+
+
+def test_entity_page_query_count_is_bounded(auth_client, django_assert_max_num_queries):
+    seed_org()
+    ingest([component(f"extra-{n}", owner="payments") for n in range(40)], location=new_location())
+    for url in [
+        "/catalog/default/component/checkout/",
+        "/catalog/default/group/payments/",
+        "/catalog/default/user/alice/",
+    ]:
+        with django_assert_max_num_queries(10):
+            assert auth_client.get(url).status_code == 200
+
+
+# --- hostile content ------------------------------------------------------------------------------------------
+
+
+def test_entity_content_is_escaped_everywhere_and_javascript_links_are_dropped(auth_client, htmx_client):
+    ingest([component("evil", owner="payments")], location=new_location())
+    force_metadata(
+        "evil",
+        title="<script>alert('title')</script>",
+        description="<img src=x onerror=alert(1)>\nline",
+        tags=["xss", "<script>tag</script>"],
+        labels={"team": "<script>label</script>"},
+        links=[
+            {"url": "javascript:alert(1)", "title": "<script>link</script>"},
+            {"url": "https://ok.example.com", "title": "<b>fine</b>"},
+            {"url": "data:text/html,<script>", "title": "data"},
+            {"url": " https://space.example.com", "title": "leading space"},
+        ],
+        annotations={"backstage.io/edit-url": "javascript:alert(2)", "backstage.io/view-url": "vbscript:x"},
+    )
+    pages = [
+        auth_client.get("/catalog/default/component/evil/"),
+        auth_client.get("/catalog/default/component/evil/", {"tab": "yaml"}),
+        auth_client.get(LIST),
+        auth_client.get("/catalog/default/component/evil/dependencies/"),
+        htmx_client.get(reverse("catalog:search"), {"q": "evil"}),
+        auth_client.get(reverse("catalog:search"), {"q": "<script>"}),
+    ]
+    for response in pages:
+        page = html(response)
+        assert response.status_code == 200
+        assert "<script>alert" not in page
+        assert "<img src=x" not in page
+        assert "<script>link" not in page
+        assert "<script>label" not in page
+        assert "<script>tag" not in page
+        assert 'href="javascript:' not in page.lower()
+        assert 'href="data:' not in page.lower()
+        assert 'href="vbscript:' not in page.lower()
+    detail = html(pages[0])
+    assert "&lt;script&gt;alert(&#x27;title&#x27;)&lt;/script&gt;" in detail
+    assert "&lt;img src=x onerror=alert(1)&gt;<br>line" in detail
+    assert 'href="https://ok.example.com" rel="noopener noreferrer"' in detail
+    assert "&lt;b&gt;fine&lt;/b&gt;" in detail
+    assert "Edit source" not in detail
+    assert "View source" not in detail
+    assert "space.example.com" not in detail
+
+
+def test_search_query_is_escaped(htmx_client):
+    response = htmx_client.get(reverse("catalog:search"), {"q": "<script>x</script>"})
+    assert "<script>x" not in html(response)
+    assert "&lt;script&gt;x&lt;/script&gt;" in html(response)
+
+
+# --- orphans --------------------------------------------------------------------------------------------------
+
+
+def orphan_setup() -> None:
+    location = new_location(trusted=True)
+    org = [
+        user("alice", member_of=["payments"]),
+        user("zed", member_of=["other"]),
+        {
+            "apiVersion": "backstage.io/v1alpha1",
+            "kind": "Group",
+            "metadata": {"name": "payments"},
+            "spec": {"type": "team", "children": []},
+        },
+    ]
+    ingest([*org, component("old", owner="payments")], location=location)
+    ingest(org, location=location)
+    assert Entity.objects.get(name="old").orphan
+
+
+def test_orphan_banner_offers_delete_to_owners(auth_client):
+    orphan_setup()
+    page = html(auth_client.get("/catalog/default/component/old/"))
+    assert 'id="orphan-banner"' in page
+    assert 'id="delete-orphan"' in page
+
+
+def test_owner_deletes_orphan_and_lands_on_the_list(auth_client):
+    orphan_setup()
+    response = auth_client.post("/catalog/default/component/old/delete/")
+    assert response.status_code == 302
+    assert response["Location"] == LIST
+    assert not Entity.objects.filter(name="old").exists()
+
+
+def test_owner_deletes_orphan_over_htmx_with_client_redirect(htmx_client):
+    orphan_setup()
+    response = htmx_client.post("/catalog/default/component/old/delete/")
+    assert response.status_code == 200
+    assert response["HX-Redirect"] == LIST
+
+
+def test_non_owner_cannot_delete_orphan(db):
+    orphan_setup()
+    client = Client()
+    client.force_login(UserFactory(username="zed"))
+    page = html(client.get("/catalog/default/component/old/"))
+    assert 'id="orphan-banner"' in page
+    assert 'id="delete-orphan"' not in page
+    response = client.post("/catalog/default/component/old/delete/")
+    assert response.status_code == 403
+    assert Entity.objects.filter(name="old").exists()
+
+
+def test_admin_may_delete_orphan(db):
+    orphan_setup()
+    client = Client()
+    client.force_login(cast(User, AdminFactory(username="root")))
+    assert client.post("/catalog/default/component/old/delete/").status_code == 302
+    assert not Entity.objects.filter(name="old").exists()
+
+
+def test_delete_requires_post(auth_client):
+    orphan_setup()
+    assert auth_client.get("/catalog/default/component/old/delete/").status_code == 405
+
+
+# --- dependencies ---------------------------------------------------------------------------------------------
+
+
+def test_dependencies_page_draws_graph_and_lists_the_same_edges(auth_client):
+    seed_org()
+    response = auth_client.get("/catalog/default/component/checkout/dependencies/")
+    assert response.status_code == 200
+    page = html(response)
+    assert "<svg" in page
+    assert 'class="paved-graph-node is-focus" data-ref="component:default/checkout"' in page
+    assert 'class="paved-graph-node is-missing" data-ref="resource:default/orders-db"' in page
+    assert '<a href="/catalog/default/api/payments-api/">' in page
+    table = page[page.index('id="dependency-table"') :]
+    assert table.count("<tr>") - 1 == page.count('class="paved-graph-edge"')
+    assert "component:default/web" in table  # second hop: the API's consumer
+
+
+def test_dependencies_page_empty_state(auth_client):
+    ingest(
+        [
+            {
+                "apiVersion": "backstage.io/v1alpha1",
+                "kind": "Resource",
+                "metadata": {"name": "db"},
+                "spec": {"type": "database", "owner": "x"},
+            }
+        ],
+        location=new_location(trusted=False),
+    )
+    Entity.objects.filter(name="db").update(owner_ref="")
+    page = html(auth_client.get("/catalog/default/resource/db/dependencies/"))
+    assert "<svg" in page  # ownedBy x is still a relation
+    assert "group:default/x" in page
+
+
+def test_dependencies_query_count_is_bounded(auth_client, django_assert_max_num_queries):
+    seed_org()
+    with django_assert_max_num_queries(8):
+        assert auth_client.get("/catalog/default/component/checkout/dependencies/").status_code == 200
+
+
+# --- locations ------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def admin_client(db) -> Client:
+    client = Client()
+    client.force_login(cast(User, AdminFactory(username="root")))
+    return client
+
+
+@pytest.fixture
+def admin_htmx_client(db) -> Client:
+    client = Client(headers={"HX-Request": "true"})
+    client.force_login(cast(User, AdminFactory(username="root2")))
+    return client
+
+
+def test_location_list_is_read_only_for_non_staff(auth_client):
+    seed_org()
+    response = auth_client.get(reverse("catalog:location_list"))
+    assert response.status_code == 200
+    page = html(response)
+    assert 'id="location-table"' in page
+    assert 'id="register-form"' not in page
+    assert "trusted</span>" in page
+
+
+def test_location_list_fragment(htmx_client):
+    seed_org()
+    response = htmx_client.get(reverse("catalog:location_list"))
+    assert is_fragment(response, "location-table")
+
+
+def test_staff_sees_the_register_form(admin_client):
+    page = html(admin_client.get(reverse("catalog:location_list")))
+    assert 'id="register-form"' in page
+    assert "No locations yet" in page
+
+
+def test_non_staff_cannot_preview_register_unregister_or_trust(auth_client):
+    location = seed_org()
+    form = {"type": "file", "target": "/srv/x.yaml"}
+    assert auth_client.post(reverse("catalog:location_preview"), form).status_code == 403
+    assert auth_client.post(reverse("catalog:location_create"), form).status_code == 403
+    assert auth_client.post(reverse("catalog:location_delete", args=[location.pk])).status_code == 403
+    assert auth_client.get(reverse("catalog:location_delete", args=[location.pk])).status_code == 403
+    assert (
+        auth_client.post(reverse("catalog:location_trust", args=[location.pk]), {"trusted": "false"}).status_code == 403
+    )
+    assert Location.objects.filter(pk=location.pk, trusted=True).exists()
+    assert Location.objects.count() == 1
+
+
+def test_dry_run_preview_lists_entities_and_writes_nothing(admin_htmx_client, tmp_path, settings):
+    settings.PAVED_CATALOG_FILE_ROOTS = [str(tmp_path)]
+    path = write_docs(tmp_path / "catalog-info.yaml", [component("billing"), {"kind": "Component"}])
+    response = admin_htmx_client.post(reverse("catalog:location_preview"), {"type": "file", "target": str(path)})
+    assert response.status_code == 200
+    assert is_fragment(response, "location-preview")
+    page = html(response)
+    assert "billing" in page
+    assert 'id="preview-issues"' in page
+    assert Location.objects.count() == 0
+    assert not Entity.objects.exists()
+
+
+def test_dry_run_preview_full_page_without_javascript(admin_client, tmp_path, settings):
+    settings.PAVED_CATALOG_FILE_ROOTS = [str(tmp_path)]
+    path = write_docs(tmp_path / "catalog-info.yaml", [component("billing")])
+    response = admin_client.post(reverse("catalog:location_preview"), {"type": "file", "target": str(path)})
+    assert "<html" in html(response)
+    assert 'id="preview-entities"' in html(response)
+    assert f'value="{path}"' in html(response)
+
+
+@pytest.mark.parametrize(
+    ("form", "message"),
+    [
+        ({"type": "ftp", "target": "/x"}, "Unknown location type"),
+        ({"type": "file", "target": ""}, "A location needs a target"),
+        ({"type": "url", "target": "javascript:alert(1)"}, ""),
+        ({"type": "file", "target": "/etc/passwd"}, ""),
+    ],
+)
+def test_preview_refuses_bad_locations_with_400_and_a_reason(admin_htmx_client, form, message):
+    response = admin_htmx_client.post(reverse("catalog:location_preview"), form)
+    assert response.status_code == 400
+    page = html(response)
+    assert 'id="preview-errors"' in page
+    assert message in page
+    assert Location.objects.count() == 0
+
+
+def test_staff_registers_location_and_is_sent_to_it(
+    admin_client, tmp_path, settings, django_capture_on_commit_callbacks
+):
+    settings.PAVED_CATALOG_FILE_ROOTS = [str(tmp_path)]
+    path = write_docs(tmp_path / "catalog-info.yaml", [component("billing")])
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = admin_client.post(reverse("catalog:location_create"), {"type": "file", "target": str(path)})
+    location = Location.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == reverse("catalog:location_detail", args=[location.pk])
+    assert len(callbacks) == 1  # the first refresh is enqueued
+
+
+def test_registering_a_duplicate_says_it_exists(admin_htmx_client, tmp_path, settings):
+    settings.PAVED_CATALOG_FILE_ROOTS = [str(tmp_path)]
+    path = write_docs(tmp_path / "catalog-info.yaml", [component("billing")])
+    LocationFactory(type="file", target=str(path))
+    response = admin_htmx_client.post(reverse("catalog:location_create"), {"type": "file", "target": str(path)})
+    assert response.status_code == 400
+    assert "already exists" in html(response)
+    assert Location.objects.count() == 1
+
+
+def test_location_detail_shows_errors_conflicts_and_paginated_entities(auth_client, htmx_client):
+    first = new_location()
+    ingest([component(f"c{n:02d}") for n in range(30)], location=first)
+    second = new_location()
+    ingest([component("c01")], location=second)
+    page = html(auth_client.get(reverse("catalog:location_detail", args=[second.pk])))
+    assert 'id="location-errors"' in page
+    assert "1 conflict" in page
+    assert "Conflict: component:default/c01 is already managed by location" in page
+    first_page = html(auth_client.get(reverse("catalog:location_detail", args=[first.pk])))
+    assert "Page 1 of 2" in first_page
+    fragment = htmx_client.get(reverse("catalog:location_detail", args=[first.pk]), {"page": "2"})
+    assert is_fragment(fragment, "location-entities")
+    assert "Page 2 of 2" in html(fragment)
+
+
+def test_location_detail_404_for_unknown_id(auth_client):
+    assert auth_client.get("/catalog/locations/00000000-0000-0000-0000-000000000000/").status_code == 404
+    assert auth_client.get("/catalog/locations/not-a-uuid/").status_code == 404
+
+
+def test_refresh_enqueues_and_answers_with_the_status_fragment(htmx_client, django_capture_on_commit_callbacks):
+    location = seed_org()
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = htmx_client.post(reverse("catalog:location_refresh", args=[location.pk]))
+    assert response.status_code == 200
+    assert is_fragment(response, "location-status")
+    assert 'id="refresh-queued"' in html(response)
+    assert len(callbacks) == 1
+
+
+def test_refresh_without_javascript_redirects_to_the_location(auth_client, django_capture_on_commit_callbacks):
+    location = seed_org()
+    with django_capture_on_commit_callbacks():
+        response = auth_client.post(reverse("catalog:location_refresh", args=[location.pk]))
+    assert response.status_code == 302
+    assert response["Location"] == reverse("catalog:location_detail", args=[location.pk])
+
+
+def test_unregister_asks_for_confirmation_then_removes_location_and_entities(admin_client):
+    location = seed_org()
+    confirm = admin_client.get(reverse("catalog:location_delete", args=[location.pk]))
+    assert 'id="confirm-unregister"' in html(confirm)
+    assert Location.objects.filter(pk=location.pk).exists()
+    response = admin_client.post(reverse("catalog:location_delete", args=[location.pk]))
+    assert response.status_code == 302
+    assert not Location.objects.filter(pk=location.pk).exists()
+    assert not Entity.objects.exists()
+
+
+def test_admin_toggles_trust(admin_htmx_client, django_capture_on_commit_callbacks):
+    location = seed_org()
+    with django_capture_on_commit_callbacks():
+        response = admin_htmx_client.post(reverse("catalog:location_trust", args=[location.pk]), {"trusted": "false"})
+    assert is_fragment(response, "location-status")
+    location.refresh_from_db()
+    assert location.trusted is False
+
+
+def test_staff_who_is_not_superuser_cannot_toggle_trust(db):
+    location = seed_org()
+    client = Client()
+    client.force_login(UserFactory(username="ops", is_staff=True))
+    response = client.post(reverse("catalog:location_trust", args=[location.pk]), {"trusted": "false"})
+    assert response.status_code == 403
+    location.refresh_from_db()
+    assert location.trusted is True
