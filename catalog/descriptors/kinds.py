@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Final, Protocol
 
+import fastjsonschema
 import jsonschema
 
 BACKSTAGE_API_VERSIONS: Final = ("backstage.io/v1alpha1", "backstage.io/v1beta1")
@@ -104,6 +105,9 @@ class KindRegistryError(ValueError):
 _lock = threading.Lock()
 _registry: dict[tuple[str, str], KindSpec] = {}
 _validators: dict[tuple[str, str], jsonschema.protocols.Validator] = {}
+# Compiled copies of the same schemas: the fast yes/no check on the ingestion hot path. jsonschema runs only
+# when this says no, to produce the detailed messages.
+_fast_checks: dict[tuple[str, str], Callable[[Any], Any]] = {}
 
 
 def register_kind(spec: KindSpec, *, replace_existing: bool = False) -> None:
@@ -115,6 +119,7 @@ def register_kind(spec: KindSpec, *, replace_existing: bool = False) -> None:
     except jsonschema.SchemaError as exc:
         raise KindRegistryError(f"kind {spec.kind} has an invalid spec schema: {exc.message}") from exc
     validator = jsonschema.Draft7Validator(copy.deepcopy(dict(spec.schema)))
+    fast_check = fastjsonschema.compile(copy.deepcopy(dict(spec.schema)), use_formats=False)
     with _lock:
         keys = [(api_version, spec.kind) for api_version in spec.api_versions]
         clashes = [key for key in keys if key in _registry]
@@ -123,6 +128,7 @@ def register_kind(spec: KindSpec, *, replace_existing: bool = False) -> None:
         for key in keys:
             _registry[key] = spec
             _validators[key] = validator
+            _fast_checks[key] = fast_check
 
 
 def unregister_kind(kind: str, api_version: str | None = None) -> None:
@@ -131,6 +137,7 @@ def unregister_kind(kind: str, api_version: str | None = None) -> None:
         for key in [k for k in _registry if k[1] == kind and (api_version is None or k[0] == api_version)]:
             del _registry[key]
             del _validators[key]
+            del _fast_checks[key]
 
 
 def get_kind(kind: str, api_version: str) -> KindSpec | None:
@@ -139,6 +146,18 @@ def get_kind(kind: str, api_version: str) -> KindSpec | None:
 
 def spec_validator(kind: str, api_version: str) -> jsonschema.protocols.Validator | None:
     return _validators.get((api_version, kind))
+
+
+def spec_is_valid(kind: str, api_version: str, spec: object) -> bool:
+    """True when `spec` satisfies the kind's schema: the compiled check, several times faster than jsonschema."""
+    check = _fast_checks.get((api_version, kind))
+    if check is None:
+        return False
+    try:
+        check(spec)
+    except fastjsonschema.JsonSchemaException:
+        return False
+    return True
 
 
 def kinds_named(kind: str) -> list[KindSpec]:
