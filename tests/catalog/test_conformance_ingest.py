@@ -4,14 +4,14 @@ would load it offline (PROVENANCE.md): 59 entities, every relation in both direc
 from __future__ import annotations
 
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
 from catalog import services
 from catalog.models import Entity, Location, Relation
+from tests.paths import conformance_dir
 
-EXAMPLES = Path("/work/shared/conformance/backstage-examples")
+EXAMPLES = conformance_dir()
 INVERSE = {
     "ownedBy": "ownerOf",
     "partOf": "hasPart",
@@ -22,8 +22,6 @@ INVERSE = {
     "childOf": "parentOf",
 }
 INVERSE.update({v: k for k, v in INVERSE.items()})
-
-pytestmark = pytest.mark.skipif(not EXAMPLES.is_dir(), reason="the conformance examples are not on this machine")
 
 
 @pytest.fixture
