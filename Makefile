@@ -56,6 +56,7 @@ lint: setup
 	$(VENV)/bin/mypy .
 	DEBUG=true $(PY) manage.py check
 	DEBUG=true $(PY) manage.py makemigrations --check --dry-run
+	DEBUG=true $(PY) manage.py spectacular --file /dev/null --validate --fail-on-warn
 
 test: lint
 	$(PY) -m pytest $(PYTEST_ARGS)

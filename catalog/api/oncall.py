@@ -12,7 +12,7 @@ from typing import Any, Final
 from django.urls import path
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView
 from rest_framework.request import Request
@@ -44,6 +44,7 @@ def parse_instant(value: str, name: str) -> datetime:
     return parsed
 
 
+@extend_schema_field(OpenApiTypes.DATETIME)
 class InstantField(serializers.Field[datetime, datetime, str, Any]):
     """An ISO instant that must carry an offset; written back in UTC."""
 
