@@ -19,9 +19,9 @@ from functools import reduce
 from typing import Any, Final
 
 from django.core import signing
-from django.db.models import Count, Exists, F, Min, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, F, Min, OuterRef, Q, QuerySet, Subquery, Window
 from django.db.models.expressions import Combinable, OrderBy
-from django.db.models.functions import Lower
+from django.db.models.functions import Lower, RowNumber
 
 from catalog.models import Entity, Relation, SearchEntry
 from portal.exceptions import ApplicationError
@@ -498,17 +498,26 @@ def facet_counts(*, facets: Sequence[str], entity_filter: EntityFilter) -> dict[
     One GROUP BY per facet; values are capped at MAX_FACET_VALUES (the most frequent first). The sample entity lets
     the caller recover the value's original case from that entity's JSON, as Backstage reports original values.
     """
-    result: dict[str, list[tuple[str, int, int]]] = {}
-    # The filter applies to the search rows directly: no detour through the entity table unless a condition needs it.
-    matching = filter_q(entity_filter, on_search_entries=True)
+    result: dict[str, list[tuple[str, int, int]]] = {facet: [] for facet in facets}
+    if not facets:
+        return result
+    by_key: dict[str, list[str]] = {}
     for facet in facets:
-        rows = (
-            SearchEntry.objects.filter(matching, key=facet.lower(), value__isnull=False)
-            .values("value")
-            .annotate(count=Count("*"), sample=Min("entity_id"))
-            .order_by("-count", "value")[:MAX_FACET_VALUES]
-        )
-        result[facet] = [(row["value"], row["count"], row["sample"]) for row in rows]
+        by_key.setdefault(facet.lower(), []).append(facet)
+    # The filter applies to the search rows directly: no detour through the entity table unless a condition needs it.
+    # All facets come from one scan, so a filter's matching entities are computed once, not once per facet.
+    matching = filter_q(entity_filter, on_search_entries=True)
+    rows = (
+        SearchEntry.objects.filter(matching, key__in=list(by_key), value__isnull=False)
+        .values("key", "value")
+        .annotate(count=Count("*"), sample=Min("entity_id"))
+        .annotate(rank=Window(RowNumber(), partition_by=[F("key")], order_by=[F("count").desc(), F("value").asc()]))
+        .filter(rank__lte=MAX_FACET_VALUES)
+        .order_by("key", "rank")
+    )
+    for row in rows:
+        for facet in by_key[row["key"]]:
+            result[facet].append((row["value"], row["count"], row["sample"]))
     return result
 
 
