@@ -124,7 +124,10 @@ class Relation(models.Model):
     """A directed relation `source_ref —type→ target_ref`. Both directions of a spec reference are stored,
     each attributed to the entity whose spec declared it, so they vanish with it. The target may not exist."""
 
-    originating = models.ForeignKey(Entity, on_delete=models.CASCADE, related_name="originated_relations")
+    # No index of its own: the unique constraint below starts with this column and serves its lookups.
+    originating = models.ForeignKey(
+        Entity, on_delete=models.CASCADE, related_name="originated_relations", db_index=False
+    )
     source_ref = models.CharField(max_length=300)
     type = models.CharField(max_length=100)
     target_ref = models.CharField(max_length=300)
@@ -148,7 +151,8 @@ class SearchEntry(models.Model):
     """One flattened `key=value` of an entity, lower-cased, as Backstage's search table: what filters,
     facets and ordering on arbitrary dot paths are computed from, in the database."""
 
-    entity = models.ForeignKey(Entity, on_delete=models.CASCADE, related_name="search_entries")
+    # No index of its own: the (entity, key) index below serves lookups and deletes by entity.
+    entity = models.ForeignKey(Entity, on_delete=models.CASCADE, related_name="search_entries", db_index=False)
     key = models.CharField(max_length=255)
     value = models.CharField(max_length=255, null=True, blank=True)
 

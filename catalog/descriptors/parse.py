@@ -80,14 +80,15 @@ class _Substituter:
         self.file = file
         self.limits = limits
 
-    def process(self, data: Any, path: str) -> Any:
+    def process(self, data: Any, parts: tuple[str | int, ...]) -> Any:
+        # The field path is kept as parts and spelled out only for an error: most entities have no placeholders.
         if isinstance(data, list):
-            return [self.process(item, join_path(path, index)) for index, item in enumerate(data)]
+            return [self.process(item, (*parts, index)) for index, item in enumerate(data)]
         if not isinstance(data, dict):
             return data
         dollar_keys = [key for key in data if key.startswith("$")]
         if not dollar_keys:
-            return {key: self.process(value, join_path(path, key)) for key, value in data.items()}
+            return {key: self.process(value, (*parts, key)) for key, value in data.items()}
         # Like Backstage: only a single-key {"$text": "<string>"} is a placeholder; anything else
         # (JSON Schema's "$ref", mixed keys) is data and left alone.
         if len(data) != 1:
@@ -96,6 +97,9 @@ class _Substituter:
         value = data[dollar_keys[0]]
         if key not in PLACEHOLDERS or not isinstance(value, str):
             return data
+        path = ""
+        for part in parts:
+            path = join_path(path, part)
         return self.resolve(key, value, path)
 
     def resolve(self, key: str, target: str, path: str) -> Any:
@@ -210,7 +214,7 @@ def parse_file(
         ref = entity_ref(doc)
         ref_text = str(ref) if ref else None
         try:
-            entity = substituter.process(doc, "")
+            entity = substituter.process(doc, ())
         except _PlaceholderError as exc:
             result.issues.append(
                 make_issue(
