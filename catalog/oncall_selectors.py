@@ -51,7 +51,7 @@ MAX_COVERAGE_DAYS: Final = 93
 FEED_PAST_DAYS: Final = 7
 FEED_DAYS: Final = 90
 ONCALL_PAGE_SIZE: Final = 20
-# Person colours on timelines: distinct, readable with white text, colour-blind friendly enough in pairs.
+# Person colours (see colour_for): distinct, readable with white text, colour-blind friendly enough in pairs.
 PALETTE: Final = (
     "#206bc4",
     "#2f9e44",
@@ -117,8 +117,10 @@ def people(refs: Iterable[str]) -> dict[str, Person]:
 
 
 def colour_for(ref: str) -> str:
-    """A stable colour per person, so someone keeps their colour from one week (and page) to the next."""
-    digest = hashlib.sha256(ref.encode()).digest()
+    """A person's colour wherever they are drawn (on-call cards, timelines, the home page): a hash of their lower-cased
+    ref, so it survives page, week and member-order changes. Two people may share one of the 12 colours; timeline bars
+    and avatars carry names or initials, so colour is never the only cue."""
+    digest = hashlib.sha256(ref.lower().encode()).digest()
     return PALETTE[digest[0] % len(PALETTE)]
 
 
@@ -432,6 +434,26 @@ def oncall_for_entity(entity: Entity, at: datetime | None = None) -> EntityOnCal
     return EntityOnCall(entity, lookup, now, directory)
 
 
+def oncall_for_entities(entities: Sequence[Entity], at: datetime | None = None) -> dict[str, EntityOnCall]:
+    """`oncall_for_entity` for many entities at once, keyed by entity ref: policies, schedules, overrides and people
+    load once each for all of them (four queries for Groups, whose policy annotation is on the entity itself; a
+    Component whose policy comes from its owner costs one more query)."""
+    at = at or timezone.now()
+    lookups = {entity.ref: policy_for_entity(entity) for entity in entities}
+    policies = load_policies(lookup.ref for lookup in lookups.values() if lookup.ref)
+    computed, directory = _policies_now(list(policies.values()), at)
+    by_policy = {now.policy.ref: now for now in computed}
+    return {
+        entity.ref: EntityOnCall(
+            entity,
+            lookups[entity.ref],
+            by_policy.get(lookups[entity.ref].ref or ""),
+            directory,
+        )
+        for entity in entities
+    }
+
+
 def schedule_member_refs(loaded: Iterable[LoadedSchedule]) -> set[str]:
     return {member for s in loaded if s.schedule is not None for member in s.schedule.members()}
 
@@ -681,10 +703,8 @@ def schedule_timeline(loaded: LoadedSchedule, start: datetime, days: int = 14) -
     refs = {s.user for s in drawn.final if s.user} | {s.user for s in drawn.overrides if s.user}
     refs |= {s.user for layer in drawn.layers for s in layer.segments if s.user}
     directory = people(refs | set(loaded.schedule.members()))
-    # Members take palette colours in a fixed order, so neighbours on a timeline never share a colour and a person
-    # keeps theirs from one week to the next; people only in overrides follow.
-    ordered = sorted(loaded.schedule.members()) + sorted(refs - loaded.schedule.members())
-    colours = {ref: PALETTE[i % len(PALETTE)] for i, ref in enumerate(ordered)}
+    # The same colour as on every other page (on-call cards, the home page): one person, one colour.
+    colours = {ref: colour_for(ref) for ref in refs | set(loaded.schedule.members())}
 
     def bars(segments: Iterable[Any], *, gaps: bool) -> tuple[Bar, ...]:
         out = []
@@ -879,6 +899,48 @@ def schedules_for_user(user_ref: str, *, since: datetime) -> dict[str, LoadedSch
     }
 
 
+def _shifts(schedules: Iterable[LoadedSchedule], user_ref: str, at: datetime, until: datetime) -> list[ShiftView]:
+    shifts: list[ShiftView] = []
+    for loaded in schedules:
+        assert loaded.schedule is not None
+        for segment in render(loaded.schedule, at, until):
+            if segment.user == user_ref:
+                shifts.append(ShiftView(loaded, segment.start, segment.end, segment.start <= at < segment.end))
+    shifts.sort(key=lambda s: (s.start, s.schedule.ref))
+    return shifts
+
+
+def _direct_policies(user_ref: str) -> tuple[Entity, ...]:
+    """Escalation policies that name the user as a target of a level (one query)."""
+    ids = SearchEntry.objects.filter(key="spec.levels.targets", value__in=_ref_forms(user_ref)).values("entity_id")
+    return tuple(Entity.objects.filter(pk__in=ids, kind__iexact="escalationpolicy").order_by("name"))
+
+
+@dataclass(frozen=True)
+class ShiftSummary:
+    """The on-call card of a User page: the shift they are on now, the next one over `days` days, and the policies
+    that page them directly (managers are often paged by name at a late level, in no schedule)."""
+
+    user_ref: str
+    current: ShiftView | None
+    next: ShiftView | None
+    schedule_count: int
+    days: int
+    direct_policies: tuple[Entity, ...] = ()
+
+
+def user_shift_summary(user_ref: str, at: datetime | None = None, days: int = 28) -> ShiftSummary:
+    """Current and next shift across every schedule the user is in, and the policies naming them (five queries)."""
+    at = at or timezone.now()
+    days = max(1, min(days, MAX_TIMELINE_DAYS))
+    user_ref = user_ref.lower()
+    schedules = schedules_for_user(user_ref, since=at)
+    shifts = _shifts(schedules.values(), user_ref, at, at + timedelta(days=days))
+    current = next((s for s in shifts if s.now), None)
+    upcoming = next((s for s in shifts if not s.now and (current is None or s.start >= current.end)), None)
+    return ShiftSummary(user_ref, current, upcoming, len(schedules), days, _direct_policies(user_ref))
+
+
 def user_oncall(user_ref: str, at: datetime | None = None, days: int = 28) -> PersonOnCall:
     """A person's shifts from `at` over `days` days across every schedule they are in, and the policies that page
     them directly."""
@@ -887,15 +949,8 @@ def user_oncall(user_ref: str, at: datetime | None = None, days: int = 28) -> Pe
     until = at + timedelta(days=days)
     user_ref = user_ref.lower()
     schedules = schedules_for_user(user_ref, since=at)
-    shifts: list[ShiftView] = []
-    for loaded in schedules.values():
-        assert loaded.schedule is not None
-        for segment in render(loaded.schedule, at, until):
-            if segment.user == user_ref:
-                shifts.append(ShiftView(loaded, segment.start, segment.end, segment.start <= at < segment.end))
-    shifts.sort(key=lambda s: (s.start, s.schedule.ref))
-    ids = SearchEntry.objects.filter(key="spec.levels.targets", value__in=_ref_forms(user_ref)).values("entity_id")
-    direct = tuple(Entity.objects.filter(pk__in=ids, kind__iexact="escalationpolicy").order_by("name"))
+    shifts = _shifts(schedules.values(), user_ref, at, until)
+    direct = _direct_policies(user_ref)
     person = people([user_ref])[user_ref]
     ordered = tuple(sorted(schedules.values(), key=lambda s: s.title.lower()))
     return PersonOnCall(person, at, until, tuple(shifts), ordered, direct)

@@ -11,7 +11,8 @@ from typing import Any, Final
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
 from django.core.paginator import Page, Paginator
-from django.db.models import Case, Count, Exists, IntegerField, OuterRef, QuerySet, Value, When
+from django.db.models import Case, Count, Exists, IntegerField, OuterRef, Q, QuerySet, Value, When
+from django.db.models.functions import StrIndex, Substr
 from django.http import QueryDict
 
 from catalog import query
@@ -586,3 +587,85 @@ def location_entities_page(*, location: Location, page_number: str | int | None,
         .order_by("kind", "namespace", "name")
     )
     return Paginator(queryset, page_size).get_page(page_number)
+
+
+# --- Reads for the home page (portal/selectors.py composes them) ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class KindCount:
+    kind: str
+    count: int
+
+
+@dataclass(frozen=True)
+class CatalogOverview:
+    """The catalog at a glance: entities per kind (UI order), orphans, and locations whose last refresh left errors."""
+
+    kinds: list[KindCount]
+    orphans: int
+    locations_with_errors: int
+
+    @property
+    def total(self) -> int:
+        return sum(item.count for item in self.kinds)
+
+
+def catalog_overview() -> CatalogOverview:
+    """Two queries whatever the catalog's size: counts per kind (with orphans), and failing locations."""
+    rows = (
+        Entity.objects.order_by()
+        .values("kind")
+        .annotate(n=Count("id"), orphans=Count("id", filter=Q(orphan=True)))
+        .values_list("kind", "n", "orphans")
+    )
+    counts: dict[str, int] = defaultdict(int)
+    spelling: dict[str, str] = {}
+    orphans = 0
+    for kind, count, orphan_count in rows:
+        # Kinds are matched case-insensitively (Backstage's rule); show the spelling of the largest group.
+        key = kind.lower()
+        if key not in spelling or count > counts[key]:
+            spelling[key] = kind
+        counts[key] += count
+        orphans += orphan_count
+    kinds = sorted(
+        (KindCount(spelling[key], counts[key]) for key in counts), key=lambda item: _kind_sort_key(item.kind)
+    )
+    failing = Location.objects.filter(Q(state=Location.State.FAILED) | ~Q(errors=[])).count()
+    return CatalogOverview(kinds=kinds, orphans=orphans, locations_with_errors=failing)
+
+
+def owned_counts_by_kind(*, owner_refs: Sequence[str]) -> dict[str, list[KindCount]]:
+    """owner ref -> what it owns, counted per kind (UI order), in one query; the kind is read from the target ref so
+    owned refs that are not in the catalog still count."""
+    if not owner_refs:
+        return {}
+    rows = (
+        Relation.objects.filter(source_ref__in=list(owner_refs), type="ownerOf")
+        .annotate(target_kind=Substr("target_ref", 1, StrIndex("target_ref", Value(":")) - 1))
+        .values("source_ref", "target_kind")
+        .annotate(n=Count("target_ref", distinct=True))
+        .order_by()
+        .values_list("source_ref", "target_kind", "n")
+    )
+    # Refs are lower-cased; show kinds as the registry spells them (`EscalationPolicy`, `API`).
+    spelled = {spec.kind.lower(): spec.kind for spec in registered_kinds()}
+    out: dict[str, list[KindCount]] = defaultdict(list)
+    for source_ref, kind, count in rows:
+        out[source_ref].append(KindCount(spelled.get(kind, kind), int(count)))
+    for items in out.values():
+        items.sort(key=lambda item: _kind_sort_key(item.kind))
+    return dict(out)
+
+
+def entities_of_kind_by_refs(*, refs: Sequence[str], kind: str, limit: int) -> list[Entity]:
+    """Entities of `kind` among `refs` (lower-cased full refs): the first `limit` by name, shown by title."""
+    if not refs:
+        return []
+    queryset = (
+        Entity.objects.filter(ref__in=list(refs), kind__iexact=kind)
+        .only("id", "ref", "kind", "namespace", "name", "title", "description", "owner_ref", "data")
+        .order_by("name", "namespace")[:limit]
+    )
+    return sorted(queryset, key=lambda entity: ((entity.title or entity.name).lower(), entity.ref))

@@ -15,8 +15,9 @@ from portal.exceptions import ApplicationError
 from portal.http import HtmxHttpRequest, render_page
 
 
+@require_GET
 def home(request: HtmxHttpRequest) -> HttpResponse:
-    return render_page(request, "portal/home.html", {})
+    return render_page(request, "portal/home.html", {"home": selectors.home_page(user=request.user)})
 
 
 class LoginView(auth_views.LoginView):

@@ -96,3 +96,14 @@ KIND_COLOURS = {
 @register.filter
 def kind_colour(kind: str) -> str:
     return KIND_COLOURS.get(str(kind).lower(), "azure")
+
+
+@register.filter
+def kind_plural(kind: str, count: int = 2) -> str:
+    """`Component` → `Components`, `API` → `APIs`, `EscalationPolicy` → `EscalationPolicies` (unless count is 1)."""
+    text = str(kind)
+    if count == 1:
+        return text
+    if text.endswith("y") and text[-2:-1].lower() not in "aeiou":
+        return f"{text[:-1]}ies"
+    return f"{text}s"

@@ -213,3 +213,54 @@ def test_calendar_feeds_render_from_a_fixed_anchor(org):
     assert sel.feed_anchor(AT) == datetime(2026, 2, 25, 0, 0, tzinfo=UTC)
     person = sel.person_calendar(CalendarFeedFactory(kind="person", ref="user:default/carol"), AT).decode()
     assert "On call: Carol (Payments primary)" in person
+
+
+def test_user_shift_summary_gives_the_current_shift_and_the_next_one(org, django_assert_max_num_queries):
+    with django_assert_max_num_queries(5):
+        carol = sel.user_shift_summary("user:default/carol", AT)
+    assert carol.current is not None
+    assert carol.current.schedule.ref == "schedule:default/payments-primary"
+    assert carol.current.end.isoformat() == "2026-03-09T08:00:00+00:00"  # Monday 09:00 in Berlin
+    assert carol.next is not None
+    assert carol.next.start.isoformat() == "2026-03-23T08:00:00+00:00"  # her turn again, after alice and bob
+    alice = sel.user_shift_summary("user:default/alice", AT)
+    assert alice.current is None
+    assert alice.next is not None
+    assert alice.next.start.isoformat() == "2026-03-09T08:00:00+00:00"
+    assert carol.direct_policies == ()
+    frank = sel.user_shift_summary("user:default/frank", AT)
+    assert (frank.current, frank.next, frank.schedule_count) == (None, None, 0)
+    assert [p.ref for p in frank.direct_policies] == ["escalationpolicy:default/payments"]
+
+
+def test_oncall_for_entities_answers_like_the_card_for_many_groups_in_four_queries(org, django_assert_max_num_queries):
+    groups = list(Entity.objects.filter(kind__iexact="group").order_by("name"))
+    with django_assert_max_num_queries(4):
+        cards = sel.oncall_for_entities(groups, AT)
+    assert set(cards) == {"group:default/payments", "group:default/search"}
+    for group in groups:
+        single = sel.oncall_for_entity(group, AT)
+        bulk = cards[group.ref]
+        assert bulk.policy_ref == single.policy_ref
+        assert bulk.now is not None
+        assert single.now is not None
+        assert [[e.person.ref for e in lv.on_call] for lv in bulk.now.levels] == [
+            [e.person.ref for e in lv.on_call] for lv in single.now.levels
+        ]
+    assert sel.oncall_for_entities([], AT) == {}
+
+
+def test_a_person_has_one_colour_on_cards_timelines_and_everywhere(org):
+    timeline = sel.schedule_timeline(sel.load_schedule("schedule:default/payments-primary"), AT, 14)
+    card = sel.oncall_for_entity(_entity("group:default/payments"), AT)
+    assert card.now is not None
+    on_card = card.now.levels[0].on_call[0].person
+    assert timeline.colours[on_card.ref] == on_card.colour == sel.colour_for(on_card.ref)
+    for person, colour, _ in timeline.legend:
+        assert colour == person.colour == sel.colour_for(person.ref)
+    for row in timeline.rows:
+        for bar in row.bars:
+            if bar.person is not None:
+                assert bar.colour == bar.person.colour
+    # Case does not change a colour: refs are compared lower-cased everywhere.
+    assert sel.colour_for("user:default/Alice") == sel.colour_for("user:default/alice")

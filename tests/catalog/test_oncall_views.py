@@ -246,3 +246,32 @@ def test_pages_require_login(org):
     response = Client().get(reverse("catalog:oncall_now"))
     assert response.status_code == 302
     assert "/login/" in response["Location"]
+
+
+def test_user_page_shows_their_current_and_next_shift_and_links_to_their_on_call_page(
+    org, django_assert_max_num_queries
+):
+    client = _client("alice")
+    with django_assert_max_num_queries(14):
+        html = client.get("/catalog/default/user/carol/").content.decode()
+    card = html[html.index('id="oncall-shifts-card"') :]
+    assert 'href="/catalog/oncall/people/default/carol/"' in card
+    assert 'href="/catalog/oncall/schedules/default/payments-primary/"' in card
+    assert "Payments primary" in card
+    assert 'id="oncall-shift-now"' in card or 'id="oncall-shift-next"' in card
+
+
+def test_user_page_of_someone_in_no_schedule_says_so(org):
+    html = _client("alice").get("/catalog/default/user/frank/").content.decode()
+    assert 'id="oncall-shifts-card"' in html
+    assert "Not in any on-call schedule." in html
+    assert 'href="/catalog/oncall/people/default/frank/"' in html
+    # frank is named at level 2 of the payments policy: the card says so rather than suggesting he is never paged.
+    direct = html[html.index('id="oncall-direct-policies"') :]
+    assert 'href="/catalog/default/escalationpolicy/payments/"' in direct
+
+
+def test_component_and_group_pages_have_no_shifts_card(org):
+    client = _client("alice")
+    for url in ("/catalog/default/component/checkout/", "/catalog/default/group/payments/"):
+        assert 'id="oncall-shifts-card"' not in client.get(url).content.decode()

@@ -1,0 +1,147 @@
+"""The home page: the signed-in user's teams with what they own and who is on call, and the catalog at a glance."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from catalog.models import Location
+from tests.catalog.factories import LocationFactory, component, group, ingest, user
+from tests.catalog.oncall_factories import OnCallOverrideFactory, payments_org
+from tests.factories import AdminFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _client(django_user) -> Client:
+    client = Client()
+    client.force_login(django_user)
+    return client
+
+
+def _carol_on_call_now() -> None:
+    now = timezone.now()
+    OnCallOverrideFactory(
+        schedule_ref="schedule:default/payments-primary",
+        user_ref="user:default/carol",
+        start=now - timedelta(hours=1),
+        end=now + timedelta(hours=5),
+    )
+
+
+def test_home_shows_the_users_team_with_owned_counts_and_who_is_on_call(auth_client):
+    ingest(payments_org(extra=[component("ledger", owner="payments")]), location=LocationFactory())
+    _carol_on_call_now()
+
+    page = auth_client.get("/").content.decode()
+
+    teams = page[page.index('id="your-teams"') : page.index('id="catalog-glance"')]
+    assert 'data-team="group:default/payments"' in teams
+    assert 'href="/catalog/default/group/payments/"' in teams
+    assert "2 Components" in teams
+    assert "?owner=group%3Adefault/payments&amp;kind=Component" in teams
+    oncall = teams[teams.index("paved-team-oncall") :]
+    assert 'href="/catalog/default/user/carol/"' in oncall
+    assert "Carol" in oncall
+    assert 'data-team="group:default/search"' not in teams
+    assert 'id="home-unlinked"' not in page
+    assert 'href="/catalog/oncall/people/default/alice/"' in page
+
+
+def test_home_marks_a_team_without_an_escalation_policy_and_one_nobody_covers(db):
+    ingest(
+        [
+            group("quiet", members=["ivy"]),
+            user("ivy", member_of=["quiet"]),
+            component("tool", owner="quiet"),
+        ],
+        location=LocationFactory(),
+    )
+    page = _client(UserFactory(username="ivy")).get("/").content.decode()
+    teams = page[page.index('id="your-teams"') : page.index('id="catalog-glance"')]
+    assert 'data-team="group:default/quiet"' in teams
+    assert "No escalation policy" in teams
+    assert "1 Component<" in teams
+
+
+def test_unlinked_user_sees_how_to_link_their_account(auth_client):
+    ingest([group("payments"), user("bob", member_of=["payments"])], location=LocationFactory())
+
+    page = auth_client.get("/").content.decode()
+
+    assert 'id="home-unlinked"' in page
+    assert "Your account is not linked to a catalog User: Paved matches your username or email to a User entity" in page
+    assert "<code>alice</code>" in page
+    assert 'id="home-shifts"' not in page
+    assert "Automate with the API" in page
+
+
+def test_user_is_linked_by_email_when_no_user_entity_has_their_name(db):
+    ingest(
+        [group("payments"), user("a.smith", member_of=["payments"], email="Ann@Example.com")],
+        location=LocationFactory(),
+    )
+    page = _client(UserFactory(username="ann", email="ann@example.com")).get("/").content.decode()
+    assert 'data-team="group:default/payments"' in page
+    assert 'id="home-unlinked"' not in page
+
+
+def test_linked_user_in_no_team_is_told_so(db):
+    ingest([user("loner")], location=LocationFactory())
+    page = _client(UserFactory(username="loner")).get("/").content.decode()
+    assert 'id="home-no-teams"' in page
+
+
+def test_catalog_at_a_glance_links_each_kind_to_the_filtered_list(auth_client):
+    ingest(payments_org(), location=LocationFactory())
+    page = auth_client.get("/").content.decode()
+    glance = page[page.index('id="catalog-glance"') : page.index('id="api-card"')]
+    assert 'href="/catalog/?kind=Component"' in glance
+    assert 'href="/catalog/?kind=EscalationPolicy"' in glance
+    assert "EscalationPolicies" in glance
+    # Component comes before Group (the catalog's kind order), whatever the alphabet says.
+    assert glance.index('data-kind="component"') < glance.index('data-kind="group"')
+    assert 'id="catalog-health"' not in page
+
+
+def test_staff_see_locations_with_errors_and_orphans(db):
+    LocationFactory(state=Location.State.FAILED, errors=[{"message": "unreachable"}])
+    LocationFactory(state=Location.State.OK, errors=[{"message": "bad entity"}])
+    LocationFactory(state=Location.State.OK, errors=[])
+    location = LocationFactory()
+    ingest([component("kept"), component("gone")], location=location)
+    ingest([component("kept")], location=location)  # "gone" disappears from a clean read: an orphan
+
+    page = _client(AdminFactory(username="root")).get("/").content.decode()
+
+    health = page[page.index('id="catalog-health"') :]
+    assert "2 locations with errors" in health
+    assert 'href="/catalog/locations/"' in health
+    assert "1 orphan<" in health
+    assert 'href="/catalog/?orphan=true"' in health
+
+
+def test_home_keeps_section_cards_and_the_api_card(auth_client):
+    page = auth_client.get("/").content.decode()
+    assert 'data-section="catalog"' in page
+    assert 'data-section="oncall"' in page
+    assert 'id="api-card"' in page
+    assert 'href="/account/tokens/"' in page or "Manage API tokens" in page
+
+
+def test_home_query_count_does_not_grow_with_teams_entities_or_schedules(db, django_assert_max_num_queries):
+    ingest(payments_org(), location=LocationFactory())
+    counts = []
+    for extra in (0, 30):
+        docs = [group(f"team-{n}", members=["alice"]) for n in range(extra)]
+        docs += [component(f"svc-{n}", owner=f"team-{n % 5}") for n in range(extra)]
+        if docs:
+            ingest(docs, location=LocationFactory())
+        client = _client(AdminFactory(username="alice"))
+        with django_assert_max_num_queries(14) as captured:
+            assert client.get("/").status_code == 200
+        counts.append(len(captured.captured_queries))
+    assert counts[0] == counts[1], counts
