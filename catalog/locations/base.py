@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from catalog.descriptors import DEFAULT_LIMITS, Limits, LocationTarget, ParseResult
+from catalog.descriptors import DEFAULT_LIMITS, Limits, LocationTarget, ParseResult, resolve_relative
+
+from . import fetch
 
 
 class LocationReadError(Exception):
@@ -41,3 +43,22 @@ class Reader(Protocol):
     def covers(self, target: str, source: str) -> bool:
         """Whether `source` is one of the files `target` stands for (used to keep entities when it fails)."""
         ...
+
+
+class GuardedResolver:
+    """Resolves `$text/$json/$yaml` placeholders: URLs (absolute, or relative to a URL source) always go through
+    the fetch guard; everything else is the reader's own kind of path, read by `read_local`."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+
+    def read(self, target: str, *, relative_to: str) -> bytes:
+        if "://" in target:  # any scheme goes to the guard, which says which ones are allowed
+            return fetch.fetch(target, max_bytes=self.limits.max_bytes)
+        resolved = resolve_relative(relative_to, target)
+        if "://" in resolved:
+            return fetch.fetch(resolved, max_bytes=self.limits.max_bytes)
+        return self.read_local(resolved)
+
+    def read_local(self, path: str) -> bytes:
+        raise NotImplementedError

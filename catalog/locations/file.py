@@ -13,8 +13,7 @@ from django.conf import settings
 
 from catalog.descriptors import DEFAULT_LIMITS, Limits, LocationTarget, ParseResult, parse_file, resolve_relative
 
-from . import fetch
-from .base import LocationReadError
+from .base import GuardedResolver, LocationReadError
 
 DEMO_ROOT: Final = Path(settings.BASE_DIR) / "portal" / "demo"
 _GLOB_CHARS: Final = frozenset("*?[")
@@ -129,17 +128,12 @@ class FileReader:
         return posixpath.dirname(source) == path
 
 
-class _FileResolver:
+class _FileResolver(GuardedResolver):
     """`$text/$json/$yaml` of a file: relative paths next to it (within the roots), absolute URLs through the guard."""
 
     def __init__(self, reader: FileReader, limits: Limits) -> None:
+        super().__init__(limits)
         self.reader = reader
-        self.limits = limits
 
-    def read(self, target: str, *, relative_to: str) -> bytes:
-        if "://" in target:  # any scheme goes to the guard, which says which ones are allowed
-            return fetch.fetch(target, max_bytes=self.limits.max_bytes)
-        resolved = resolve_relative(relative_to, target)
-        if "://" in resolved:
-            return fetch.fetch(resolved, max_bytes=self.limits.max_bytes)
-        return self.reader.read(resolved, limits=self.limits)
+    def read_local(self, path: str) -> bytes:
+        return self.reader.read(path, limits=self.limits)

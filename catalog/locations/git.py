@@ -31,7 +31,7 @@ from django.conf import settings
 from catalog.descriptors import DEFAULT_LIMITS, Limits, LocationTarget, ParseResult, parse_file, resolve_relative
 
 from . import fetch
-from .base import LocationReadError
+from .base import GuardedResolver, LocationReadError
 from .file import file_roots, is_under_roots
 
 DEFAULT_REF: Final = "HEAD"
@@ -259,19 +259,14 @@ class GitReader:
             raise LocationReadError(f"{where}: {reason}") from None
 
 
-class _GitResolver:
+class _GitResolver(GuardedResolver):
     """Placeholders of a file in a repository: paths within the same repository and commit, URLs through the guard."""
 
     def __init__(self, reader: GitReader, target: GitTarget, limits: Limits) -> None:
+        super().__init__(limits)
         self.reader = reader
         self.target = target
-        self.limits = limits
 
-    def read(self, target: str, *, relative_to: str) -> bytes:
-        if "://" in target:  # any scheme goes to the guard, which says which ones are allowed
-            return fetch.fetch(target, max_bytes=self.limits.max_bytes)
-        resolved = resolve_relative(relative_to, target)
-        if "://" in resolved:
-            return fetch.fetch(resolved, max_bytes=self.limits.max_bytes)
+    def read_local(self, resolved: str) -> bytes:
         path = posixpath.normpath(resolved).lstrip("/")
         return self.reader._blob(self.target, path, self.limits)
