@@ -151,7 +151,7 @@ class SearchEntry(models.Model):
     """One flattened `key=value` of an entity, lower-cased, as Backstage's search table: what filters,
     facets and ordering on arbitrary dot paths are computed from, in the database."""
 
-    # No index of its own: the (entity, key) index below serves lookups and deletes by entity.
+    # No index of its own: the (entity, key, value) index below serves lookups and deletes by entity.
     entity = models.ForeignKey(Entity, on_delete=models.CASCADE, related_name="search_entries", db_index=False)
     key = models.CharField(max_length=255)
     value = models.CharField(max_length=255, null=True, blank=True)
@@ -160,7 +160,9 @@ class SearchEntry(models.Model):
         indexes = [
             # Covering: filters (`entity_id IN (… key=… AND value=…)`) and facet GROUP BYs read only the index.
             models.Index(fields=["key", "value", "entity"], name="catalog_search_key_value_ent"),
-            models.Index(fields=["entity", "key"]),
+            # Per-entity probes (`EXISTS … entity_id = … AND key = … AND value = …`, ordering subqueries) read only
+            # the index too.
+            models.Index(fields=["entity", "key", "value"], name="catalog_search_ent_key_value"),
         ]
 
     def __str__(self) -> str:
