@@ -19,6 +19,7 @@ from functools import reduce
 from typing import Any, Final
 
 from django.core import signing
+from django.db import connection
 from django.db.models import Count, Exists, F, Min, OuterRef, Q, QuerySet, Subquery, Window
 from django.db.models.expressions import Combinable, OrderBy
 from django.db.models.functions import Lower, RowNumber
@@ -495,8 +496,9 @@ def query_page(*, cursor: QueryCursor, limit: int, offset: int = 0) -> QueryPage
 def facet_counts(*, facets: Sequence[str], entity_filter: EntityFilter) -> dict[str, list[tuple[str, int, int]]]:
     """For each facet key: `(lower-cased value, count, an entity id holding it)`, counted in the database.
 
-    One GROUP BY per facet; values are capped at MAX_FACET_VALUES (the most frequent first). The sample entity lets
-    the caller recover the value's original case from that entity's JSON, as Backstage reports original values.
+    All facets come from one scan of the search rows, so a filter's matching entities are computed once; values are
+    capped at MAX_FACET_VALUES per facet (the most frequent first). The sample entity lets the caller recover the
+    value's original case from that entity's JSON, as Backstage reports original values.
     """
     result: dict[str, list[tuple[str, int, int]]] = {facet: [] for facet in facets}
     if not facets:
@@ -504,21 +506,68 @@ def facet_counts(*, facets: Sequence[str], entity_filter: EntityFilter) -> dict[
     by_key: dict[str, list[str]] = {}
     for facet in facets:
         by_key.setdefault(facet.lower(), []).append(facet)
+    pairs = _plain_pairs(entity_filter)
+    rows = _facet_rows_joined(list(by_key), pairs) if pairs is not None else _facet_rows(list(by_key), entity_filter)
+    for key, value, count, sample in rows:
+        for facet in by_key[key]:
+            result[facet].append((value, count, sample))
+    return result
+
+
+def _plain_pairs(entity_filter: EntityFilter) -> list[tuple[str, str]] | None:
+    """The filter as `key=value` pairs when it is one AND of single-valued, plain conditions; else None.
+
+    Such a filter can be joined rather than semi-joined: the search table holds each (key, value) at most once per
+    entity, so each join keeps one row per facet row and the database skips de-duplicating the matching entities.
+    """
+    if len(entity_filter) != 1:
+        return None
+    pairs: list[tuple[str, str]] = []
+    for condition in entity_filter[0]:
+        key, values = condition.key, condition.values
+        special = key == "relations" or key.startswith("relations.") or key == ORPHAN_ANNOTATION
+        # `key` alone (exists) and `key=true` (also matches the `<array key>.<item>` form) need the general path.
+        if special or len(values) != 1 or values[0] == "true":
+            return None
+        pairs.append((key, values[0]))
+    return pairs
+
+
+def _facet_rows(keys: list[str], entity_filter: EntityFilter) -> list[tuple[str, str, int, int]]:
     # The filter applies to the search rows directly: no detour through the entity table unless a condition needs it.
-    # All facets come from one scan, so a filter's matching entities are computed once, not once per facet.
     matching = filter_q(entity_filter, on_search_entries=True)
     rows = (
-        SearchEntry.objects.filter(matching, key__in=list(by_key), value__isnull=False)
+        SearchEntry.objects.filter(matching, key__in=keys, value__isnull=False)
         .values("key", "value")
         .annotate(count=Count("*"), sample=Min("entity_id"))
         .annotate(rank=Window(RowNumber(), partition_by=[F("key")], order_by=[F("count").desc(), F("value").asc()]))
         .filter(rank__lte=MAX_FACET_VALUES)
         .order_by("key", "rank")
     )
-    for row in rows:
-        for facet in by_key[row["key"]]:
-            result[facet].append((row["value"], row["count"], row["sample"]))
-    return result
+    return [(row["key"], row["value"], row["count"], row["sample"]) for row in rows]
+
+
+def _facet_rows_joined(keys: list[str], pairs: list[tuple[str, str]]) -> list[tuple[str, str, int, int]]:
+    table = connection.ops.quote_name(SearchEntry._meta.db_table)
+    joins = "".join(
+        f" JOIN {table} f{index} ON f{index}.entity_id = s.entity_id AND f{index}.key = %s AND f{index}.value = %s"
+        for index in range(len(pairs))
+    )
+    placeholders = ", ".join(["%s"] * len(keys))
+    # Only placeholders and our own table name are interpolated; every value travels as a parameter.
+    sql = (
+        "SELECT key, value, n, sample FROM ("  # noqa: S608
+        " SELECT s.key AS key, s.value AS value, COUNT(*) AS n, MIN(s.entity_id) AS sample,"
+        " ROW_NUMBER() OVER (PARTITION BY s.key ORDER BY COUNT(*) DESC, s.value ASC) AS rank"
+        f" FROM {table} s{joins}"
+        f" WHERE s.key IN ({placeholders}) AND s.value IS NOT NULL"
+        " GROUP BY s.key, s.value"
+        ") ranked WHERE rank <= %s ORDER BY key, rank"
+    )
+    params: list[Any] = [item for pair in pairs for item in pair] + keys + [MAX_FACET_VALUES]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [(key, value, int(n), int(sample)) for key, value, n, sample in cursor.fetchall()]
 
 
 def _leaves(prefix: str, value: Any) -> Iterator[tuple[str, Any]]:

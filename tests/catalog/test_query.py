@@ -192,3 +192,31 @@ def test_original_value_recovers_case_from_the_json():
     assert query.original_value(entity, "metadata.tags", "b") == "B"
     assert query.original_value(entity, "metadata.annotations.x.io/y", "value") == "Value"
     assert query.original_value(entity, "missing", "z") == "z"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        ["kind=component"],
+        ["kind=component,spec.lifecycle=production"],
+        ["kind=component,spec.type=website"],
+        ["kind=group"],
+        ["kind=nothing-has-this"],
+    ],
+)
+def test_facets_joined_for_plain_filters_count_exactly_as_the_general_path(api_catalog, raw):
+    entity_filter = query.parse_filter(raw)
+    keys = ["kind", "spec.type", "spec.lifecycle", "metadata.tags", "spec.owner"]
+    pairs = query._plain_pairs(entity_filter)
+    assert pairs is not None
+    joined = query._facet_rows_joined(keys, pairs)
+    assert joined == query._facet_rows(keys, entity_filter)
+    assert bool(joined) == (raw != ["kind=nothing-has-this"])
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [["kind=component", "kind=api"], ["kind=component,kind=api"], ["metadata.tags"], ["metadata.tags.java"]],
+)
+def test_facets_take_the_general_path_for_or_exists_and_array_shorthand_filters(raw):
+    assert query._plain_pairs(query.parse_filter(raw)) is None
