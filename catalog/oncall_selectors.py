@@ -127,15 +127,11 @@ def colour_for(ref: str) -> str:
 # -- schedules and policies -----------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class LoadedSchedule:
-    """A catalog Schedule and its engine model. `schedule` is None when the entity is missing or unreadable;
-    `problem` then says why, in a sentence."""
+class _LoadedEntity:
+    """What a loaded Schedule and a loaded EscalationPolicy both show: a title and an owner, entity or not."""
 
     ref: str
     entity: Entity | None
-    schedule: Schedule | None
-    problem: str = ""
 
     @property
     def title(self) -> str:
@@ -146,6 +142,17 @@ class LoadedSchedule:
     @property
     def owner_ref(self) -> str:
         return self.entity.owner_ref if self.entity is not None else ""
+
+
+@dataclass(frozen=True)
+class LoadedSchedule(_LoadedEntity):
+    """A catalog Schedule and its engine model. `schedule` is None when the entity is missing or unreadable;
+    `problem` then says why, in a sentence."""
+
+    ref: str
+    entity: Entity | None
+    schedule: Schedule | None
+    problem: str = ""
 
     @property
     def zone(self) -> ZoneInfo:
@@ -161,21 +168,13 @@ class LoadedSchedule:
 
 
 @dataclass(frozen=True)
-class LoadedPolicy:
+class LoadedPolicy(_LoadedEntity):
+    """A catalog EscalationPolicy and its engine model; `policy` is None (and `problem` says why) when unusable."""
+
     ref: str
     entity: Entity | None
     policy: EscalationPolicy | None
     problem: str = ""
-
-    @property
-    def title(self) -> str:
-        if self.entity is not None and self.entity.title:
-            return self.entity.title
-        return display_name(self.ref)
-
-    @property
-    def owner_ref(self) -> str:
-        return self.entity.owner_ref if self.entity is not None else ""
 
 
 def _spec(entity: Entity) -> Any:

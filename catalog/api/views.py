@@ -18,7 +18,7 @@ from rest_framework.views import APIView
 from catalog import query, selectors, services
 from catalog.api import serializers as s
 from catalog.descriptors import RefError, kind_json_schema, parse_ref, registered_kinds, validate_entity
-from catalog.models import Location
+from catalog.models import Entity, Location
 from portal.exceptions import ForbiddenError, NotFoundError
 
 ERROR = OpenApiResponse(OpenApiTypes.OBJECT, description="Backstage's error body: {error: {name, message}, response}")
@@ -157,19 +157,29 @@ class EntityByNameApi(APIView):
         return Response(selectors.entities_json([entity])[0])
 
 
+def _entity_by_uid(uid: str) -> Entity:
+    entity = selectors.entity_get_by_uid(uid=_uuid(uid, what="uid"))
+    if entity is None:
+        raise NotFoundError(f"No entity with uid {uid}")
+    return entity
+
+
+def _location(location_id: str) -> Location:
+    location = selectors.location_get(location_id=_uuid(location_id, what="location id"))
+    if location is None:
+        raise NotFoundError(f"Found no location with ID {location_id}")
+    return location
+
+
 class EntityByUidApi(APIView):
     @extend_schema(operation_id="GetEntityByUid", responses={200: s.EntityOutputSerializer, 404: ERROR})
     def get(self, request: Request, uid: str) -> Response:
-        entity = selectors.entity_get_by_uid(uid=_uuid(uid, what="uid"))
-        if entity is None:
-            raise NotFoundError(f"No entity with uid {uid}")
+        entity = _entity_by_uid(uid)
         return Response(selectors.entities_json([entity])[0])
 
     @extend_schema(operation_id="DeleteEntityByUid", responses={204: None, 403: ERROR, 404: ERROR})
     def delete(self, request: Request, uid: str) -> Response:
-        entity = selectors.entity_get_by_uid(uid=_uuid(uid, what="uid"))
-        if entity is None:
-            raise NotFoundError(f"No entity with uid {uid}")
+        entity = _entity_by_uid(uid)
         if not selectors.user_can_edit_entity(request.user, entity):
             raise ForbiddenError(
                 f"You may not delete {entity.ref}: only administrators and members of its owner "
@@ -276,16 +286,12 @@ def _yes_no(raw: str | None, *, name: str) -> bool:
 class LocationApi(APIView):
     @extend_schema(operation_id="GetLocation", responses={200: s.LocationOutputSerializer, 404: ERROR})
     def get(self, request: Request, location_id: str) -> Response:
-        location = selectors.location_get(location_id=_uuid(location_id, what="location id"))
-        if location is None:
-            raise NotFoundError(f"Found no location with ID {location_id}")
+        location = _location(location_id)
         return Response(s.location_json(location))
 
     @extend_schema(operation_id="DeleteLocation", responses={204: None, 403: ERROR, 404: ERROR})
     def delete(self, request: Request, location_id: str) -> Response:
-        location = selectors.location_get(location_id=_uuid(location_id, what="location id"))
-        if location is None:
-            raise NotFoundError(f"Found no location with ID {location_id}")
+        location = _location(location_id)
         if not selectors.user_can_delete_location(request.user, location):
             raise ForbiddenError(
                 f"You may not delete location {location.key}: only administrators and whoever registered it may"
