@@ -5,14 +5,22 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
+# Production processes (`make serve`, `make worker`, `make beat`); see "Running in production" in README.md.
+HOST ?= 0.0.0.0
+WEB_CONCURRENCY ?= 2
+WEB_THREADS ?= 4
+PAVED_WORKER_CONCURRENCY ?= 2
 export PAVED_VAR_DIR ?= $(CURDIR)/var
 
-.PHONY: run test setup assets lint typecheck migrate demo bench clean help
+.PHONY: run test setup assets lint typecheck migrate demo bench serve worker beat clean help
 
 help:
 	@echo "make run    - set up, migrate, load the demo organisation, start web + worker + beat on 127.0.0.1:$(PORT)"
 	@echo "make test   - set up, lint, type-check, check migrations, run the whole test suite"
 	@echo "make bench  - run the benchmarks in tests/bench/ and print their figures"
+	@echo "make serve  - production web tier: gunicorn on \$$HOST:\$$PORT (0.0.0.0:8000), \$$WEB_CONCURRENCY workers (2)"
+	@echo "make worker - production Celery worker, \$$PAVED_WORKER_CONCURRENCY processes (2)"
+	@echo "make beat   - production Celery beat; run exactly one"
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("Paved needs Python 3.11 or newer, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -25,14 +33,18 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-# Front-end libraries come from npm and are served as our own static files, never from a CDN.
-portal/static/vendor/.installed: node_modules/.installed
+# Front-end libraries come from npm and are served as our own static files, never from a CDN. Each file is copied
+# with the source map it names (sourceMappingURL): collectstatic's manifest storage rewrites that reference to the
+# hashed map and fails when the map is missing.
+portal/static/vendor/.installed: node_modules/.installed Makefile
 	rm -rf portal/static/vendor && mkdir -p portal/static/vendor/tabler portal/static/vendor/htmx portal/static/vendor/swagger-ui
-	cp node_modules/@tabler/core/dist/css/tabler.min.css portal/static/vendor/tabler/
-	cp node_modules/@tabler/core/dist/js/tabler.min.js portal/static/vendor/tabler/
+	cp node_modules/@tabler/core/dist/css/tabler.min.css node_modules/@tabler/core/dist/css/tabler.min.css.map \
+	   node_modules/@tabler/core/dist/js/tabler.min.js node_modules/@tabler/core/dist/js/tabler.min.js.map \
+	   portal/static/vendor/tabler/
 	cp node_modules/htmx.org/dist/htmx.min.js portal/static/vendor/htmx/
-	cp node_modules/swagger-ui-dist/swagger-ui.css node_modules/swagger-ui-dist/swagger-ui-bundle.js \
-	   node_modules/swagger-ui-dist/swagger-ui-standalone-preset.js portal/static/vendor/swagger-ui/
+	cp node_modules/swagger-ui-dist/swagger-ui.css node_modules/swagger-ui-dist/swagger-ui.css.map \
+	   node_modules/swagger-ui-dist/swagger-ui-bundle.js node_modules/swagger-ui-dist/swagger-ui-standalone-preset.js \
+	   portal/static/vendor/swagger-ui/
 	touch $@
 
 setup: $(VENV)/.installed portal/static/vendor/.installed
@@ -60,6 +72,19 @@ lint: setup
 
 test: lint
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The production processes run what is already installed and set up: no pip, npm, migrate or collectstatic here,
+# so a restart is only a restart. `exec` leaves make with nothing to do but pass signals on (a TERM to make reaches
+# gunicorn or Celery, which shut down gracefully).
+serve:
+	exec $(VENV)/bin/gunicorn portal.wsgi --bind $(HOST):$(PORT) --workers $(WEB_CONCURRENCY) \
+	  --worker-class gthread --threads $(WEB_THREADS)
+
+worker:
+	exec $(VENV)/bin/celery -A portal worker --loglevel=INFO --concurrency $(PAVED_WORKER_CONCURRENCY)
+
+beat:
+	exec $(VENV)/bin/celery -A portal beat --loglevel=INFO
 
 bench: setup
 	for f in tests/bench/bench_*.py; do echo "== $$f"; $(PY) $$f || exit 1; done

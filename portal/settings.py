@@ -210,7 +210,8 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = Path(env_str("PAVED_STATIC_ROOT", str(BASE_DIR / "staticfiles")))
-STATICFILES_DIRS = [BASE_DIR / "portal" / "static"]
+# portal/static/ (our files and the npm libraries `make assets` copies into vendor/) is collected as the portal
+# app's static folder; naming it in STATICFILES_DIRS as well would find every file twice.
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -251,7 +252,8 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
-    # The docs page loads Swagger UI from our own static files (installed from npm), never from a CDN.
+    # The docs page loads Swagger UI from our own static files (installed from npm), never from a CDN. These URLs
+    # are not hashed: whitenoise serves the unhashed copy of every collected file too (with a short max-age).
     "SWAGGER_UI_DIST": f"{STATIC_URL}vendor/swagger-ui",
     "SWAGGER_UI_FAVICON_HREF": f"{STATIC_URL}portal/favicon.svg",
 }
