@@ -14,7 +14,10 @@ from catalog.descriptors import Limits, YamlError, load_documents
 MAX_DEFINITION_BYTES: Final = 512 * 1024
 MAX_ENDPOINTS: Final = 200
 HTTP_METHODS: Final = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
-_DEFINITION_LIMITS: Final = Limits(max_bytes=MAX_DEFINITION_BYTES, max_documents=1, max_aliases=50, max_depth=40)
+# Read while a page renders: a smaller node budget than a catalog file's.
+_DEFINITION_LIMITS: Final = Limits(
+    max_bytes=MAX_DEFINITION_BYTES, max_documents=1, max_aliases=50, max_depth=40, max_nodes=200_000
+)
 
 
 @dataclass(frozen=True)

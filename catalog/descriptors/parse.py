@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import posixpath
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Final, Protocol
 from urllib.parse import urljoin, urlsplit
 
@@ -13,7 +13,7 @@ from .errors import Issue, describe, join_path, make_issue
 from .refs import DEFAULT_NAMESPACE, entity_ref
 from .relations import Relation, relations_for
 from .validate import validate_entity
-from .yamlsafe import DEFAULT_LIMITS, Limits, YamlError, load_documents, to_plain
+from .yamlsafe import DEFAULT_LIMITS, Limits, YamlError, count_nodes, load_documents, to_plain
 
 PLACEHOLDERS: Final = ("text", "json", "yaml")
 # The catalog owns relations and status; a file must not be able to claim them.
@@ -75,10 +75,15 @@ class _PlaceholderError(Exception):
 
 
 class _Substituter:
+    """Placeholders of one file. Each target is bounded by `limits`, and so is everything the file's placeholders
+    pull in together: a file of many small documents must not multiply the limits by its number of placeholders."""
+
     def __init__(self, resolver: Resolver | None, file: str, limits: Limits) -> None:
         self.resolver = resolver
         self.file = file
         self.limits = limits
+        self.bytes_left = limits.max_bytes
+        self.nodes_left = limits.max_nodes
 
     def process(self, data: Any, parts: tuple[str | int, ...]) -> Any:
         # The field path is kept as parts and spelled out only for an error: most entities have no placeholders.
@@ -113,6 +118,11 @@ class _Substituter:
             raise _PlaceholderError(
                 path, key, target, f"{len(raw)} bytes is more than the limit of {self.limits.max_bytes}"
             )
+        if len(raw) > self.bytes_left:
+            raise _PlaceholderError(
+                path, key, target, f"the file's placeholders pull in more than {self.limits.max_bytes} bytes in all"
+            )
+        self.bytes_left -= len(raw)
         if key == "yaml":
             return self._yaml(raw, target, path)
         try:
@@ -123,16 +133,28 @@ class _Substituter:
             return text
         return self._json(text, target, path)
 
+    def _remaining(self, key: str, target: str, path: str) -> Limits:
+        if self.nodes_left <= 0:
+            raise _PlaceholderError(
+                path, key, target, f"the file's placeholders pull in more than {self.limits.max_nodes} values in all"
+            )
+        return replace(self.limits, max_nodes=self.nodes_left)
+
+    def _spend(self, value: Any) -> Any:
+        self.nodes_left -= count_nodes(value)
+        return value
+
     def _yaml(self, raw: bytes, target: str, path: str) -> Any:
         try:
-            documents = [d for d in load_documents(raw, file=target, limits=self.limits) if d is not None]
+            loaded = load_documents(raw, file=target, limits=self._remaining("yaml", target, path))
         except YamlError as exc:
             raise _PlaceholderError(path, "yaml", target, exc.issue.detail or exc.issue.message) from None
+        documents = [d for d in loaded if d is not None]
         if len(documents) != 1:
             raise _PlaceholderError(
                 path, "yaml", target, f"expected exactly one document of data, found {len(documents)}"
             )
-        return documents[0]
+        return self._spend(documents[0])
 
     def _json(self, text: str, target: str, path: str) -> Any:
         def refuse_constant(name: str) -> None:
@@ -143,7 +165,7 @@ class _Substituter:
         except (ValueError, RecursionError) as exc:
             raise _PlaceholderError(path, "json", target, f"invalid JSON: {exc}") from None
         try:
-            return to_plain(value, file=target, limits=self.limits)
+            return self._spend(to_plain(value, file=target, limits=self._remaining("json", target, path)))
         except YamlError as exc:
             raise _PlaceholderError(path, "json", target, exc.issue.detail or exc.issue.message) from None
 

@@ -1,9 +1,11 @@
 """Safe YAML loading for untrusted descriptor files.
 
 Descriptor files come from repositories and URLs that anyone may control, so loading is
-bounded before any Python object is built: bytes, documents, aliases and nesting depth are
-checked on the parser's event stream, and the constructed documents are copied into plain JSON
-values under a node budget, so an alias bomb is refused after a bounded amount of work.
+bounded before any Python object is built: bytes, nodes, aliases and nesting depth are checked
+on the parser's event stream, and the constructed documents are copied into plain JSON values
+under the same node budget, so an alias bomb is refused after a bounded amount of work. The
+number of documents is not bounded by default: an organisation exported from an HR system is
+one file of tens of thousands of small documents, and bytes and nodes already bound the work.
 Scalars resolve as in YAML 1.2's core schema (what Backstage's `yaml` library does), so
 `startDateISO: 2021-11-10` stays a string and `on`/`no` are not booleans.
 """
@@ -31,13 +33,22 @@ JsonValue = None | bool | int | float | str | list[Any] | dict[str, Any]
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """Upper bounds for one file (and for each `$yaml`/`$json` placeholder it pulls in)."""
+    """Upper bounds for one file (and for each `$yaml`/`$json` placeholder it pulls in).
 
-    max_bytes: int = 1024 * 1024
-    max_documents: int = 1000
+    `max_nodes` counts keys, scalars, lists and mappings of the whole file, aliases expanded; ordinary
+    descriptors take 10 to 20 bytes a node, so the byte cap is what a real file meets first.
+    `max_alias_nodes` bounds what aliases copy into one document, so a few hundred bytes of alias bomb are
+    refused after that much work, not after `max_nodes`. Aliases are counted per document too (`max_aliases`;
+    YAML anchors do not cross documents), as in Backstage's parser. `max_documents` (None: unbounded) is for
+    callers that expect a fixed number of documents.
+    """
+
+    max_bytes: int = 32 * 1024 * 1024
+    max_documents: int | None = None
     max_aliases: int = 100
     max_depth: int = 50
-    max_nodes: int = 200_000
+    max_nodes: int = 4_000_000
+    max_alias_nodes: int = 200_000
 
 
 DEFAULT_LIMITS: Final = Limits()
@@ -165,56 +176,93 @@ def _decode(data: bytes, file: str) -> str:
         ) from None
 
 
+def _too_many_nodes(file: str, document: int | None, limits: Limits) -> YamlError:
+    return _fail(
+        file,
+        document,
+        f"at most {limits.max_nodes} values (keys, scalars, lists and mappings)",
+        f"more than {limits.max_nodes}",
+        detail=f"the file holds more than {limits.max_nodes} values (keys, scalars, lists and mappings)",
+    )
+
+
 def _scan_events(text: str, file: str, limits: Limits) -> None:
-    """Check document count, alias count and nesting depth without constructing anything."""
+    """Check nodes, documents, aliases per document and nesting depth without constructing anything.
+
+    Runs over every event of the file, so it is written for speed: one type lookup per event.
+    """
     documents = -1
+    nodes = 0
     aliases = 0
     depth = 0
+    max_nodes, max_aliases, max_depth = limits.max_nodes, limits.max_aliases, limits.max_depth
+    max_documents = limits.max_documents
+    scalar, alias, document_start = yaml.ScalarEvent, yaml.AliasEvent, yaml.DocumentStartEvent
+    collection_start = (yaml.MappingStartEvent, yaml.SequenceStartEvent)
+    collection_end = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
+    loader = _BaseLoader(text)
     try:
-        for event in yaml.parse(text, Loader=_BaseLoader):
-            if isinstance(event, yaml.DocumentStartEvent):
+        while (event := loader.get_event()) is not None:
+            kind = type(event)
+            if kind is scalar:
+                nodes += 1
+            elif kind in collection_start:
+                nodes += 1
+                depth += 1
+                if depth > max_depth:
+                    raise _fail(
+                        file,
+                        documents,
+                        f"nesting at most {max_depth} levels deep",
+                        f"deeper than {max_depth}",
+                        detail=f"the YAML nests deeper than {max_depth} levels{_where(event.start_mark)}",
+                    )
+            elif kind in collection_end:
+                depth -= 1
+                continue
+            elif kind is alias:
+                nodes += 1
+                aliases += 1
+                if aliases > max_aliases:
+                    raise _fail(
+                        file,
+                        documents,
+                        f"at most {max_aliases} YAML aliases in a document",
+                        f"more than {max_aliases}",
+                        detail=f"the document uses more than {max_aliases} YAML aliases{_where(event.start_mark)}",
+                    )
+            elif kind is document_start:
                 documents += 1
-                if documents >= limits.max_documents:
+                aliases = 0
+                if max_documents is not None and documents >= max_documents:
                     raise _fail(
                         file,
                         None,
-                        f"at most {limits.max_documents} YAML documents",
-                        f"more than {limits.max_documents}",
-                        detail=f"the file has more than {limits.max_documents} YAML documents",
+                        f"at most {max_documents} YAML documents",
+                        f"more than {max_documents}",
+                        detail=f"the file has more than {max_documents} YAML documents",
                     )
-            elif isinstance(event, yaml.AliasEvent):
-                aliases += 1
-                if aliases > limits.max_aliases:
-                    raise _fail(
-                        file,
-                        documents,
-                        f"at most {limits.max_aliases} YAML aliases",
-                        f"more than {limits.max_aliases}",
-                        detail=f"the file uses more than {limits.max_aliases} YAML aliases{_where(event.start_mark)}",
-                    )
-            elif isinstance(event, yaml.CollectionStartEvent):
-                depth += 1
-                if depth > limits.max_depth:
-                    raise _fail(
-                        file,
-                        documents,
-                        f"nesting at most {limits.max_depth} levels deep",
-                        f"deeper than {limits.max_depth}",
-                        detail=f"the YAML nests deeper than {limits.max_depth} levels{_where(event.start_mark)}",
-                    )
-            elif isinstance(event, yaml.CollectionEndEvent):
-                depth -= 1
+                continue
+            else:
+                continue
+            if nodes > max_nodes:
+                raise _too_many_nodes(file, max(documents, 0), limits)
     except yaml.YAMLError as exc:
         raise _yaml_error(exc, file, max(documents, 0)) from None
+    finally:
+        loader.dispose()
 
 
 class _Budget:
-    __slots__ = ("file", "limits", "nodes")
+    __slots__ = ("copied", "file", "limits", "nodes", "seen")
 
     def __init__(self, file: str, limits: Limits) -> None:
         self.file = file
         self.limits = limits
         self.nodes = 0
+        self.copied = 0
+        # ids of the lists and mappings of the current document already copied: meeting one again is an alias.
+        self.seen: set[int] = set()
 
 
 def _key_text(key: object) -> str:
@@ -231,9 +279,15 @@ def _key_text(key: object) -> str:
     raise TypeError(f"mapping keys must be scalars, found {type(key).__name__}")
 
 
-def _plain(value: object, budget: _Budget, document: int | None, depth: int) -> JsonValue:
-    """Copy a constructed value into JSON values, expanding aliases under the node budget."""
-    budget.nodes += 1
+def _plain(value: object, budget: _Budget, document: int | None, depth: int, copied: bool = False) -> JsonValue:
+    """Copy a constructed value into JSON values, expanding aliases under the node budgets. Keys count, as in
+    the event scan: without aliases both count the same nodes. `copied`: inside a list or mapping met before."""
+    if not copied and isinstance(value, dict | list):
+        marker = id(value)
+        copied = marker in budget.seen
+        budget.seen.add(marker)
+    size = len(value) + 1 if isinstance(value, Mapping) else 1
+    budget.nodes += size
     limits = budget.limits
     if budget.nodes > limits.max_nodes:
         raise _fail(
@@ -243,6 +297,16 @@ def _plain(value: object, budget: _Budget, document: int | None, depth: int) -> 
             f"more than {limits.max_nodes}",
             detail=f"the data expands to more than {limits.max_nodes} values (alias bomb?)",
         )
+    if copied:
+        budget.copied += size
+        if budget.copied > limits.max_alias_nodes:
+            raise _fail(
+                budget.file,
+                document,
+                f"at most {limits.max_alias_nodes} values copied by aliases in a document",
+                f"more than {limits.max_alias_nodes}",
+                detail=f"aliases expand to more than {limits.max_alias_nodes} values in one document (alias bomb?)",
+            )
     if depth > limits.max_depth:
         raise _fail(
             budget.file,
@@ -265,10 +329,10 @@ def _plain(value: object, budget: _Budget, document: int | None, depth: int) -> 
                 text = _key_text(key)
             except TypeError as exc:
                 raise _fail(budget.file, document, "mappings with scalar keys", str(exc)) from None  # pragma: no cover
-            result[text] = _plain(item, budget, document, depth + 1)
+            result[text] = _plain(item, budget, document, depth + 1, copied)
         return result
     if isinstance(value, list | tuple):
-        return [_plain(item, budget, document, depth + 1) for item in value]
+        return [_plain(item, budget, document, depth + 1, copied) for item in value]
     if isinstance(value, set):
         return {_key_text(item): None for item in value}
     raise _fail(
@@ -283,6 +347,21 @@ def _plain(value: object, budget: _Budget, document: int | None, depth: int) -> 
 def to_plain(value: object, *, file: str, document: int | None = None, limits: Limits = DEFAULT_LIMITS) -> JsonValue:
     """Copy `value` into plain JSON values under `limits` (used for `$json` content too)."""
     return _plain(value, _Budget(file, limits), document, 0)
+
+
+def count_nodes(value: JsonValue) -> int:
+    """The nodes of a plain value as the budget counts them: each key, scalar, list and mapping."""
+    count = 0
+    stack: list[Any] = [value]
+    while stack:
+        item = stack.pop()
+        count += 1
+        if isinstance(item, dict):
+            count += len(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return count
 
 
 def _iter_documents(text: str) -> Iterator[object]:
@@ -317,6 +396,9 @@ def load_documents(data: bytes, *, file: str, limits: Limits = DEFAULT_LIMITS) -
     index = 0
     try:
         for document in _iter_documents(text):
+            # Anchors do not cross documents, and the ids of a freed document's objects are reused.
+            budget.seen.clear()
+            budget.copied = 0
             documents.append(_plain(document, budget, index, 0))
             index += 1
     except yaml.YAMLError as exc:

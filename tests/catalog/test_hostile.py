@@ -84,14 +84,14 @@ def test_hostile_yaml_is_recorded_and_keeps_the_files_entities(catalog, content,
     assert intact(location)
 
 
-def test_a_10_mb_file_is_refused_before_it_is_read(catalog):
+def test_a_40_mib_file_is_refused_before_it_is_read(catalog):
     root, location = catalog
     with open(root / "victim.yaml", "wb") as handle:
-        handle.truncate(10 * 1024 * 1024)
+        handle.truncate(40 * 1024 * 1024)
 
     errors = refresh_errors(location)
 
-    assert "victim.yaml: 10485760 bytes, larger than 1048576 bytes" in errors
+    assert "victim.yaml: 41943040 bytes, larger than 33554432 bytes" in errors
     assert intact(location)
 
 

@@ -108,3 +108,58 @@ def test_apply_location_read_keeps_failed_sources(db):
 
     assert result.orphaned == 0
     assert Entity.objects.filter(name="a", orphan=False).exists()
+
+
+def _org_yaml(*, domains: int, groups: int, users: int, profiles: bool = True) -> str:
+    """An organisation as an HR system exports it: one file, one small document per domain, team and person."""
+    parts = [
+        f"---\napiVersion: backstage.io/v1alpha1\nkind: Domain\nmetadata:\n  name: domain-{d}\nspec:\n"
+        f"  owner: team-{d % groups}\n"
+        for d in range(domains)
+    ]
+    for g in range(groups):
+        parent = f"  parent: team-{(g - 1) // 10}\n" if g else ""
+        parts.append(
+            f"---\napiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata:\n  name: team-{g}\n"
+            f"spec:\n  type: team\n  profile:\n    displayName: Team {g}\n  children: []\n{parent}"
+        )
+    parts.extend(
+        f"---\napiVersion: backstage.io/v1alpha1\nkind: User\nmetadata:\n  name: person-{u}\nspec:\n"
+        + (f"  profile:\n    displayName: Person {u}\n    email: person-{u}@example.com\n" if profiles else "")
+        + f"  memberOf: [team-{u % groups}]\n"
+        for u in range(users)
+    )
+    return "".join(parts)
+
+
+def test_a_1210_document_org_yaml_yields_every_group_user_and_domain(db, root):
+    path = root / "org.yaml"
+    path.write_text(_org_yaml(domains=10, groups=200, users=1000))
+    location = LocationFactory(type="file", target=str(path))
+
+    result = services.location_refresh(location=location)
+
+    assert result.applied.errors == []
+    stored = set(Entity.objects.filter(location=location).exclude(kind="Location").values_list("ref", flat=True))
+    expected = (
+        {f"domain:default/domain-{d}" for d in range(10)}
+        | {f"group:default/team-{g}" for g in range(200)}
+        | {f"user:default/person-{u}" for u in range(1000)}
+    )
+    assert stored == expected
+    assert Relation.objects.filter(type="hasMember").count() == 1000
+
+
+def test_a_50000_document_file_of_small_entities_ingests_whole(db, root):
+    path = root / "org.yaml"
+    path.write_text(_org_yaml(domains=0, groups=500, users=49_500, profiles=False))
+    location = LocationFactory(type="file", target=str(path))
+
+    result = services.location_refresh(location=location)
+
+    assert result.applied.errors == []
+    assert result.applied.created == 50_001  # and the location's own Location entity
+    assert Entity.objects.filter(location=location, kind="User").count() == 49_500
+    assert Entity.objects.filter(location=location, kind="Group").count() == 500
+    assert Relation.objects.filter(type="memberOf").count() == 49_500
+    assert Relation.objects.filter(type="childOf").count() == 499

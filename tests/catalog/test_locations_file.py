@@ -69,9 +69,9 @@ def test_file_reader_refuses_relative_paths(root):
 def test_file_reader_checks_the_size_before_reading(root):
     big = root / "big.yaml"
     with open(big, "wb") as handle:
-        handle.truncate(10 * 1024 * 1024)
+        handle.truncate(40 * 1024 * 1024)
 
-    with pytest.raises(LocationReadError, match="10485760 bytes, larger than 1048576 bytes"):
+    with pytest.raises(LocationReadError, match="41943040 bytes, larger than 33554432 bytes"):
         FileReader().read(str(big))
 
 

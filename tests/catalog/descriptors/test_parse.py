@@ -155,6 +155,23 @@ def test_placeholder_content_goes_through_the_same_limits(placeholder, content, 
     assert result.issues[0].path == "spec.custom"
 
 
+@pytest.mark.parametrize(
+    ("placeholder", "content", "limits", "reason"),
+    [
+        ("$text", b"x" * 400, Limits(max_bytes=1024), "the file's placeholders pull in more than 1024 bytes in all"),
+        # The file itself is 105 nodes; each list 50, so the third finds 20 left.
+        ("$json", str(list(range(49))).encode(), Limits(max_nodes=120), "more than 20 values"),
+    ],
+)
+def test_what_all_placeholders_of_a_file_pull_in_is_bounded_together(placeholder, content, limits, reason):
+    resolver = FakeResolver({"d": content})
+    docs = [_component(name=f"c{i}", extra_spec=f"  custom:\n    {placeholder}: d\n") for i in range(5)]
+    result = parse_file("---\n".join(docs).encode(), file="c.yaml", resolver=resolver, limits=limits)
+    assert [e.ref for e in result.entities] == ["component:default/c0", "component:default/c1"]
+    assert [i.document for i in result.issues] == [2, 3, 4]
+    assert reason in result.issues[0].message
+
+
 def test_placeholders_are_substituted_before_validation():
     resolver = FakeResolver({"owner.txt": b"team-z"})
     extra = ""

@@ -5,7 +5,7 @@ import time
 import pytest
 import yaml
 
-from catalog.descriptors.yamlsafe import DEFAULT_LIMITS, Limits, YamlError, load_documents, to_plain
+from catalog.descriptors.yamlsafe import DEFAULT_LIMITS, Limits, YamlError, count_nodes, load_documents, to_plain
 
 
 def _error(data: bytes, limits: Limits = DEFAULT_LIMITS) -> YamlError:
@@ -54,35 +54,80 @@ def test_aliases_are_expanded_into_independent_copies():
 
 
 def test_file_over_max_bytes_is_refused_before_parsing():
-    data = b"a: " + b"x" * (10 * 1024 * 1024) + b"\n"
+    data = b"a: " + b"x" * (32 * 1024 * 1024) + b"\n"
     started = time.monotonic()
     issue = _error(data).issue
     assert time.monotonic() - started < 0.5
     assert issue.document is None
-    assert issue.expected == "at most 1048576 bytes"
+    assert issue.expected == "at most 33554432 bytes"
     assert issue.found == f"{len(data)} bytes"
-    assert issue.message == f"x.yaml: the file is {len(data)} bytes, more than the limit of 1048576"
+    assert issue.message == f"x.yaml: the file is {len(data)} bytes, more than the limit of 33554432"
 
 
-def test_billion_laughs_is_refused_quickly():
+def _billion_laughs() -> bytes:
     lines = ['a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
     for level in range(1, 10):
         prev = f"*a{level - 1}"
         lines.append(f"a{level}: &a{level} [{', '.join([prev] * 9)}]")
-    data = "\n".join(lines).encode()
+    return "\n".join(lines).encode()
+
+
+def test_billion_laughs_is_refused_quickly():
     started = time.monotonic()
-    issue = _error(data, Limits(max_aliases=1000)).issue
+    issue = _error(_billion_laughs(), Limits(max_aliases=1000)).issue
     assert time.monotonic() - started < 2
-    assert issue.expected == "at most 200000 values after expanding aliases"
+    assert issue.expected == "at most 200000 values copied by aliases in a document"
     assert "alias bomb" in issue.message
 
 
-def test_too_many_aliases_are_refused_from_the_event_stream():
+def test_alias_expansion_is_bounded_by_the_file_node_budget_too():
+    issue = _error(_billion_laughs(), Limits(max_aliases=1000, max_nodes=5000)).issue
+    assert issue.expected == "at most 5000 values after expanding aliases"
+
+
+def test_aliases_copying_small_values_in_every_document_are_accepted():
+    doc = "defaults: &d {team: a, tags: [x, y]}\nuser:\n  <<: *d\n  extra: *d\n"
+    docs = load_documents(("---\n" + doc).encode() * 3000, file="x.yaml")
+    assert len(docs) == 3000
+    assert docs[-1]["user"] == {"team": "a", "tags": ["x", "y"], "extra": {"team": "a", "tags": ["x", "y"]}}  # type: ignore[index]
+
+
+def test_alias_copies_are_bounded_per_document_and_by_the_file_node_budget():
+    doc = "base: &b [1, 2, 3, 4, 5, 6, 7, 8, 9]\ncopies: [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n"
+    data = ("---\n" + doc).encode() * 30
+    assert len(load_documents(data, file="x.yaml", limits=Limits(max_alias_nodes=100))) == 30
+
+    issue = _error(data, Limits(max_alias_nodes=99)).issue
+    assert issue.expected == "at most 99 values copied by aliases in a document"
+    assert issue.document == 0
+
+    issue = _error(data, Limits(max_nodes=1000)).issue
+    assert issue.expected == "at most 1000 values after expanding aliases"
+    assert issue.document == 8
+
+
+def test_too_many_aliases_in_one_document_are_refused_from_the_event_stream():
     data = ("base: &b 1\n" + "".join(f"k{i}: *b\n" for i in range(101))).encode()
     issue = _error(data).issue
-    assert issue.expected == "at most 100 YAML aliases"
+    assert issue.expected == "at most 100 YAML aliases in a document"
     assert issue.document == 0
     assert "line 102" in issue.message
+
+
+def test_the_alias_count_starts_again_in_every_document():
+    doc = "base: &b 1\n" + "".join(f"k{i}: *b\n" for i in range(100))
+    assert len(load_documents(("---\n" + doc).encode() * 20, file="x.yaml")) == 20
+
+
+def test_a_file_with_more_nodes_than_the_budget_is_refused_before_constructing_anything(monkeypatch):
+    from catalog.descriptors import yamlsafe
+
+    constructed = []
+    monkeypatch.setattr(yamlsafe, "_iter_documents", lambda text: constructed.append(text) or iter(()))
+    issue = _error(b"---\n[1, 2, 3, 4, 5]\n" * 10, Limits(max_nodes=40)).issue
+    assert issue.expected == "at most 40 values (keys, scalars, lists and mappings)"
+    assert issue.message == "x.yaml, document 6: the file holds more than 40 values (keys, scalars, lists and mappings)"
+    assert constructed == []
 
 
 def test_nesting_deeper_than_50_is_refused():
@@ -156,11 +201,16 @@ def test_merge_keys_may_override_merged_values():
     assert docs[0]["c"] == {"x": 1, "y": 3}  # type: ignore[index]
 
 
-def test_2000_documents_are_refused():
-    data = b"a: 1\n---\n" * 2000
-    issue = _error(data).issue
-    assert issue.expected == "at most 1000 YAML documents"
-    assert issue.message == "x.yaml: the file has more than 1000 YAML documents"
+def test_the_number_of_documents_is_not_limited():
+    data = b"---\napiVersion: backstage.io/v1alpha1\nkind: User\nmetadata: {name: u}\nspec: {memberOf: [t]}\n" * 5000
+    docs = load_documents(data, file="org.yaml")
+    assert len(docs) == 5000
+
+
+def test_a_document_limit_can_still_be_set():
+    issue = _error(b"a: 1\n---\n" * 20, Limits(max_documents=10)).issue
+    assert issue.expected == "at most 10 YAML documents"
+    assert issue.message == "x.yaml: the file has more than 10 YAML documents"
 
 
 def test_exactly_max_documents_are_accepted():
@@ -175,6 +225,14 @@ def test_non_bytes_input_is_an_issue_not_a_crash():
 
 def test_nan_and_infinity_are_kept_as_text():
     assert to_plain({"a": float("nan"), "b": float("inf")}, file="x") == {"a": "nan", "b": "inf"}
+
+
+def test_count_nodes_counts_keys_scalars_lists_and_mappings_like_the_budget():
+    value = {"a": [1, 2], "b": {"c": None}}
+    assert count_nodes(value) == 9
+    to_plain(value, file="x", limits=Limits(max_nodes=9))
+    with pytest.raises(YamlError):
+        to_plain(value, file="x", limits=Limits(max_nodes=8))
 
 
 def test_to_plain_applies_the_node_budget():
