@@ -8,4 +8,5 @@ class PortalConfig(AppConfig):
     verbose_name = "Portal"
 
     def ready(self) -> None:
+        from portal import signin  # noqa: F401 - connects the sign-in audit receivers
         from portal.api import schema  # noqa: F401 - registers the OpenAPI description of token auth

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import structlog
@@ -46,7 +47,7 @@ def audit_record(
     context = structlog.contextvars.get_contextvars()
     event = AuditEvent.objects.create(
         actor=user,
-        actor_name=user.get_username() if user is not None else "system",
+        actor_name=_actor_name(actor),
         action=action,
         target_type=target_type,
         target_id=target_id,
@@ -57,6 +58,41 @@ def audit_record(
     )
     log.info("audit.recorded", action=action, target_type=target_type, target_id=target_id)
     return event
+
+
+def _actor_name(actor: object) -> str:
+    if isinstance(actor, User):
+        return actor.get_username()
+    return "anonymous" if isinstance(actor, AnonymousUser) else "system"
+
+
+@transaction.atomic
+def signin_failure_record(*, username: str, address: str | None, path: str, failures: int, refused: bool) -> AuditEvent:
+    """Audit one failed sign-in: the account tried, from where, and whether it was refused during a pause.
+
+    Only the username is recorded, never what was typed as the password.
+    """
+    return audit_record(
+        actor=AnonymousUser(),
+        action="signin.failed",
+        target_type="auth.user",
+        target_id=username[:255],
+        target_repr=username[:500],
+        after={"address": address, "path": path, "failures": failures, "refused": refused},
+    )
+
+
+@transaction.atomic
+def signin_pause_record(*, username: str, address: str | None, path: str, failures: int, until: datetime) -> AuditEvent:
+    """Audit that sign-in is paused for an account or an address until `until`."""
+    return audit_record(
+        actor=AnonymousUser(),
+        action="signin.paused",
+        target_type="auth.user",
+        target_id=username[:255],
+        target_repr=username[:500],
+        after={"address": address, "path": path, "failures": failures, "until": until.isoformat()},
+    )
 
 
 @transaction.atomic

@@ -92,6 +92,8 @@ INSTALLED_APPS = [
     "django_htmx",
     "django_prometheus",
     "template_partials.apps.SimpleAppConfig",
+    # Before portal: axes' sign-in receivers must run before portal.signin's, which audit what axes decided.
+    "axes",
     "portal",
     "catalog",
     "scaffolder",
@@ -113,6 +115,8 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "portal.middleware.ApplicationErrorMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
+    # Last, as axes requires: turns a refused sign-in into the lockout page (portal.signin.lockout_response).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -184,6 +188,34 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "portal:login"
 LOGIN_REDIRECT_URL = "portal:home"
 LOGOUT_REDIRECT_URL = "portal:login"
+AUTHENTICATION_BACKENDS = [
+    # axes' backend: refuses any sign-in while its account or address is paused, then leaves the checking to the next.
+    "portal.signin.SignInBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
+# --- sign-in throttling (django-axes; the policy is explained in portal/signin.py) ----------------
+
+PAVED_LOGIN_FAILURE_LIMIT = env_int("PAVED_LOGIN_FAILURE_LIMIT", 5)
+PAVED_LOGIN_COOLOFF_MINUTES = env_int("PAVED_LOGIN_COOLOFF_MINUTES", 1)
+PAVED_LOGIN_COOLOFF_MAX_MINUTES = env_int("PAVED_LOGIN_COOLOFF_MAX_MINUTES", 60)
+if PAVED_LOGIN_FAILURE_LIMIT < 1 or not 1 <= PAVED_LOGIN_COOLOFF_MINUTES <= PAVED_LOGIN_COOLOFF_MAX_MINUTES:
+    raise ImproperlyConfigured(
+        "PAVED_LOGIN_FAILURE_LIMIT must be at least 1, and PAVED_LOGIN_COOLOFF_MINUTES between 1 and "
+        "PAVED_LOGIN_COOLOFF_MAX_MINUTES"
+    )
+AXES_FAILURE_LIMIT = PAVED_LOGIN_FAILURE_LIMIT
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # per account, and per address whatever the account
+AXES_COOLOFF_TIME = "portal.signin.cooloff"
+# Each failure record expires on its own (not when some other client's shorter pause says so).
+AXES_USE_ATTEMPT_EXPIRATION = True
+# axes would also forget every failure from the signing-in address, so anybody with an account could clear the
+# record of the account they are guessing at from the same address; portal.signin forgets the account's only.
+AXES_RESET_ON_SUCCESS = False
+AXES_LOCKOUT_CALLABLE = "portal.signin.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "portal.signin.client_address"
+AXES_DISABLE_ACCESS_LOG = True  # successful sign-ins are not kept: a table that would only grow
+AXES_VERBOSE = False
 
 # --- security (production-safe unless DEBUG) ------------------------------------------------------
 
@@ -198,7 +230,10 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_SSL_REDIRECT = env_bool("PAVED_SSL_REDIRECT", False)
 SECURE_HSTS_SECONDS = env_int("PAVED_HSTS_SECONDS", 0)  # opt-in: HSTS is hard to undo
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("PAVED_HSTS_INCLUDE_SUBDOMAINS", False)
-if env_bool("PAVED_BEHIND_PROXY", False):
+PAVED_BEHIND_PROXY = env_bool("PAVED_BEHIND_PROXY", False)
+# Reverse proxies in front of Paved that each append the address they were reached from to X-Forwarded-For.
+PAVED_PROXY_HOPS = env_int("PAVED_PROXY_HOPS", 1)
+if PAVED_BEHIND_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 # --- i18n / static --------------------------------------------------------------------------------

@@ -5,12 +5,13 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
+from django.contrib.auth.forms import AuthenticationForm
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from portal import selectors, services
+from portal import selectors, services, signin
 from portal.exceptions import ApplicationError
 from portal.http import HtmxHttpRequest, render_page
 
@@ -23,6 +24,12 @@ def home(request: HtmxHttpRequest) -> HttpResponse:
 class LoginView(auth_views.LoginView):
     template_name = "registration/login.html"
     redirect_authenticated_user = True
+
+    def form_invalid(self, form: AuthenticationForm) -> HttpResponse:
+        # A failure that starts a pause says so at once rather than on the next attempt. Attempts refused during a
+        # pause are answered by portal.signin.lockout_response instead.
+        context = self.get_context_data(form=form, pause=signin.signin_pause(self.request))
+        return self.render_to_response(context)
 
 
 login = login_not_required(LoginView.as_view())
