@@ -13,6 +13,7 @@ from django.conf import settings
 
 from catalog import services
 from catalog.models import Entity, Location
+from portal.permissions import SYSTEM
 
 DEMO_INDEX: Final = Path(settings.BASE_DIR) / "portal" / "demo" / "org" / "all.yaml"
 
@@ -22,7 +23,7 @@ def load(*, stdout: TextIO) -> Location:
     if location is None:
         # Registered and refreshed here, synchronously: the on-commit refresh the service also enqueues finds
         # nothing left to write.
-        location = services.location_create(type="file", target=str(DEMO_INDEX), trusted=True, actor=None)
+        location = services.location_create(type="file", target=str(DEMO_INDEX), trusted=True, actor=SYSTEM)
         stdout.write(f"Registered the demo organisation: {location.key}\n")
     result = services.location_refresh(location=location)
     applied = result.applied

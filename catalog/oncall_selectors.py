@@ -15,8 +15,6 @@ from datetime import datetime, time, timedelta
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
-from django.contrib.auth.base_user import AbstractBaseUser
-from django.contrib.auth.models import AnonymousUser
 from django.core.paginator import Page, Paginator
 from django.db.models import Q
 from django.utils import timezone
@@ -42,7 +40,6 @@ from catalog.oncall import (
     timeline,
 )
 from catalog.oncall import ical as oncall_ical
-from catalog.selectors import catalog_user_for, user_group_refs
 
 POLICY_ANNOTATION: Final = "paved.dev/escalation-policy"
 _POLICY_ANNOTATION_KEY: Final = f"metadata.annotations.{POLICY_ANNOTATION}"
@@ -455,37 +452,6 @@ def oncall_for_entities(entities: Sequence[Entity], at: datetime | None = None) 
 
 def schedule_member_refs(loaded: Iterable[LoadedSchedule]) -> set[str]:
     return {member for s in loaded if s.schedule is not None for member in s.schedule.members()}
-
-
-# -- permissions ----------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Viewer:
-    """Who is looking, as on-call permissions need it: staff, their catalog user ref and group refs."""
-
-    is_admin: bool
-    user_ref: str | None
-    group_refs: frozenset[str]
-
-    def may_write(self, owner_ref: str) -> bool:
-        """Members of the owning group (or the owning user) and admins may write overrides."""
-        if self.is_admin:
-            return True
-        if not owner_ref:
-            return False
-        return owner_ref == self.user_ref or owner_ref in self.group_refs
-
-
-def viewer_for(user: AbstractBaseUser | AnonymousUser) -> Viewer:
-    """At most two queries: the catalog User entity for the Django user, and its groups."""
-    if not user.is_authenticated:
-        return Viewer(False, None, frozenset())
-    is_admin = bool(getattr(user, "is_superuser", False) or getattr(user, "is_staff", False))
-    entity = catalog_user_for(user)
-    if entity is None:
-        return Viewer(is_admin, None, frozenset())
-    return Viewer(is_admin, entity.ref, frozenset(user_group_refs(entity)))
 
 
 def group_member_refs(group_refs: Iterable[str]) -> set[str]:

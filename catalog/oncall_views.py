@@ -20,9 +20,10 @@ from django_htmx.http import HttpResponseClientRedirect, reswap, retarget
 from catalog import oncall_selectors, oncall_services
 from catalog.models import CalendarFeed, Entity
 from catalog.oncall import normalize_ref, resolve
-from catalog.oncall_selectors import LoadedSchedule, OnCallFilters, Viewer
+from catalog.oncall_selectors import LoadedSchedule, OnCallFilters
 from portal.exceptions import ForbiddenError
 from portal.http import HtmxHttpRequest, is_fragment_request, render_page
+from portal.permissions import Action, may
 
 # -- helpers ----------------------------------------------------------------------------------------------------------
 
@@ -55,10 +56,9 @@ def _zone_label(zone: ZoneInfo) -> str:
 
 def _card_context(request: HtmxHttpRequest, entity: Entity, *, form: OverrideForm | None = None) -> dict[str, Any]:
     card = oncall_selectors.oncall_for_entity(entity)
-    viewer = oncall_selectors.viewer_for(request.user)
     editable: list[LoadedSchedule] = []
     if card.now is not None:
-        editable = [s for s in card.now.schedules.values() if s.schedule is not None and viewer.may_write(s.owner_ref)]
+        editable = [s for s in card.now.schedules.values() if s.schedule is not None and _may_write(request, s)]
     return {
         "entity": entity,
         "card": card,
@@ -118,10 +118,13 @@ class OverrideForm(forms.Form):
         return data
 
 
-def _override_schedules(request: HtmxHttpRequest, refs: list[str]) -> tuple[list[LoadedSchedule], Viewer]:
-    viewer = oncall_selectors.viewer_for(request.user)
+def _may_write(request: HtmxHttpRequest, schedule: LoadedSchedule) -> bool:
+    return may(request.user, Action.ONCALL_OVERRIDE_WRITE, schedule)
+
+
+def _override_schedules(request: HtmxHttpRequest, refs: list[str]) -> list[LoadedSchedule]:
     loaded = oncall_selectors.load_schedules(refs)
-    return [s for s in loaded.values() if s.schedule is not None and viewer.may_write(s.owner_ref)], viewer
+    return [s for s in loaded.values() if s.schedule is not None and _may_write(request, s)]
 
 
 def _people_choices(schedules: list[LoadedSchedule]) -> list[oncall_selectors.Person]:
@@ -154,7 +157,7 @@ def override_create(request: HtmxHttpRequest) -> HttpResponse:
         refs = list(card.now.schedules) if card.now is not None else []
     else:
         refs = [source.get("schedule", "")]
-    schedules, _ = _override_schedules(request, [ref for ref in refs if ref])
+    schedules = _override_schedules(request, [ref for ref in refs if ref])
     if not schedules:
         raise ForbiddenError("Only members of the team that owns a schedule, and administrators, may add overrides.")
     if request.method == "GET":
@@ -280,11 +283,10 @@ def oncall_schedule(request: HtmxHttpRequest, namespace: str, name: str) -> Http
     probe = _schedule(namespace, name)
     start = _start_date(request.GET.get("start", ""), probe.zone)
     loaded = _schedule(namespace, name, since=start)
-    viewer = oncall_selectors.viewer_for(request.user)
     context: dict[str, Any] = {
         "active_section": "oncall",
         "loaded": loaded,
-        "may_write": viewer.may_write(loaded.owner_ref),
+        "may_write": _may_write(request, loaded),
         "schedule_url": _schedule_url(loaded.ref),
     }
     if loaded.schedule is not None:
@@ -375,15 +377,14 @@ def oncall_person(request: HtmxHttpRequest, namespace: str, name: str) -> HttpRe
     ref = f"user:{namespace}/{name}".lower()
     entity = get_object_or_404(Entity, ref=ref)
     person = oncall_selectors.user_oncall(entity.ref)
-    viewer = oncall_selectors.viewer_for(request.user)
+    # Whoever may create this person's feed (the person, administrators) sees the feeds section.
+    is_self = may(request.user, Action.ONCALL_FEED_CREATE, CalendarFeed(kind=CalendarFeed.Kind.PERSON, ref=entity.ref))
     context = {
         "active_section": "oncall",
         "entity": entity,
         "person": person,
-        "is_self": viewer.user_ref == entity.ref or viewer.is_admin,
-        "feeds": oncall_selectors.calendar_feeds(kind="person", ref=entity.ref)
-        if viewer.user_ref == entity.ref or viewer.is_admin
-        else [],
+        "is_self": is_self,
+        "feeds": oncall_selectors.calendar_feeds(kind="person", ref=entity.ref) if is_self else [],
         "feed_kind": "person",
         "feed_ref": entity.ref,
     }

@@ -1,4 +1,4 @@
-"""Reads of the catalog: entities as Backstage's API returns them, lookups, facets, and who may edit what."""
+"""Reads of the catalog: entities as Backstage's API returns them, lookups, facets, and who a user is in it."""
 
 from __future__ import annotations
 
@@ -151,7 +151,7 @@ def location_for_entity(*, kind: str, namespace: str, name: str) -> Location | N
     return Location.objects.filter(pk=entity.location_id).first()
 
 
-# -- who may edit what ----------------------------------------------------------------------------------------------
+# -- who a user is --------------------------------------------------------------------------------------------------
 
 
 def catalog_user_for(user: AbstractBaseUser | AnonymousUser) -> Entity | None:
@@ -174,28 +174,6 @@ def user_group_refs(user_entity: Entity) -> set[str]:
     """Refs of the groups a catalog user is a direct member of (memberOf relations, whoever declared them)."""
     return set(
         Relation.objects.filter(source_ref=user_entity.ref, type="memberOf").values_list("target_ref", flat=True)
-    )
-
-
-def user_can_edit_entity(user: AbstractBaseUser | AnonymousUser, entity: Entity) -> bool:
-    """Admins may edit everything; otherwise the owner (a group the user's catalog entity is a member of, or that
-    user entity itself) may."""
-    if not user.is_authenticated:
-        return False
-    if getattr(user, "is_superuser", False):
-        return True
-    user_entity = catalog_user_for(user)
-    if user_entity is None or not entity.owner_ref:
-        return False
-    return entity.owner_ref == user_entity.ref or entity.owner_ref in user_group_refs(user_entity)
-
-
-def user_can_delete_location(user: AbstractBaseUser | AnonymousUser, location: Location) -> bool:
-    """Admins, and whoever registered the location."""
-    if not user.is_authenticated:
-        return False
-    return bool(getattr(user, "is_superuser", False)) or (
-        location.created_by_id is not None and location.created_by_id == user.pk
     )
 
 

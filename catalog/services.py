@@ -16,7 +16,7 @@ from typing import Any, Final, Literal, overload
 
 import structlog
 from django.conf import settings
-from django.contrib.auth.models import AnonymousUser, User
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
@@ -34,12 +34,14 @@ from catalog.ingest import (
 )
 from catalog.locations import TYPES, LocationReadError, Reader, reader_for
 from catalog.models import Entity, Location
-from portal.exceptions import ConflictError, ForbiddenError
+from portal import permissions
+from portal.exceptions import ConflictError
+from portal.permissions import Action, require
 from portal.services import audit_record
 
 log = structlog.get_logger(__name__)
 
-Actor = User | AnonymousUser | None
+Actor = permissions.Actor
 
 
 # --- reading ------------------------------------------------------------------------------------------
@@ -302,10 +304,6 @@ def _normalised_target(type: str, target: str) -> str:
         raise ValidationError({"target": str(exc)}) from None
 
 
-def _is_admin(actor: Actor) -> bool:
-    return bool(actor is not None and getattr(actor, "is_superuser", False))
-
-
 @overload
 def location_create(
     *, type: str, target: str, trusted: bool = ..., actor: Actor, dry_run: Literal[False] = ...
@@ -318,12 +316,11 @@ def location_create(
     """Register a location and enqueue its first refresh once committed; 409 when the target is registered.
 
     `dry_run` reads and parses the target now (it may fetch URLs: callers in web requests accept that) and
-    returns what would be created, writing nothing. Only admins (or the system, actor None) may register a
-    trusted location.
+    returns what would be created, writing nothing. Who may register (and register as trusted) is
+    `Action.LOCATION_REGISTER`.
     """
+    require(actor, Action.LOCATION_REGISTER, Location(type=type, target=target, trusted=trusted))
     target = _normalised_target(type, target)
-    if trusted and actor is not None and not _is_admin(actor):
-        raise ForbiddenError("Only administrators may register trusted locations.")
     existing = Location.objects.filter(type=type, target=target).first()
     if dry_run:
         return _dry_run(location=existing or Location(type=type, target=target, trusted=trusted), exists=bool(existing))
@@ -435,6 +432,7 @@ def location_refresh_fail(*, location: Location, error: str) -> Location:
 @transaction.atomic
 def location_delete(*, location: Location, actor: Actor) -> int:
     """Unregister a location and delete the entities it manages; returns how many entities went."""
+    require(actor, Action.LOCATION_DELETE, location)
     before = _snapshot(location)
     deleted = Entity.objects.filter(location=location).count()
     Entity.objects.filter(location=location).delete()
@@ -450,9 +448,8 @@ def location_delete(*, location: Location, actor: Actor) -> int:
 
 @transaction.atomic
 def location_set_trusted(*, location: Location, trusted: bool, actor: Actor) -> Location:
-    """Admins only. Trust decides which kinds the location may declare, so a refresh follows the change."""
-    if actor is not None and not _is_admin(actor):
-        raise ForbiddenError("Only administrators may change whether a location is trusted.")
+    """Administrators only. Trust decides which kinds the location may declare, so a refresh follows the change."""
+    require(actor, Action.LOCATION_TRUST, location)
     if location.trusted == trusted:
         return location
     before = _snapshot(location)
@@ -471,8 +468,10 @@ def location_set_trusted(*, location: Location, trusted: bool, actor: Actor) -> 
 
 
 @transaction.atomic
-def location_refresh_request(*, location: Location) -> None:
-    """Ask for a refresh soon (the API's POST /refresh): enqueued once the caller's transaction commits."""
+def location_refresh_request(*, location: Location, actor: Actor) -> None:
+    """Ask for a refresh soon (the page's *Refresh now*, the API's POST /refresh): enqueued once the caller's
+    transaction commits."""
+    require(actor, Action.LOCATION_REFRESH, location)
     _enqueue_refresh(location)
 
 
@@ -502,6 +501,7 @@ def locations_refresh_due(*, now: datetime | None = None, limit: int = 500) -> i
 def entity_delete(*, entity: Entity, actor: Actor) -> None:
     """Delete one entity, as Backstage's DELETE by-uid: an entity still in its source comes back on the next
     refresh of its location; an orphan stays gone."""
+    require(actor, Action.ENTITY_DELETE, entity)
     audit_record(
         actor=_audit_actor(actor),
         action="catalog.entity.delete",
@@ -532,12 +532,8 @@ def _enqueue_refresh(location: Location) -> None:
     transaction.on_commit(_enqueue_by_id(str(location.pk)))
 
 
-def _is_user(actor: Actor) -> bool:
-    return actor is not None and bool(getattr(actor, "is_authenticated", False))
-
-
-def _audit_actor(actor: Actor) -> Any:
-    return actor if _is_user(actor) else None
+def _audit_actor(actor: Actor) -> User | None:
+    return actor if isinstance(actor, User) and actor.is_authenticated else None
 
 
 def _snapshot(location: Location) -> dict[str, Any]:

@@ -11,7 +11,6 @@ from typing import Any, Final
 
 import yaml
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
@@ -23,8 +22,9 @@ from catalog import oncall_selectors, selectors, services
 from catalog.filters import ORDERING_LABELS, PAGE_SIZES
 from catalog.models import Entity, Location
 from catalog.presentation import api_definition, is_http_url, safe_links
-from portal.exceptions import ApplicationError, ForbiddenError
+from portal.exceptions import ApplicationError
 from portal.http import HtmxHttpRequest, is_fragment_request, render_page
+from portal.permissions import Action, NotPermitted, may, require
 
 SEARCH_DROPDOWN_SIZE: Final = 8
 SEARCH_PAGE_SIZE: Final = 50
@@ -116,7 +116,7 @@ def entity_detail(request: HtmxHttpRequest, namespace: str, kind: str, name: str
         "relation_groups": sorted(relations.by_type.items()),
         "source_links": _source_links(entity),
         "tab": tab,
-        "may_manage": selectors.user_can_edit_entity(request.user, entity) if entity.orphan else False,
+        "may_manage": may(request.user, Action.ENTITY_DELETE, entity) if entity.orphan else False,
         "api": api_definition(spec) if kind_lower == "api" else None,
         "group": selectors.group_overview(relations=relations) if kind_lower == "group" else None,
         "person": selectors.user_overview(entity=entity, relations=relations) if kind_lower == "user" else None,
@@ -131,8 +131,6 @@ def entity_detail(request: HtmxHttpRequest, namespace: str, kind: str, name: str
 @require_POST
 def entity_delete(request: HtmxHttpRequest, namespace: str, kind: str, name: str) -> HttpResponse:
     entity = _entity(namespace, kind, name)
-    if not selectors.user_can_edit_entity(request.user, entity):
-        raise PermissionDenied("Only the entity's owners and administrators may delete it.")
     services.entity_delete(entity=entity, actor=request.user)
     messages.success(request, f"Deleted {entity.ref}.")
     target = reverse("catalog:entity_list")
@@ -152,11 +150,6 @@ def entity_dependencies(request: HtmxHttpRequest, namespace: str, kind: str, nam
 # --- locations ------------------------------------------------------------------------------------------
 
 
-def _require_staff(request: HtmxHttpRequest) -> None:
-    if not request.user.is_staff:
-        raise PermissionDenied("Only administrators may register, unregister or trust locations.")
-
-
 def _location_form(request: HtmxHttpRequest) -> tuple[str, str]:
     return request.POST.get("type", "").strip(), request.POST.get("target", "").strip()
 
@@ -168,6 +161,7 @@ def location_list(request: HtmxHttpRequest) -> HttpResponse:
         "locations": selectors.location_page(page_number=request.GET.get("page")),
         "types": Location.Type.choices,
         "form_type": Location.Type.FILE,
+        "may_register": may(request.user, Action.LOCATION_REGISTER),
     }
     return render_page(request, "catalog/location_list.html", context, partial="location-table")
 
@@ -183,7 +177,6 @@ def _error_messages(exc: Exception) -> list[str]:
 @require_POST
 def location_preview(request: HtmxHttpRequest) -> HttpResponse:
     """Dry run: what registering the form's location would create, or why it cannot be registered."""
-    _require_staff(request)
     location_type, target = _location_form(request)
     context: dict[str, Any] = {
         "active_section": "catalog",
@@ -191,12 +184,15 @@ def location_preview(request: HtmxHttpRequest) -> HttpResponse:
         "form_target": target,
         "types": Location.Type.choices,
         "locations": selectors.location_page(page_number=None),
+        "may_register": may(request.user, Action.LOCATION_REGISTER),
     }
     status = 200
     try:
         context["preview"] = services.location_create(
             type=location_type, target=target, actor=request.user, dry_run=True
         )
+    except NotPermitted:
+        raise
     except (ApplicationError, DjangoValidationError) as exc:
         context["form_errors"] = _error_messages(exc)
         status = 400
@@ -205,10 +201,11 @@ def location_preview(request: HtmxHttpRequest) -> HttpResponse:
 
 @require_POST
 def location_create(request: HtmxHttpRequest) -> HttpResponse:
-    _require_staff(request)
     location_type, target = _location_form(request)
     try:
         location = services.location_create(type=location_type, target=target, actor=request.user)
+    except NotPermitted:
+        raise
     except (ApplicationError, DjangoValidationError) as exc:
         context = {
             "active_section": "catalog",
@@ -217,6 +214,7 @@ def location_create(request: HtmxHttpRequest) -> HttpResponse:
             "types": Location.Type.choices,
             "form_errors": _error_messages(exc),
             "locations": selectors.location_page(page_number=None),
+            "may_register": may(request.user, Action.LOCATION_REGISTER),
         }
         return render_page(request, "catalog/location_list.html", context, partial="location-preview", status=400)
     messages.success(request, f"Registered {location.key}; its first refresh is queued.")
@@ -230,12 +228,22 @@ def location_create(request: HtmxHttpRequest) -> HttpResponse:
 def location_detail(request: HtmxHttpRequest, location_id: uuid.UUID) -> HttpResponse:
     location = _location(location_id)
     context = {
+        **_location_status(request, location),
         "active_section": "catalog",
-        "location": location,
         "entities": selectors.location_entities_page(location=location, page_number=request.GET.get("page")),
         "conflicts": [e for e in location.errors if str(e.get("message", "")).startswith("Conflict")],
     }
     return render_page(request, "catalog/location_detail.html", context, partial="location-entities")
+
+
+def _location_status(request: HtmxHttpRequest, location: Location) -> dict[str, Any]:
+    """The location and the buttons its status card and page offer this user."""
+    return {
+        "location": location,
+        "may_refresh": may(request.user, Action.LOCATION_REFRESH, location),
+        "may_delete": may(request.user, Action.LOCATION_DELETE, location),
+        "may_trust": may(request.user, Action.LOCATION_TRUST, location),
+    }
 
 
 def _location(location_id: uuid.UUID) -> Location:
@@ -248,11 +256,10 @@ def _location(location_id: uuid.UUID) -> Location:
 @require_POST
 def location_refresh(request: HtmxHttpRequest, location_id: uuid.UUID) -> HttpResponse:
     location = _location(location_id)
-    services.location_refresh_request(location=location)
+    services.location_refresh_request(location=location, actor=request.user)
     if request.htmx:
-        return render_page(
-            request, "catalog/location_detail.html", {"location": location, "queued": True}, partial="location-status"
-        )
+        context = {**_location_status(request, location), "queued": True}
+        return render_page(request, "catalog/location_detail.html", context, partial="location-status")
     messages.info(request, f"Refresh of {location.key} queued.")
     return redirect(reverse("catalog:location_detail", args=[location.pk]))
 
@@ -261,8 +268,8 @@ def location_refresh(request: HtmxHttpRequest, location_id: uuid.UUID) -> HttpRe
 def location_delete(request: HtmxHttpRequest, location_id: uuid.UUID) -> HttpResponse:
     """GET asks for confirmation (the no-JS path); POST unregisters the location and removes what it manages."""
     location = _location(location_id)
-    _require_staff(request)
     if request.method == "GET":
+        require(request.user, Action.LOCATION_DELETE, location)
         return render_page(request, "catalog/location_delete.html", {"active_section": "catalog", "location": location})
     services.location_delete(location=location, actor=request.user)
     messages.success(request, f"Unregistered {location.key}.")
@@ -275,13 +282,10 @@ def location_delete(request: HtmxHttpRequest, location_id: uuid.UUID) -> HttpRes
 @require_POST
 def location_trust(request: HtmxHttpRequest, location_id: uuid.UUID) -> HttpResponse:
     location = _location(location_id)
-    _require_staff(request)
     trusted = request.POST.get("trusted") == "true"
-    try:
-        location = services.location_set_trusted(location=location, trusted=trusted, actor=request.user)
-    except ForbiddenError as exc:
-        raise PermissionDenied(exc.message) from exc
+    location = services.location_set_trusted(location=location, trusted=trusted, actor=request.user)
     if request.htmx:
-        return render_page(request, "catalog/location_detail.html", {"location": location}, partial="location-status")
+        context = _location_status(request, location)
+        return render_page(request, "catalog/location_detail.html", context, partial="location-status")
     messages.success(request, f"{location.key} is now {'trusted' if trusted else 'untrusted'}.")
     return redirect(reverse("catalog:location_detail", args=[location.pk]))

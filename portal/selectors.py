@@ -16,6 +16,7 @@ from catalog import selectors as catalog_selectors
 from catalog.models import Entity
 from catalog.oncall_selectors import EntityOnCall, LevelView
 from catalog.selectors import CatalogOverview, KindCount
+from portal import permissions
 from portal.models import ApiToken, AuditEvent
 
 HOME_MAX_TEAMS: Final = 12
@@ -104,12 +105,13 @@ class HomePage:
     teams: list[TeamCard]
     more_teams: int
     overview: CatalogOverview
-    show_admin: bool
+    show_admin: bool  # the catalog's health (failing locations, orphans): administrators
+    may_register: bool
 
 
 def home_page(*, user: User, at: datetime | None = None) -> HomePage:
     """What the signed-in user sees first: their teams (at most HOME_MAX_TEAMS, with owned counts and who is on
-    call at level 1) and the catalog at a glance (with failing locations and orphans for staff).
+    call at level 1) and the catalog at a glance (with failing locations and orphans for administrators).
 
     Bounded: at most eleven queries however many teams, entities or schedules there are (catalog user by name and
     by email, group refs, groups, owned counts, policies, schedules, overrides, people, kind counts, locations).
@@ -130,5 +132,6 @@ def home_page(*, user: User, at: datetime | None = None) -> HomePage:
         teams=teams,
         more_teams=more,
         overview=catalog_selectors.catalog_overview(),
-        show_admin=user.is_staff,
+        show_admin=permissions.is_admin(user),
+        may_register=permissions.may(user, permissions.Action.LOCATION_REGISTER),
     )

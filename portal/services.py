@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from django.contrib.auth.models import AnonymousUser, User
@@ -14,6 +14,9 @@ from django.utils import timezone
 
 from portal.exceptions import ApplicationError, NotFoundError
 from portal.models import ApiToken, AuditEvent, Heartbeat, hash_token
+
+if TYPE_CHECKING:
+    from portal.permissions import SystemActor
 
 log = structlog.get_logger(__name__)
 
@@ -29,7 +32,7 @@ class NewToken:
 
 def audit_record(
     *,
-    actor: User | AnonymousUser | None,
+    actor: User | AnonymousUser | SystemActor | None,
     action: str,
     target: models.Model | None = None,
     target_type: str = "",

@@ -19,7 +19,7 @@ from catalog import query, selectors, services
 from catalog.api import serializers as s
 from catalog.descriptors import RefError, kind_json_schema, parse_ref, registered_kinds, validate_entity
 from catalog.models import Entity, Location
-from portal.exceptions import ForbiddenError, NotFoundError
+from portal.exceptions import NotFoundError
 
 ERROR = OpenApiResponse(OpenApiTypes.OBJECT, description="Backstage's error body: {error: {name, message}, response}")
 _FILTER = OpenApiParameter(
@@ -180,11 +180,6 @@ class EntityByUidApi(APIView):
     @extend_schema(operation_id="DeleteEntityByUid", responses={204: None, 403: ERROR, 404: ERROR})
     def delete(self, request: Request, uid: str) -> Response:
         entity = _entity_by_uid(uid)
-        if not selectors.user_can_edit_entity(request.user, entity):
-            raise ForbiddenError(
-                f"You may not delete {entity.ref}: only administrators and members of its owner "
-                f"({entity.owner_ref or 'none'}) may"
-            )
         services.entity_delete(entity=entity, actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -292,10 +287,6 @@ class LocationApi(APIView):
     @extend_schema(operation_id="DeleteLocation", responses={204: None, 403: ERROR, 404: ERROR})
     def delete(self, request: Request, location_id: str) -> Response:
         location = _location(location_id)
-        if not selectors.user_can_delete_location(request.user, location):
-            raise ForbiddenError(
-                f"You may not delete location {location.key}: only administrators and whoever registered it may"
-            )
         services.location_delete(location=location, actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -331,7 +322,7 @@ class RefreshApi(APIView):
         if location is None:
             raise NotFoundError(f"{entity.ref} is not managed by a registered location, so it cannot be refreshed")
         # Refreshing reads remote sources: it runs in the worker, never inside this request.
-        services.location_refresh_request(location=location)
+        services.location_refresh_request(location=location, actor=request.user)
         return Response(status=status.HTTP_200_OK)
 
 

@@ -6,6 +6,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from portal import permissions
+
 
 class MeOutputSerializer(serializers.Serializer[object]):
     username = serializers.CharField()
@@ -24,6 +26,6 @@ class MeApi(APIView):
             "username": user.get_username(),
             "name": user.get_full_name() if hasattr(user, "get_full_name") else "",
             "email": getattr(user, "email", ""),
-            "isAdmin": bool(getattr(user, "is_superuser", False)),
+            "isAdmin": permissions.is_admin(user),
         }
         return Response(MeOutputSerializer(data).data)

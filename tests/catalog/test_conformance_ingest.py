@@ -9,6 +9,7 @@ import pytest
 
 from catalog import services
 from catalog.models import Entity, Location, Relation
+from portal.permissions import SYSTEM
 from tests.paths import conformance_dir
 
 EXAMPLES = conformance_dir()
@@ -29,9 +30,9 @@ def examples(db, settings, django_capture_on_commit_callbacks):
     settings.PAVED_CATALOG_FILE_ROOTS = [str(EXAMPLES)]
     settings.PAVED_CATALOG_ALLOWED_HOSTS = []
     with django_capture_on_commit_callbacks(execute=True):
-        first = services.location_create(type="file", target=str(EXAMPLES / "all.yaml"), trusted=True, actor=None)
+        first = services.location_create(type="file", target=str(EXAMPLES / "all.yaml"), trusted=True, actor=SYSTEM)
         second = services.location_create(
-            type="file", target=str(EXAMPLES / "acme-corp.yaml"), trusted=True, actor=None
+            type="file", target=str(EXAMPLES / "acme-corp.yaml"), trusted=True, actor=SYSTEM
         )
     return first, second
 

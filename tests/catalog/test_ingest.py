@@ -7,6 +7,7 @@ import pytest
 from catalog import services
 from catalog.ingest import SourceRead, apply_location_read
 from catalog.models import Entity, Relation, SearchEntry
+from portal.permissions import SYSTEM
 from tests.catalog.factories import LocationFactory, component, group
 from tests.catalog.location_helpers import write_docs
 
@@ -93,7 +94,7 @@ def test_a_trust_change_invalidates_the_cache(db, root, django_capture_on_commit
     assert not Entity.objects.filter(kind="Group").exists()
 
     with django_capture_on_commit_callbacks(execute=True):
-        services.location_set_trusted(location=location, trusted=True, actor=None)
+        services.location_set_trusted(location=location, trusted=True, actor=SYSTEM)
 
     assert Entity.objects.filter(kind="Group", name="team-a").exists()
 

@@ -10,7 +10,6 @@ from catalog import oncall_selectors as sel
 from catalog.models import Entity
 from tests.catalog.factories import LocationFactory, ingest
 from tests.catalog.oncall_factories import AT, OnCallOverrideFactory, ingest_payments_org, policy, schedule
-from tests.factories import AdminFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -106,13 +105,6 @@ def test_card_query_count_is_bounded(org, django_assert_max_num_queries):
     entity = _entity("component:default/checkout")
     with django_assert_max_num_queries(6):
         sel.oncall_for_entity(entity, AT)
-
-
-def test_viewer_may_write_for_groups_they_belong_to_and_admins_for_everything(org):
-    assert sel.viewer_for(UserFactory(username="alice")).may_write("group:default/payments")
-    assert not sel.viewer_for(UserFactory(username="zoe")).may_write("group:default/payments")
-    assert not sel.viewer_for(UserFactory(username="stranger")).may_write("group:default/payments")
-    assert sel.viewer_for(AdminFactory(username="root")).may_write("group:default/payments")
 
 
 def test_oncall_list_shows_every_policy_level_and_filters(org):

@@ -4,8 +4,7 @@ from django.contrib.auth.models import AnonymousUser
 
 from catalog import query, selectors
 from catalog.models import Entity
-from tests.catalog.factories import LocationFactory, component, ingest
-from tests.factories import AdminFactory, UserFactory
+from tests.factories import UserFactory
 
 
 def test_catalog_user_for_matches_username_then_email(api_catalog):
@@ -14,20 +13,6 @@ def test_catalog_user_for_matches_username_then_email(api_catalog):
     assert selectors.catalog_user_for(by_email).name == "bob"
     assert selectors.catalog_user_for(UserFactory(username="stranger", email="")) is None
     assert selectors.catalog_user_for(AnonymousUser()) is None
-
-
-def test_user_can_edit_entity_for_members_of_the_owner_and_admins(api_catalog):
-    billing = Entity.objects.get(name="billing")  # owned by team-a
-    assert selectors.user_can_edit_entity(UserFactory(username="alice"), billing)
-    assert not selectors.user_can_edit_entity(UserFactory(username="bob"), billing)
-    assert not selectors.user_can_edit_entity(UserFactory(username="nobody"), billing)
-    assert not selectors.user_can_edit_entity(AnonymousUser(), billing)
-    assert selectors.user_can_edit_entity(AdminFactory(), billing)
-
-
-def test_user_can_edit_entity_owned_by_the_user_entity_itself(api_catalog):
-    ingest([component("personal", owner="user:alice")], location=api_catalog)
-    assert selectors.user_can_edit_entity(UserFactory(username="alice"), Entity.objects.get(name="personal"))
 
 
 def test_entities_json_fetches_relations_in_one_query(api_catalog, django_assert_num_queries):
@@ -50,14 +35,6 @@ def test_entity_facets_report_original_case(api_catalog):
     facets = selectors.entity_facets(facets=["kind", "metadata.name"])
     assert {"value": "Component", "count": 3} in facets["kind"]
     assert {"value": "Petstore-Web", "count": 1} in facets["metadata.name"]
-
-
-def test_user_can_delete_location_for_admins_and_its_registrant(db):
-    owner = UserFactory()
-    location = LocationFactory(created_by=owner)
-    assert selectors.user_can_delete_location(owner, location)
-    assert selectors.user_can_delete_location(AdminFactory(), location)
-    assert not selectors.user_can_delete_location(UserFactory(), location)
 
 
 def test_entity_facets_with_relation_and_orphan_filters(api_catalog):

@@ -12,6 +12,7 @@ from catalog import services
 from catalog.models import Entity, Location
 from portal.exceptions import ConflictError, ForbiddenError
 from portal.models import AuditEvent
+from portal.permissions import SYSTEM
 from tests.catalog.factories import LocationFactory, component, group, user
 from tests.catalog.location_helpers import http_server, location_doc, write_docs
 from tests.factories import AdminFactory, UserFactory
@@ -54,10 +55,10 @@ def test_location_create_registers_audits_and_refreshes_on_commit(db, root, djan
 
 def test_location_create_refuses_a_duplicate_target_with_a_conflict(db, root):
     write_docs(root / "a.yaml", [component("a")])
-    services.location_create(type="file", target=str(root / "a.yaml"), actor=None)
+    services.location_create(type="file", target=str(root / "a.yaml"), actor=SYSTEM)
 
     with pytest.raises(ConflictError, match="already exists"):
-        services.location_create(type="file", target=str(root / "x" / ".." / "a.yaml"), actor=None)
+        services.location_create(type="file", target=str(root / "x" / ".." / "a.yaml"), actor=SYSTEM)
     assert Location.objects.count() == 1
 
 
@@ -75,7 +76,7 @@ def test_location_create_refuses_a_duplicate_target_with_a_conflict(db, root):
 )
 def test_location_create_refuses_invalid_targets_writing_nothing(db, root, type_, target, message):
     with pytest.raises(ValidationError, match=message):
-        services.location_create(type=type_, target=target, actor=None)
+        services.location_create(type=type_, target=target, actor=SYSTEM)
     assert Location.objects.count() == 0
 
 
@@ -92,7 +93,7 @@ def test_location_create_lets_only_admins_register_trusted_locations(db, root):
 def test_location_create_dry_run_returns_entities_and_errors_writing_nothing(db, root):
     write_docs(root / "a.yaml", [component("a"), group("team-a"), {**component("bad"), "spec": {}}])
 
-    dry = services.location_create(type="file", target=str(root / "a.yaml"), actor=None, dry_run=True)
+    dry = services.location_create(type="file", target=str(root / "a.yaml"), actor=SYSTEM, dry_run=True)
 
     assert dry.exists is False
     assert [e["metadata"]["name"] for e in dry.entities][1:] == ["a"]
@@ -288,7 +289,7 @@ def test_entity_delete_comes_back_on_refresh_unless_removed_from_source(db, root
 
     write_docs(path, [component("b")])
     services.location_refresh(location=location)
-    services.entity_delete(entity=Entity.objects.get(name="a", orphan=True), actor=None)
+    services.entity_delete(entity=Entity.objects.get(name="a", orphan=True), actor=SYSTEM)
     services.location_refresh(location=location)
     assert names(location) == {"b"}
 

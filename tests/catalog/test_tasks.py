@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from catalog import services, tasks
 from catalog.models import Entity, Location
+from portal.permissions import SYSTEM
 from tests.catalog.factories import LocationFactory, component
 from tests.catalog.location_helpers import write_docs
 from tests.worker import running_worker, wait_for, worker_log
@@ -26,7 +27,7 @@ def test_location_create_refreshes_through_the_task_on_commit(db, root, django_c
     write_docs(root / "a.yaml", [component("a")])
 
     with django_capture_on_commit_callbacks(execute=True):
-        location = services.location_create(type="file", target=str(root / "a.yaml"), actor=None)
+        location = services.location_create(type="file", target=str(root / "a.yaml"), actor=SYSTEM)
 
     assert Entity.objects.filter(location=location, name="a").exists()
 
@@ -91,7 +92,7 @@ def test_a_real_worker_refreshes_a_registered_location(root, monkeypatch):
     monkeypatch.setenv("PAVED_CATALOG_FILE_ROOTS", str(root))
     write_docs(root / "a.yaml", [component("from-worker")])
     with running_worker() as worker:
-        location = services.location_create(type="file", target=str(root / "a.yaml"), actor=None)
+        location = services.location_create(type="file", target=str(root / "a.yaml"), actor=SYSTEM)
 
         refreshed = wait_for(lambda: Location.objects.get(pk=location.pk).state != Location.State.PENDING)
 

@@ -15,6 +15,7 @@ from catalog.descriptors import DEFAULT_LIMITS, Issue, parse_file, resolve_relat
 from catalog.locations import TYPES, fetch
 from catalog.models import Location
 from portal.exceptions import ApplicationError
+from portal.permissions import SYSTEM
 
 
 class Command(BaseCommand):
@@ -45,7 +46,8 @@ class Command(BaseCommand):
         if location_type == "file":
             target = os.path.abspath(target)
         try:
-            location = services.location_create(type=location_type, target=target, trusted=trusted, actor=None)
+            # The command line acts with the server's own authority (see portal.permissions).
+            location = services.location_create(type=location_type, target=target, trusted=trusted, actor=SYSTEM)
             self.stdout.write(f"Registered {location.key} ({location.pk}){' as trusted' if trusted else ''}.")
         except ValidationError as exc:
             raise CommandError("; ".join(exc.messages)) from None
