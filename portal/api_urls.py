@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from portal.api import views
 
@@ -12,5 +12,10 @@ urlpatterns = [
     path("catalog/", include("catalog.api.urls")),
     path("oncall/", include("catalog.api.oncall")),
     path("schema/", SpectacularAPIView.as_view(), name="api_schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),
+    # The split view serves Swagger UI's start-up script from /api/docs/?script=, not inline (the CSP refuses that).
+    path(
+        "docs/",
+        SpectacularSwaggerSplitView.as_view(url_name="api_schema", template_name="portal/api_docs.html"),
+        name="api_docs",
+    ),
 ]

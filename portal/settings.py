@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import dj_database_url
+from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -92,6 +93,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "django_prometheus",
     "template_partials.apps.SimpleAppConfig",
+    "csp",
     # Before portal: axes' sign-in receivers must run before portal.signin's, which audit what axes decided.
     "axes",
     "portal",
@@ -104,6 +106,7 @@ MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "portal.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -235,6 +238,23 @@ PAVED_BEHIND_PROXY = env_bool("PAVED_BEHIND_PROXY", False)
 PAVED_PROXY_HOPS = env_int("PAVED_PROXY_HOPS", 1)
 if PAVED_BEHIND_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Same-origin everything: no inline script or style, no third-party origin. A script that must be inline carries
+# the request's nonce (`<script nonce="{{ request.csp_nonce }}">`); django-csp adds it to the header when used.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],  # data: for the icons inside Tabler's and Swagger UI's stylesheets
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+    }
+}
+
 
 # --- i18n / static --------------------------------------------------------------------------------
 
@@ -291,6 +311,8 @@ SPECTACULAR_SETTINGS = {
     # are not hashed: whitenoise serves the unhashed copy of every collected file too (with a short max-age).
     "SWAGGER_UI_DIST": f"{STATIC_URL}vendor/swagger-ui",
     "SWAGGER_UI_FAVICON_HREF": f"{STATIC_URL}portal/favicon.svg",
+    # No validator badge: it is an image from a third-party origin, which the Content-Security-Policy refuses.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
 }
 
 # --- Celery ---------------------------------------------------------------------------------------

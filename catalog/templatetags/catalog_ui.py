@@ -9,6 +9,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 
 from catalog.models import Entity
+from catalog.oncall_selectors import PALETTE
 from catalog.presentation import split_ref
 
 register = template.Library()
@@ -96,6 +97,16 @@ KIND_COLOURS = {
 @register.filter
 def kind_colour(kind: str) -> str:
     return KIND_COLOURS.get(str(kind).lower(), "azure")
+
+
+@register.filter
+def colour_class(colour: str) -> str:
+    """The CSS class of a person's colour (`paved-colour-0` … `-11` in paved.css, in `PALETTE` order): colours come
+    from classes, never from style attributes, which the Content-Security-Policy refuses."""
+    try:
+        return f"paved-colour-{PALETTE.index(str(colour))}"
+    except ValueError:
+        return ""
 
 
 @register.filter

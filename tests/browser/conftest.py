@@ -2,6 +2,9 @@
 
 Without chromium the browser tests are skipped and the run says so; with PAVED_REQUIRE_BROWSER=1 (CI) a
 missing chromium fails the run instead.
+
+Every journey also proves the Content-Security-Policy: a page that comes without the enforced header, or anything
+the browser refuses under it (it says so on the console), fails the test.
 """
 
 from __future__ import annotations
@@ -51,13 +54,31 @@ def browser() -> Iterator[object]:
         instance.close()
 
 
+CSP_REFUSALS = ("Content Security Policy", "Content-Security-Policy", "Refused to")
+
+
 @pytest.fixture
 def page(browser, live_server) -> Iterator[object]:
     context = browser.new_context(base_url=live_server.url, viewport={"width": 1366, "height": 900})
     context.set_default_timeout(15_000)
     page = context.new_page()
+    problems: list[str] = []
+
+    def on_console(message) -> None:
+        if any(marker in message.text for marker in CSP_REFUSALS):
+            problems.append(f"{page.url}: {message.text}")
+
+    def on_response(response) -> None:
+        document = response.request.resource_type == "document" and response.url.startswith(live_server.url)
+        if document and "content-security-policy" not in response.headers:
+            problems.append(f"{response.url} was served without a Content-Security-Policy header")
+
+    page.on("console", on_console)
+    page.on("response", on_response)
     yield page
     context.close()
+    if problems:
+        pytest.fail("Content-Security-Policy:\n" + "\n".join(problems), pytrace=False)
 
 
 @pytest.fixture
