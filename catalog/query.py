@@ -40,6 +40,7 @@ MAX_FACET_VALUES: Final = 1000
 ENTITIES_MAX_LIMIT: Final = 10_000
 BY_QUERY_DEFAULT_LIMIT: Final = 200  # Backstage's default
 BY_QUERY_MAX_LIMIT: Final = 1000
+MAX_OFFSET: Final = 10**9
 ORPHAN_ANNOTATION: Final = "metadata.annotations.backstage.io/orphan"
 _CURSOR_SALT: Final = "catalog.query.cursor"
 _CURSOR_VERSION: Final = 1
@@ -199,17 +200,29 @@ def parse_full_text(term: str | None, fields: Sequence[str]) -> FullText:
 def parse_limit(raw: str | None, *, default: int, maximum: int, name: str = "limit") -> int:
     if raw is None or raw == "":
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise QueryError(f"Invalid {name} '{_shorten(raw)}': expected an integer from 0 to {maximum}") from None
-    if not 0 <= value <= maximum:
-        raise QueryError(f"Invalid {name} {value}: expected an integer from 0 to {maximum}")
+    # Digits only: int() would also take "+5", " 5", "1_000" and digits of other scripts.
+    if not (raw.isascii() and raw.isdigit()):
+        raise QueryError(f"Invalid {name} '{_shorten(raw)}': expected an integer from 0 to {maximum}")
+    value = int(raw) if len(raw) <= len(str(maximum)) else maximum + 1
+    if value > maximum:
+        raise QueryError(f"Invalid {name} {_shorten(raw)}: expected an integer from 0 to {maximum}")
     return value
 
 
 def parse_offset(raw: str | None) -> int:
-    return parse_limit(raw, default=0, maximum=10**9, name="offset")
+    return parse_limit(raw, default=0, maximum=MAX_OFFSET, name="offset")
+
+
+def parse_flag(raw: str | None, *, name: str) -> bool:
+    """A boolean query parameter: true/false and the usual spellings of them (yes/no, y/n, t/f, on/off, 1/0)."""
+    if raw is None or raw == "":
+        return False
+    value = raw.lower()
+    if value in {"true", "yes", "y", "t", "1", "on"}:
+        return True
+    if value in {"false", "no", "n", "f", "0", "off"}:
+        return False
+    raise QueryError(f"Invalid {name} '{_shorten(raw, 40)}': expected true or false")
 
 
 # -- querysets ------------------------------------------------------------------------------------------------------

@@ -4,10 +4,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import HttpRequest
 from rest_framework import exceptions, status
 from rest_framework.response import Response
+
+# Backstage's error names where it has one; a client tells errors apart by `error.name`, never by the message.
+ERROR_NAMES: dict[int, str] = {
+    400: "InputError",
+    401: "AuthenticationError",
+    403: "NotAllowedError",
+    404: "NotFoundError",
+    405: "MethodNotAllowedError",
+    406: "NotAcceptableError",
+    409: "ConflictError",
+    413: "PayloadTooLargeError",
+    415: "UnsupportedMediaTypeError",
+    429: "TooManyRequests",
+    500: "InternalServerError",
+}
 
 
 class ApplicationError(Exception):
@@ -54,6 +70,10 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         return _error(400, "InputError", "; ".join(exc.messages), request, {"details": details})
     if isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied(str(exc) or None)
+    if isinstance(exc, SuspiciousOperation):
+        # Django refuses oversized or malformed bodies while DRF parses them; those are the client's mistake.
+        code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE if isinstance(exc, RequestDataTooBig) else 400
+        return _error(code, ERROR_NAMES[code], str(exc) or "Malformed request", request, None)
     response = exception_handler(exc, context)
     if response is None:
         return None
@@ -61,10 +81,19 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     if isinstance(exc, exceptions.ValidationError):
         return _error(response.status_code, "InputError", _flatten(data), request, {"details": data}, response)
     message = str(data.get("detail", data)) if isinstance(data, dict) else str(data)
-    name = {401: "AuthenticationError", 403: "NotAllowedError", 404: "NotFoundError", 429: "TooManyRequests"}.get(
-        response.status_code, type(exc).__name__
-    )
+    name = ERROR_NAMES.get(response.status_code, type(exc).__name__)
     return _error(response.status_code, name, message, request, None, response)
+
+
+def error_body(
+    code: int, name: str, message: str, request: HttpRequest | Any, extra: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Backstage's error body, for the API's handler and for Django's error views under /api/."""
+    body: dict[str, Any] = {"error": {"name": name, "message": message, **(extra or {})}}
+    if request is not None:
+        body["request"] = {"method": request.method, "url": request.get_full_path()}
+    body["response"] = {"statusCode": code}
+    return body
 
 
 def _flatten(data: Any, prefix: str = "") -> str:
@@ -84,11 +113,7 @@ def _error(
     extra: dict[str, Any] | None,
     original: Response | None = None,
 ) -> Response:
-    body: dict[str, Any] = {"error": {"name": name, "message": message, **(extra or {})}}
-    if request is not None:
-        body["request"] = {"method": request.method, "url": request.get_full_path()}
-    body["response"] = {"statusCode": code}
-    response = Response(body, status=code)
+    response = Response(error_body(code, name, message, request, extra), status=code)
     if original is not None:
         for header in ("WWW-Authenticate", "Retry-After", "Allow"):
             if header in original:

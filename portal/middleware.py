@@ -9,11 +9,11 @@ from typing import Any
 
 import structlog
 from django.contrib.auth.middleware import LoginRequiredMiddleware
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import render
 
-from portal.exceptions import ApplicationError
+from portal.exceptions import ERROR_NAMES, ApplicationError, error_body
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,128}$")
@@ -40,6 +40,31 @@ class RequestIdMiddleware:
             structlog.contextvars.unbind_contextvars("request_id")
         response[REQUEST_ID_HEADER] = request_id
         return response
+
+
+class ApiNulCharacterMiddleware:
+    """Under /api/, refuse a NUL character in the path (404: nothing is named so) or the query string (400).
+
+    PostgreSQL text cannot hold NUL, so such a value would otherwise fail deep inside a query; bodies are covered
+    by DRF's string fields, which refuse NUL themselves.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path_info.startswith("/api/"):
+            if "\x00" in request.path_info:
+                return _api_error(request, 404, "Nothing under /api/ has a NUL character in its path.")
+            for key, values in request.GET.lists():
+                if "\x00" in key or any("\x00" in value for value in values):
+                    message = f"Invalid {key.replace(chr(0), '')[:80]!r}: the query contains a NUL character."
+                    return _api_error(request, 400, message)
+        return self.get_response(request)
+
+
+def _api_error(request: HttpRequest, code: int, message: str) -> HttpResponse:
+    return JsonResponse(error_body(code, ERROR_NAMES[code], message, request), status=code)
 
 
 class PortalLoginRequiredMiddleware(LoginRequiredMiddleware):

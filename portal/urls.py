@@ -25,6 +25,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
 ]
 
+handler400 = "portal.views.error_400"
 handler404 = "portal.views.error_404"
 handler403 = "portal.views.error_403"
 handler500 = "portal.views.error_500"

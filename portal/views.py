@@ -6,13 +6,15 @@ from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from portal import selectors, services, signin
-from portal.exceptions import ApplicationError
+from portal.exceptions import ERROR_NAMES, ApplicationError, error_body
 from portal.http import HtmxHttpRequest, render_page
 
 
@@ -82,7 +84,23 @@ def readyz(request: HttpRequest) -> JsonResponse:
     return JsonResponse(body, status=200 if ready else 503)
 
 
+def _api_error(request: HttpRequest, code: int, message: str) -> JsonResponse | None:
+    """Under /api/, Django's own errors (no route, a refused body, a crash) answer in the API's error body too."""
+    if not request.path_info.startswith("/api/"):
+        return None
+    return JsonResponse(error_body(code, ERROR_NAMES[code], message, request), status=code)
+
+
+def error_400(request: HttpRequest, exception: Exception) -> HttpResponse:
+    # Pages keep Django's plain 400: it may answer a request whose host was refused, where nothing else is safe.
+    code = 413 if isinstance(exception, RequestDataTooBig) else 400
+    return _api_error(request, code, str(exception) or "Malformed request") or defaults.bad_request(request, exception)
+
+
 def error_404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    api = _api_error(request, 404, f"No API endpoint at {request.path_info}; see /api/docs/.")
+    if api is not None:
+        return api
     return render(
         request,
         "portal/error.html",
@@ -97,10 +115,14 @@ def error_404(request: HttpRequest, exception: Exception | None = None) -> HttpR
 
 def error_403(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     message = str(exception) if exception and str(exception) else "You are not allowed to do this."
-    return render(request, "portal/error.html", {"code": 403, "title": "Not allowed", "message": message}, status=403)
+    context = {"code": 403, "title": "Not allowed", "message": message}
+    return _api_error(request, 403, message) or render(request, "portal/error.html", context, status=403)
 
 
 def error_500(request: HttpRequest) -> HttpResponse:
+    api = _api_error(request, 500, "Paved hit an unexpected error. It has been logged; please try again.")
+    if api is not None:
+        return api
     return render(
         request,
         "portal/error.html",

@@ -12,22 +12,55 @@ from typing import Any, Final
 from django.urls import path
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_field,
+    inline_serializer,
+)
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from catalog import oncall_selectors, oncall_services
+from catalog import oncall_selectors, oncall_services, query
+from catalog.api.serializers import StrictCharField
 from catalog.models import Entity, OnCallOverride
 from catalog.oncall import normalize_ref
 from catalog.oncall_selectors import LoadedSchedule, PolicyNow
+from portal.api.schema import error_responses
 from portal.exceptions import ApplicationError, NotFoundError
 
 app_name = "oncall_api"
 
 MAX_RANGE: Final = timedelta(days=oncall_selectors.MAX_TIMELINE_DAYS)
+FIRST_YEAR: Final = 1900
+LAST_YEAR: Final = 2199
+
+# Refs in paths, with examples from the demo organisation.
+_SCHEDULE_REF = OpenApiParameter(
+    "ref", str, OpenApiParameter.PATH, examples=[OpenApiExample("schedule", value="schedule:default/payments-primary")]
+)
+_USER_REF = OpenApiParameter(
+    "ref", str, OpenApiParameter.PATH, examples=[OpenApiExample("user", value="user:default/priya.raman")]
+)
+
+
+def _days_parameter(*, default: int, maximum: int) -> OpenApiParameter:
+    return OpenApiParameter(
+        "days",
+        {"type": "integer", "minimum": 1, "maximum": maximum, "default": default},
+        description=f"Window length in days, 1 to {maximum}; default {default}.",
+    )
+
+
+def _days(request: Request, *, default: int, maximum: int) -> int:
+    raw = request.query_params.get("days", str(default))
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 3 and 1 <= int(raw) <= maximum):
+        raise ApplicationError(f"days must be a whole number from 1 to {maximum}.")
+    return int(raw)
 
 
 def parse_instant(value: str, name: str) -> datetime:
@@ -41,6 +74,9 @@ def parse_instant(value: str, name: str) -> datetime:
         ) from error
     if parsed.tzinfo is None or parsed.utcoffset() is None:
         raise ApplicationError(f"{name} needs a time zone offset or Z (got '{value}').")
+    # Far-off years overflow once shifted to UTC or a window is added; no schedule reaches them.
+    if not FIRST_YEAR <= parsed.year <= LAST_YEAR:
+        raise ApplicationError(f"{name} must lie in the years {FIRST_YEAR} to {LAST_YEAR} (got '{value}').")
     return parsed
 
 
@@ -166,10 +202,16 @@ class OnCallNowApi(APIView):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("entity", str, required=True, description="Entity ref; the kind defaults to component."),
+            OpenApiParameter(
+                "entity",
+                str,
+                required=True,
+                description="Entity ref; the kind defaults to component.",
+                examples=[OpenApiExample("component", value="component:default/payments-service")],
+            ),
             OpenApiParameter("at", OpenApiTypes.DATETIME, description="ISO instant with offset; default now."),
         ],
-        responses=NOW_OUTPUT,
+        responses={200: NOW_OUTPUT, **error_responses(404)},
     )
     def get(self, request: Request) -> Response:
         raw_entity = request.query_params.get("entity", "")
@@ -219,6 +261,11 @@ _SEGMENT = inline_serializer(
 )
 
 
+def _segment_list() -> serializers.BaseSerializer[Any]:
+    # A field instance per use, of the one component class.
+    return type(_SEGMENT)(many=True)
+
+
 def _segments(segments: Any) -> list[dict[str, Any]]:
     return [
         {"from": iso(s.start), "until": iso(s.end), "userRef": s.user, "sources": list(s.sources)} for s in segments
@@ -230,6 +277,7 @@ class ScheduleTimelineApi(APIView):
 
     @extend_schema(
         parameters=[
+            _SCHEDULE_REF,
             OpenApiParameter("from", OpenApiTypes.DATETIME, description="Start (ISO instant); default now."),
             OpenApiParameter("to", OpenApiTypes.DATETIME, description="End (ISO instant); default from + 14 days."),
         ],
@@ -241,10 +289,10 @@ class ScheduleTimelineApi(APIView):
                 "from": serializers.CharField(),
                 "to": serializers.CharField(),
                 "layers": inline_serializer(
-                    "OnCallTimelineLayer", {"name": serializers.CharField(), "segments": _SEGMENT}, many=True
+                    "OnCallTimelineLayer", {"name": serializers.CharField(), "segments": _segment_list()}, many=True
                 ),
-                "overrides": _SEGMENT,
-                "final": _SEGMENT,
+                "overrides": _segment_list(),
+                "final": _segment_list(),
             },
         ),
     )
@@ -278,7 +326,7 @@ class ScheduleCoverageApi(APIView):
     """Coverage of the next `days` days (1 to 93): percent, gaps, the longest gap and hours per person."""
 
     @extend_schema(
-        parameters=[OpenApiParameter("days", int, description="Window length in days, 1 to 93; default 14.")],
+        parameters=[_SCHEDULE_REF, _days_parameter(default=14, maximum=oncall_selectors.MAX_COVERAGE_DAYS)],
         responses=inline_serializer(
             "OnCallCoverage",
             {
@@ -299,12 +347,10 @@ class ScheduleCoverageApi(APIView):
         ),
     )
     def get(self, request: Request, ref: str) -> Response:
-        raw_days = request.query_params.get("days", "14")
-        if not raw_days.isdigit() or not 1 <= int(raw_days) <= oncall_selectors.MAX_COVERAGE_DAYS:
-            raise ApplicationError(f"days must be a whole number from 1 to {oncall_selectors.MAX_COVERAGE_DAYS}.")
+        days = _days(request, default=14, maximum=oncall_selectors.MAX_COVERAGE_DAYS)
         now = timezone.now()
         loaded = _schedule(ref, since=now)
-        view = oncall_selectors.schedule_coverage(loaded, int(raw_days), now)
+        view = oncall_selectors.schedule_coverage(loaded, days, now)
         return Response(
             {
                 "scheduleRef": loaded.ref,
@@ -338,18 +384,18 @@ class OverrideOutputSerializer(serializers.ModelSerializer[OnCallOverride]):
 
 
 class OverrideInputSerializer(serializers.Serializer[Any]):
-    scheduleRef = serializers.CharField(max_length=300)
-    userRef = serializers.CharField(max_length=300)
+    scheduleRef = StrictCharField(max_length=300)
+    userRef = StrictCharField(max_length=300)
     start = InstantField()
     end = InstantField()
-    reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+    reason = StrictCharField(max_length=500, required=False, allow_blank=True, default="")
 
 
 class OverridePatchSerializer(serializers.Serializer[Any]):
-    userRef = serializers.CharField(max_length=300, required=False)
+    userRef = StrictCharField(max_length=300, required=False)
     start = InstantField(required=False)
     end = InstantField(required=False)
-    reason = serializers.CharField(max_length=500, required=False, allow_blank=True)
+    reason = StrictCharField(max_length=500, required=False, allow_blank=True)
 
 
 class OverridesApi(ListAPIView[OnCallOverride]):
@@ -364,7 +410,7 @@ class OverridesApi(ListAPIView[OnCallOverride]):
         return oncall_selectors.override_list(
             schedule_ref=params.get("schedule", ""),
             user_ref=params.get("user", ""),
-            include_past=params.get("includePast") == "true",
+            include_past=query.parse_flag(params.get("includePast"), name="includePast"),
         ).select_related("created_by")
 
     @extend_schema(
@@ -377,7 +423,23 @@ class OverridesApi(ListAPIView[OnCallOverride]):
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
 
-    @extend_schema(request=OverrideInputSerializer, responses={201: OverrideOutputSerializer})
+    @extend_schema(
+        request=OverrideInputSerializer,
+        responses={201: OverrideOutputSerializer, **error_responses(404)},
+        examples=[
+            OpenApiExample(
+                "a day's cover",
+                value={
+                    "scheduleRef": "schedule:default/payments-primary",
+                    "userRef": "user:default/chloe.martin",
+                    "start": "2099-01-05T09:00:00Z",
+                    "end": "2099-01-06T09:00:00Z",
+                    "reason": "Covering for Priya",
+                },
+                request_only=True,
+            )
+        ],
+    )
     def post(self, request: Request) -> Response:
         data = OverrideInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -424,7 +486,7 @@ class UserOnCallApi(APIView):
     """A person's shifts now and over the next `days` days (1 to 93, default 28), across every schedule."""
 
     @extend_schema(
-        parameters=[OpenApiParameter("days", int, description="Window in days, 1 to 93; default 28.")],
+        parameters=[_USER_REF, _days_parameter(default=28, maximum=oncall_selectors.MAX_TIMELINE_DAYS)],
         responses=inline_serializer(
             "OnCallPerson",
             {
@@ -452,10 +514,8 @@ class UserOnCallApi(APIView):
             raise ApplicationError(f"'{ref}' is not a user ref like user:default/alice.") from error
         if not Entity.objects.filter(ref=user_ref, kind__iexact="user").exists():
             raise NotFoundError(f"There is no user {user_ref} in the catalog.")
-        raw_days = request.query_params.get("days", "28")
-        if not raw_days.isdigit() or not 1 <= int(raw_days) <= oncall_selectors.MAX_TIMELINE_DAYS:
-            raise ApplicationError(f"days must be a whole number from 1 to {oncall_selectors.MAX_TIMELINE_DAYS}.")
-        person = oncall_selectors.user_oncall(user_ref, timezone.now(), int(raw_days))
+        days = _days(request, default=28, maximum=oncall_selectors.MAX_TIMELINE_DAYS)
+        person = oncall_selectors.user_oncall(user_ref, timezone.now(), days)
         return Response(
             {
                 "userRef": person.person.ref,

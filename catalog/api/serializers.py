@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from catalog.models import Location
@@ -62,27 +63,38 @@ class RefreshInputSerializer(serializers.Serializer[Any]):
     authorizationToken = StrictCharField(required=False, allow_blank=True, write_only=True)
 
 
+class ValidateEntityInputSerializer(serializers.Serializer[Any]):
+    """Documents the body of /validate-entity; the view reads it itself, to answer in Backstage's `{errors}` shape."""
+
+    entity = serializers.DictField(help_text="The entity descriptor to validate")
+    location = serializers.CharField(help_text="Where it comes from, as a location ref: url:https://host/path")
+
+
 # -- output (documentation of the shapes the views build) -----------------------------------------------------------
 
 
 class RelationTargetSerializer(serializers.Serializer[Any]):
-    kind = serializers.CharField()
-    namespace = serializers.CharField()
-    name = serializers.CharField()
+    kind = serializers.CharField(required=False)
+    namespace = serializers.CharField(required=False)
+    name = serializers.CharField(required=False)
 
 
 class RelationOutputSerializer(serializers.Serializer[Any]):
-    type = serializers.CharField()
-    targetRef = serializers.CharField()
-    target = RelationTargetSerializer()
+    """Every property is present unless `fields` kept only some (`relations.type`)."""
+
+    type = serializers.CharField(required=False)
+    targetRef = serializers.CharField(required=False)
+    target = RelationTargetSerializer(required=False)
 
 
 class EntityOutputSerializer(serializers.Serializer[Any]):
-    apiVersion = serializers.CharField()
-    kind = serializers.CharField()
-    metadata = serializers.DictField()
+    """A whole entity, unless `fields` kept only some paths: then only those are present."""
+
+    apiVersion = serializers.CharField(required=False)
+    kind = serializers.CharField(required=False)
+    metadata = serializers.DictField(required=False)
     spec = serializers.DictField(required=False)
-    relations = RelationOutputSerializer(many=True)
+    relations = RelationOutputSerializer(many=True, required=False)
     status = serializers.DictField(required=False, help_text="Processing errors: {items: [{type, level, message}]}")
 
 
@@ -97,8 +109,15 @@ class EntitiesQueryOutputSerializer(serializers.Serializer[Any]):
     pageInfo = PageInfoSerializer()
 
 
+@extend_schema_field(
+    {"type": "array", "items": {"allOf": [{"$ref": "#/components/schemas/EntityOutput"}], "nullable": True}}
+)
+class EntityOrNullListField(serializers.ListField):
+    """Entities in request order, null where none matched (drf-spectacular cannot mark list items nullable)."""
+
+
 class EntitiesBatchOutputSerializer(serializers.Serializer[Any]):
-    items = EntityOutputSerializer(many=True, allow_null=True)
+    items = EntityOrNullListField(child=EntityOutputSerializer(allow_null=True))
 
 
 class FacetValueSerializer(serializers.Serializer[Any]):

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.http import QueryDict
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import ParseError
 from rest_framework.request import Request
@@ -19,21 +19,40 @@ from catalog import query, selectors, services
 from catalog.api import serializers as s
 from catalog.descriptors import RefError, kind_json_schema, parse_ref, registered_kinds, validate_entity
 from catalog.models import Entity, Location
+from portal.api.schema import error_responses
 from portal.exceptions import NotFoundError
 
-ERROR = OpenApiResponse(OpenApiTypes.OBJECT, description="Backstage's error body: {error: {name, message}, response}")
 _FILTER = OpenApiParameter(
     "filter",
-    str,
-    many=True,
+    {"type": "array", "items": {"type": "string"}, "maxItems": query.MAX_FILTER_PARAMS},
     description="`key=value` or `key` conditions, comma = AND; repeat the parameter for OR. Case-insensitive; "
     "dot paths reach into arrays and annotations; `relations.<type>=<ref>` matches relations.",
+    examples=[OpenApiExample("services", value=["kind=component,spec.type=service"])],
 )
 _FIELDS = OpenApiParameter(
-    "fields", str, many=True, description="Comma-separated dot paths to keep, e.g. kind,metadata"
+    "fields",
+    {"type": "array", "items": {"type": "string"}},
+    description=f"Comma-separated dot paths to keep (at most {query.MAX_FIELDS}), e.g. kind,metadata",
 )
-_LIMIT = OpenApiParameter("limit", int)
-_OFFSET = OpenApiParameter("offset", int)
+_OFFSET = OpenApiParameter("offset", {"type": "integer", "minimum": 0, "maximum": query.MAX_OFFSET})
+# Path parts of an entity name, as Backstage bounds them; the examples are from the demo organisation.
+_NAME_PARTS = [
+    OpenApiParameter(part, {"type": "string", "maxLength": 253}, OpenApiParameter.PATH, examples=[example])
+    for part, example in (
+        ("kind", OpenApiExample("kind", value="component")),
+        ("namespace", OpenApiExample("namespace", value="default")),
+        ("name", OpenApiExample("name", value="payments-service")),
+    )
+]
+
+
+def _limit_parameter(*, maximum: int, default: int) -> OpenApiParameter:
+    schema = {"type": "integer", "minimum": 0, "maximum": maximum, "default": default}
+    return OpenApiParameter("limit", schema)
+
+
+_UID = OpenApiParameter("uid", OpenApiTypes.UUID, OpenApiParameter.PATH)
+_LOCATION_ID = OpenApiParameter("location_id", OpenApiTypes.UUID, OpenApiParameter.PATH)
 
 
 def _limit(request: Request, *, default: int, maximum: int) -> int:
@@ -69,12 +88,16 @@ class EntitiesApi(APIView):
         parameters=[
             _FILTER,
             _FIELDS,
-            _LIMIT,
+            _limit_parameter(maximum=query.ENTITIES_MAX_LIMIT, default=query.ENTITIES_MAX_LIMIT),
             _OFFSET,
             OpenApiParameter("after", str, description="The `after` token of the previous page's Link header"),
-            OpenApiParameter("order", str, many=True, description="`asc:<field>` or `desc:<field>`, repeatable"),
+            OpenApiParameter(
+                "order",
+                {"type": "array", "items": {"type": "string"}, "maxItems": query.MAX_ORDER_FIELDS},
+                description="`asc:<field>` or `desc:<field>`, repeatable",
+            ),
         ],
-        responses={200: s.EntityOutputSerializer(many=True), 400: ERROR},
+        responses={200: s.EntityOutputSerializer(many=True)},
     )
     def get(self, request: Request) -> Response:
         params = request.query_params
@@ -106,14 +129,22 @@ class EntitiesByQueryApi(APIView):
         parameters=[
             _FILTER,
             _FIELDS,
-            _LIMIT,
+            _limit_parameter(maximum=query.BY_QUERY_MAX_LIMIT, default=query.BY_QUERY_DEFAULT_LIMIT),
             _OFFSET,
-            OpenApiParameter("orderField", str, many=True, description="`<field>,<asc|desc>`; the first one is used"),
+            OpenApiParameter(
+                "orderField",
+                {"type": "array", "items": {"type": "string"}, "maxItems": query.MAX_ORDER_FIELDS},
+                description="`<field>,<asc|desc>`; the first one is used",
+            ),
             OpenApiParameter("cursor", str, description="pageInfo.nextCursor or prevCursor of a previous answer"),
-            OpenApiParameter("fullTextFilterTerm", str),
-            OpenApiParameter("fullTextFilterFields", str, many=True, description="Comma-separated keys to search"),
+            OpenApiParameter("fullTextFilterTerm", {"type": "string", "maxLength": query.MAX_FULL_TEXT_LENGTH}),
+            OpenApiParameter(
+                "fullTextFilterFields",
+                {"type": "array", "items": {"type": "string"}},
+                description="Comma-separated keys to search",
+            ),
         ],
-        responses={200: s.EntitiesQueryOutputSerializer, 400: ERROR},
+        responses={200: s.EntitiesQueryOutputSerializer},
     )
     def get(self, request: Request) -> Response:
         params = request.query_params
@@ -148,7 +179,7 @@ class EntitiesByQueryApi(APIView):
 
 
 class EntityByNameApi(APIView):
-    @extend_schema(operation_id="GetEntityByName", responses={200: s.EntityOutputSerializer, 404: ERROR})
+    @extend_schema(operation_id="GetEntityByName", parameters=_NAME_PARTS, responses=s.EntityOutputSerializer)
     def get(self, request: Request, kind: str, namespace: str, name: str) -> Response:
         _check_name_parts(kind, namespace, name)
         entity = selectors.entity_get_by_name(kind=kind, namespace=namespace, name=name)
@@ -172,12 +203,12 @@ def _location(location_id: str) -> Location:
 
 
 class EntityByUidApi(APIView):
-    @extend_schema(operation_id="GetEntityByUid", responses={200: s.EntityOutputSerializer, 404: ERROR})
+    @extend_schema(operation_id="GetEntityByUid", parameters=[_UID], responses=s.EntityOutputSerializer)
     def get(self, request: Request, uid: str) -> Response:
         entity = _entity_by_uid(uid)
         return Response(selectors.entities_json([entity])[0])
 
-    @extend_schema(operation_id="DeleteEntityByUid", responses={204: None, 403: ERROR, 404: ERROR})
+    @extend_schema(operation_id="DeleteEntityByUid", parameters=[_UID], responses={204: None})
     def delete(self, request: Request, uid: str) -> Response:
         entity = _entity_by_uid(uid)
         services.entity_delete(entity=entity, actor=request.user)
@@ -189,7 +220,14 @@ class EntitiesByRefsApi(APIView):
         operation_id="GetEntitiesByRefs",
         parameters=[_FILTER],
         request=s.EntitiesByRefsInputSerializer,
-        responses={200: s.EntitiesBatchOutputSerializer, 400: ERROR},
+        responses=s.EntitiesBatchOutputSerializer,
+        examples=[
+            OpenApiExample(
+                "one found, one missing",
+                value={"entityRefs": ["component:default/payments-service", "component:default/nowhere"]},
+                request_only=True,
+            )
+        ],
     )
     def post(self, request: Request) -> Response:
         if not isinstance(request.data, dict):
@@ -208,8 +246,21 @@ class EntitiesByRefsApi(APIView):
 class EntityFacetsApi(APIView):
     @extend_schema(
         operation_id="GetEntityFacets",
-        parameters=[OpenApiParameter("facet", str, many=True, required=True), _FILTER],
-        responses={200: s.FacetsOutputSerializer, 400: ERROR},
+        parameters=[
+            OpenApiParameter(
+                "facet",
+                {
+                    "type": "array",
+                    "items": {"type": "string", "maxLength": query.MAX_KEY_LENGTH},
+                    "minItems": 1,
+                    "maxItems": query.MAX_FACETS,
+                },
+                required=True,
+                examples=[OpenApiExample("kinds and types", value=["kind", "spec.type"])],
+            ),
+            _FILTER,
+        ],
+        responses=s.FacetsOutputSerializer,
     )
     def get(self, request: Request) -> Response:
         facets = [f.strip() for f in request.query_params.getlist("facet") if f.strip()]
@@ -232,12 +283,12 @@ class LocationsApi(APIView):
 
     @extend_schema(
         operation_id="CreateLocation",
-        parameters=[OpenApiParameter("dryRun", str, description="true to read the target without registering it")],
+        parameters=[OpenApiParameter("dryRun", bool, description="true to read the target without registering it")],
         request=s.LocationInputSerializer,
-        responses={201: s.LocationCreateOutputSerializer, 400: ERROR, 409: ERROR},
+        responses={201: s.LocationCreateOutputSerializer, **error_responses(409)},
     )
     def post(self, request: Request) -> Response:
-        dry_run = _yes_no(request.query_params.get("dryRun"), name="dryRun")
+        dry_run = query.parse_flag(request.query_params.get("dryRun"), name="dryRun")
         if not isinstance(request.data, dict):
             raise ParseError("The body must be a JSON object: {type, target}")
         body = s.LocationInputSerializer(data=request.data)
@@ -267,24 +318,13 @@ def _location_output(location: Location) -> dict[str, str]:
     }
 
 
-def _yes_no(raw: str | None, *, name: str) -> bool:
-    if raw is None or raw == "":
-        return False
-    value = raw.strip().lower()
-    if value in {"true", "yes", "y", "1", "on"}:
-        return True
-    if value in {"false", "no", "n", "0", "off"}:
-        return False
-    raise query.QueryError(f"Invalid {name} '{raw[:40]}': expected true or false")
-
-
 class LocationApi(APIView):
-    @extend_schema(operation_id="GetLocation", responses={200: s.LocationOutputSerializer, 404: ERROR})
+    @extend_schema(operation_id="GetLocation", parameters=[_LOCATION_ID], responses=s.LocationOutputSerializer)
     def get(self, request: Request, location_id: str) -> Response:
         location = _location(location_id)
         return Response(s.location_json(location))
 
-    @extend_schema(operation_id="DeleteLocation", responses={204: None, 403: ERROR, 404: ERROR})
+    @extend_schema(operation_id="DeleteLocation", parameters=[_LOCATION_ID], responses={204: None})
     def delete(self, request: Request, location_id: str) -> Response:
         location = _location(location_id)
         services.location_delete(location=location, actor=request.user)
@@ -292,7 +332,7 @@ class LocationApi(APIView):
 
 
 class LocationByEntityApi(APIView):
-    @extend_schema(operation_id="getLocationByEntity", responses={200: s.LocationOutputSerializer, 404: ERROR})
+    @extend_schema(operation_id="getLocationByEntity", parameters=_NAME_PARTS, responses=s.LocationOutputSerializer)
     def get(self, request: Request, kind: str, namespace: str, name: str) -> Response:
         _check_name_parts(kind, namespace, name)
         location = selectors.location_for_entity(kind=kind, namespace=namespace, name=name)
@@ -303,7 +343,12 @@ class LocationByEntityApi(APIView):
 
 class RefreshApi(APIView):
     @extend_schema(
-        operation_id="RefreshEntity", request=s.RefreshInputSerializer, responses={200: None, 400: ERROR, 404: ERROR}
+        operation_id="RefreshEntity",
+        request=s.RefreshInputSerializer,
+        responses={200: None, **error_responses(404)},
+        examples=[
+            OpenApiExample("component", value={"entityRef": "component:default/payments-service"}, request_only=True)
+        ],
     )
     def post(self, request: Request) -> Response:
         if not isinstance(request.data, dict):
@@ -331,8 +376,23 @@ class ValidateEntityApi(APIView):
 
     @extend_schema(
         operation_id="ValidateEntity",
-        request=OpenApiTypes.OBJECT,
+        request=s.ValidateEntityInputSerializer,
         responses={200: None, 400: s.ValidationErrorsSerializer},
+        examples=[
+            OpenApiExample(
+                "a component",
+                value={
+                    "entity": {
+                        "apiVersion": "backstage.io/v1alpha1",
+                        "kind": "Component",
+                        "metadata": {"name": "invoice-service"},
+                        "spec": {"type": "service", "lifecycle": "production", "owner": "group:payments"},
+                    },
+                    "location": "url:https://git.example.com/acme/invoice-service/blob/main/catalog-info.yaml",
+                },
+                request_only=True,
+            )
+        ],
     )
     def post(self, request: Request) -> Response:
         try:
@@ -380,7 +440,13 @@ class KindsApi(APIView):
 class KindSchemaApi(APIView):
     """Paved extra: the JSON Schema (draft-07) of a whole entity of one kind."""
 
-    @extend_schema(operation_id="GetKindSchema", responses={200: OpenApiTypes.OBJECT, 404: ERROR})
+    @extend_schema(
+        operation_id="GetKindSchema",
+        parameters=[
+            OpenApiParameter("kind", str, OpenApiParameter.PATH, examples=[OpenApiExample("kind", value="Component")])
+        ],
+        responses=OpenApiTypes.OBJECT,
+    )
     def get(self, request: Request, kind: str) -> Response:
         known = {spec.kind.lower(): spec.kind for spec in registered_kinds()}
         if kind.lower() not in known:
