@@ -36,7 +36,8 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.db.models import Q, Sum
 from django.dispatch import receiver
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.utils import timezone
 
@@ -136,16 +137,20 @@ def refused(request: HttpRequest) -> bool:
 
 
 def lockout_response(
-    request: HttpRequest, original_response: HttpResponse | None = None, credentials: dict[str, Any] | None = None
-) -> HttpResponse | None:
+    request: HttpRequest, original_response: object = None, credentials: dict[str, Any] | None = None
+) -> HttpResponseBase:
     """axes' `AXES_LOCKOUT_CALLABLE`, for the portal's sign-in page and the admin's alike.
 
     A failure that starts a pause keeps the page the view rendered: the password was checked, so the form's error
     stands (the portal's page adds when to try again). A refused attempt gets the sign-in page saying when.
     """
+    if not isinstance(original_response, HttpResponseBase):
+        original_response = None  # axes' asynchronous path passes the credentials in its place
     pause = signin_pause(request)
-    if pause is None or (not pause.refused and original_response is not None):
+    if original_response is not None and (pause is None or not pause.refused):
         return original_response
+    if pause is None:
+        pause = Pause(until=timezone.now() + cooloff(request), failures=recorded_failures(request), refused=True)
     username = get_client_username(request, credentials) or ""
     context = {
         "form": AuthenticationForm(request, initial={"username": username}),
