@@ -14,7 +14,7 @@ class CatalogConfig(AppConfig):
         # The descriptor package stays free of the on-call engine; the engine's deep checks (time zones,
         # turns, restriction windows, member kinds) are plugged into ingestion here.
         from catalog.descriptors import set_extra_validator
-        from catalog.oncall import validate_policy_spec, validate_schedule_spec
+        from catalog.oncall.engine import validate_policy_spec, validate_schedule_spec
 
         set_extra_validator("Schedule", _inside_spec(validate_schedule_spec))
         set_extra_validator("EscalationPolicy", _inside_spec(validate_policy_spec))

@@ -20,7 +20,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from catalog.models import CalendarFeed, Entity, OnCallOverride, Relation, SearchEntry
-from catalog.oncall import (
+from catalog.oncall.engine import (
     EscalationPolicy,
     LevelStatus,
     Override,
@@ -39,7 +39,7 @@ from catalog.oncall import (
     schedule_from_spec,
     timeline,
 )
-from catalog.oncall import ical as oncall_ical
+from catalog.oncall.engine import ical as oncall_ical
 
 POLICY_ANNOTATION: Final = "paved.dev/escalation-policy"
 _POLICY_ANNOTATION_KEY: Final = f"metadata.annotations.{POLICY_ANNOTATION}"
@@ -643,7 +643,7 @@ class TimelineView:
 
 def local_midnight(day: datetime, zone: ZoneInfo) -> datetime:
     """Midnight at the start of `day`'s date in `zone` (the next valid instant when midnight does not exist)."""
-    from catalog.oncall import resolve
+    from catalog.oncall.engine import resolve
 
     return resolve(datetime.combine(day.astimezone(zone).date(), time(0, 0)), zone)
 
@@ -651,7 +651,7 @@ def local_midnight(day: datetime, zone: ZoneInfo) -> datetime:
 def schedule_timeline(loaded: LoadedSchedule, start: datetime, days: int = 14) -> TimelineView:
     """The timeline drawn on the schedule page: a row per layer, one for overrides, the final schedule; from local
     midnight of `start` in the schedule's zone for `days` days. Needs `loaded.schedule` (a readable schedule)."""
-    from catalog.oncall import resolve
+    from catalog.oncall.engine import resolve
 
     assert loaded.schedule is not None
     zone = loaded.zone

@@ -15,7 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from catalog.models import CalendarFeed, Entity, OnCallOverride
-from catalog.oncall import normalize_ref
+from catalog.oncall.engine import normalize_ref
 from portal import permissions
 from portal.exceptions import NotFoundError
 from portal.permissions import Action, require

@@ -19,7 +19,7 @@ from django_htmx.http import HttpResponseClientRedirect, reswap, retarget
 
 from catalog import oncall_selectors, oncall_services
 from catalog.models import CalendarFeed, Entity
-from catalog.oncall import normalize_ref, resolve
+from catalog.oncall.engine import normalize_ref, resolve
 from catalog.oncall_selectors import LoadedSchedule, OnCallFilters
 from portal.exceptions import ForbiddenError
 from portal.http import HtmxHttpRequest, is_fragment_request, render_page

@@ -28,7 +28,7 @@ from rest_framework.views import APIView
 from catalog import oncall_selectors, oncall_services, query
 from catalog.api.serializers import StrictCharField
 from catalog.models import Entity, OnCallOverride
-from catalog.oncall import normalize_ref
+from catalog.oncall.engine import normalize_ref
 from catalog.oncall_selectors import LoadedSchedule, PolicyNow
 from portal.api.schema import error_responses
 from portal.exceptions import ApplicationError, NotFoundError
@@ -306,7 +306,7 @@ class ScheduleTimelineApi(APIView):
             raise ApplicationError(f"A timeline covers at most {MAX_RANGE.days} days.")
         loaded = _schedule(ref, since=start)
         assert loaded.schedule is not None
-        from catalog.oncall import timeline
+        from catalog.oncall.engine import timeline
 
         drawn = timeline(loaded.schedule, start, end)
         return Response(

@@ -16,7 +16,7 @@ from pathlib import Path
 # Run as a plain script from anywhere, the repository root is not on sys.path.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from catalog.oncall import (
+from catalog.oncall.engine import (
     DailyWindow,
     EscalationLevel,
     EscalationPolicy,
@@ -29,7 +29,7 @@ from catalog.oncall import (
     policy_now,
     render,
 )
-from catalog.oncall.localtime import resolve_us
+from catalog.oncall.engine.localtime import resolve_us
 
 ZONES = ("Europe/Berlin", "America/New_York", "Australia/Sydney", "UTC", "Asia/Kolkata")
 NOW = datetime(2026, 3, 27, 14, 37, tzinfo=UTC)  # close to the EU spring-forward weekend

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
-from catalog.oncall import (
+from catalog.oncall.engine import (
     DailyWindow,
     EscalationLevel,
     SpecError,
@@ -20,7 +20,7 @@ from catalog.oncall import (
     validate_policy_spec,
     validate_schedule_spec,
 )
-from tests.catalog.oncall.builders import shift_at, u, utc
+from tests.catalog.oncall.engine.builders import shift_at, u, utc
 
 DESCRIPTORS = """
 apiVersion: paved.dev/v1alpha1

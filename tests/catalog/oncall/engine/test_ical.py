@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from icalendar import Calendar
 
-from catalog.oncall import Segment, render
-from catalog.oncall.ical import person_calendar, schedule_calendar, shift_uid
-from tests.catalog.oncall.builders import layer, override, schedule, u, utc
+from catalog.oncall.engine import Segment, render
+from catalog.oncall.engine.ical import person_calendar, schedule_calendar, shift_uid
+from tests.catalog.oncall.engine.builders import layer, override, schedule, u, utc
 
 STAMP = utc(2026, 1, 1)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, time
 from zoneinfo import ZoneInfo
 
-from catalog.oncall import DailyWindow, Layer, Override, Schedule, Shift, Turn, WeeklyWindow, on_call_at
-from catalog.oncall.model import WEEKDAYS, TurnUnit
+from catalog.oncall.engine import DailyWindow, Layer, Override, Schedule, Shift, Turn, WeeklyWindow, on_call_at
+from catalog.oncall.engine.model import WEEKDAYS, TurnUnit
 
 ZONES = ("Europe/Berlin", "America/New_York", "Australia/Sydney", "UTC", "Asia/Kolkata")
 

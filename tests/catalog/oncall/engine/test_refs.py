@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from catalog.oncall import display_name, normalize_ref
+from catalog.oncall.engine import display_name, normalize_ref
 
 
 @pytest.mark.parametrize(

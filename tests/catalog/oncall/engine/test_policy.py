@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 
-from catalog.oncall import (
+from catalog.oncall.engine import (
     EscalationLevel,
     EscalationPolicy,
     LevelStatus,
@@ -15,7 +15,7 @@ from catalog.oncall import (
     policy_now,
     readiness,
 )
-from tests.catalog.oncall.builders import daily, layer, schedule, u, utc, weekly
+from tests.catalog.oncall.engine.builders import daily, layer, schedule, u, utc, weekly
 
 DAY = "schedule:default/day-shift"
 SECONDARY = "schedule:default/secondary"

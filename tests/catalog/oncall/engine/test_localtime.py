@@ -5,9 +5,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from catalog.oncall import resolve
-from catalog.oncall.localtime import from_us, local_wall, to_us
-from tests.catalog.oncall.builders import utc
+from catalog.oncall.engine import resolve
+from catalog.oncall.engine.localtime import from_us, local_wall, to_us
+from tests.catalog.oncall.engine.builders import utc
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from catalog.oncall import (
+from catalog.oncall.engine import (
     DailyWindow,
     EscalationLevel,
     EscalationPolicy,
@@ -28,8 +28,8 @@ from catalog.oncall import (
     render_layer,
     resolve,
 )
-from catalog.oncall.spec import _windows_overlap
-from tests.catalog.oncall.builders import ZONES, shift_at
+from catalog.oncall.engine.spec import _windows_overlap
+from tests.catalog.oncall.engine.builders import ZONES, shift_at
 
 PEOPLE = tuple(f"user:default/{name}" for name in ("alice", "bob", "carol", "dave", "erin"))
 # Local start times around the usual DST switch hours, so gaps and overlaps come up often.

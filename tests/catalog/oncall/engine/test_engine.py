@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from catalog.oncall import (
+from catalog.oncall.engine import (
     Handoff,
     Segment,
     Shift,
@@ -21,7 +21,7 @@ from catalog.oncall import (
     schedule_status,
     timeline,
 )
-from tests.catalog.oncall.builders import at, daily, layer, override, schedule, shift_at, u, utc, weekly
+from tests.catalog.oncall.engine.builders import at, daily, layer, override, schedule, shift_at, u, utc, weekly
 
 
 def handoffs(segments: list[Segment]) -> list[tuple[object, str | None]]:
