@@ -47,6 +47,10 @@ class SourceRead:
     unchanged: bool = False
 
 
+class LocationDeleted(Exception):
+    """The location was unregistered after its refresh read it: there is nothing left to write to."""
+
+
 @dataclass
 class ApplyResult:
     created: int = 0
@@ -119,10 +123,18 @@ def _error(message: str, *, file: str = "", entity_ref: str | None = None, path:
 def apply_location_read(*, location: Location, sources: Sequence[SourceRead]) -> ApplyResult:
     """Replace what `location` manages with what was read, under the rules in this module's docstring.
 
-    Runs in one transaction so that readers never see half a refresh. Locks the location row so two refreshes
-    of one location never interleave.
+    Runs in one transaction so that readers never see half a refresh. Locks the location row first, as
+    unregistering the location and deleting one of its entities do: two refreshes of one location never
+    interleave (the second sees what the first wrote), a delete waits for the write or the write sees the
+    delete. Raises LocationDeleted, writing nothing, when the location is gone.
     """
-    Location.objects.select_for_update().filter(pk=location.pk).first()
+    locked = Location.objects.select_for_update().filter(pk=location.pk).first()
+    if locked is None:
+        raise LocationDeleted(location.key)
+    # As they are now, not as the caller loaded them: another refresh or a trust change may have committed since.
+    location.trusted = locked.trusted
+    location.failed_attempts = locked.failed_attempts
+    location.last_success_at = locked.last_success_at
     result = ApplyResult()
     trusted = location_is_trusted(location)
     failed_sources = {s.source for s in sources if not s.ok}
@@ -360,7 +372,8 @@ def _insert_rows(model: type[models.Model], columns: list[str], rows: Sequence[t
     names = ", ".join(connection.ops.quote_name(column) for column in columns)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            with cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+            # COPY goes through the driver's own cursor: its errors are made Django's (IntegrityError, ...) here.
+            with connection.wrap_database_errors, cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
             return

@@ -18,7 +18,7 @@ import structlog
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, OperationalError, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
@@ -26,6 +26,7 @@ from catalog.descriptors import DEFAULT_LIMITS, Issue, LocationTarget, ParseResu
 from catalog.ingest import (
     TRUSTED_KINDS,
     ApplyResult,
+    LocationDeleted,
     SourceRead,
     apply_location_read,
     issue_dict,
@@ -279,6 +280,7 @@ def _usable_cache(location: Location) -> dict[str, Any]:
 class RefreshResult:
     files_read: int
     applied: ApplyResult
+    location_deleted: bool = False  # unregistered while it was read: nothing was written
 
 
 @dataclass
@@ -375,11 +377,12 @@ def _dry_run(*, location: Location, exists: bool) -> DryRun:
 
 def location_refresh(*, location: Location, on_file: Callable[[str], None] | None = None) -> RefreshResult:
     """Read the location (and what it nests) and apply it. Not atomic as a whole on purpose: reading may take
-    long and must not hold a transaction; the write itself is one transaction in apply_location_read.
+    long and must not hold a transaction; the write itself is one transaction under the location's row lock.
 
     A target that fails (unreadable root, broken nested file) keeps what it produced last time, its Location
     children included; the errors and the attempt are recorded on the location. Idempotent: a second refresh
-    of unchanged sources writes no entity.
+    of unchanged sources writes no entity. A location unregistered while it was read is left alone
+    (`location_deleted`); a write that collides with another writer's is tried again on what that one committed.
     """
     outcome = read_location(
         type=location.type,
@@ -389,18 +392,11 @@ def location_refresh(*, location: Location, on_file: Callable[[str], None] | Non
         salt=f"trusted={location_is_trusted(location)}",
     )
     sources = [*outcome.sources, *_kept_sources(location, outcome)]
-    applied = apply_location_read(location=location, sources=sources)
-    # Only sources that produced no error at all may be skipped next time (errors are re-reported every refresh).
-    erroneous = {str(error.get("file") or "") for error in applied.errors}
-    location.source_digests = {
-        source: entry
-        for source, entry in outcome.digests.items()
-        if source not in erroneous and source.partition(":")[2] not in erroneous
-    }
-    location.next_refresh_at = timezone.now() + _interval()
-    Location.objects.filter(pk=location.pk).update(
-        next_refresh_at=location.next_refresh_at, source_digests=location.source_digests
-    )
+    try:
+        applied = _location_write_retrying(location=location, sources=sources, digests=outcome.digests)
+    except LocationDeleted:
+        log.info("catalog.location.refresh_skipped", location=location.key, reason="location deleted")
+        return RefreshResult(files_read=outcome.files_read, applied=ApplyResult(), location_deleted=True)
     log.info(
         "catalog.location.refreshed",
         location=location.key,
@@ -413,10 +409,64 @@ def location_refresh(*, location: Location, on_file: Callable[[str], None] | Non
     return RefreshResult(files_read=outcome.files_read, applied=applied)
 
 
+_WRITE_ATTEMPTS: Final = 3
+
+
+def _location_write_retrying(
+    *, location: Location, sources: list[SourceRead], digests: dict[str, dict[str, Any]]
+) -> ApplyResult:
+    attempt = 1
+    while True:
+        try:
+            return _location_write(location=location, sources=sources, digests=digests)
+        except (IntegrityError, OperationalError) as exc:
+            if attempt >= _WRITE_ATTEMPTS or not _is_write_conflict(exc):
+                raise
+            log.warning("catalog.location.write_conflict", location=location.key, attempt=attempt, error=str(exc))
+            attempt += 1
+
+
+def _is_write_conflict(exc: DatabaseError) -> bool:
+    """Another writer got there first: two locations inserting one new entity, an entity deleted under a refresh
+    that adopts it, a deadlock. Once that writer has committed, the same write sees it and decides again."""
+    if isinstance(exc, IntegrityError):
+        return True
+    sqlstate = getattr(exc.__cause__, "sqlstate", None)
+    return isinstance(sqlstate, str) and sqlstate.startswith("40")  # serialization failure, deadlock
+
+
+@transaction.atomic
+def _location_write(
+    *, location: Location, sources: list[SourceRead], digests: dict[str, dict[str, Any]]
+) -> ApplyResult:
+    """The write of a refresh: its entities and its bookkeeping in one transaction, under the location's row lock
+    (taken by apply_location_read), so a location deleted meanwhile raises LocationDeleted and nothing is written."""
+    applied = apply_location_read(location=location, sources=sources)
+    # Only sources that produced no error at all may be skipped next time (errors are re-reported every refresh).
+    erroneous = {str(error.get("file") or "") for error in applied.errors}
+    location.source_digests = {
+        source: entry
+        for source, entry in digests.items()
+        if source not in erroneous and source.partition(":")[2] not in erroneous
+    }
+    location.next_refresh_at = timezone.now() + _interval()
+    Location.objects.filter(pk=location.pk).update(
+        next_refresh_at=location.next_refresh_at, source_digests=location.source_digests
+    )
+    return applied
+
+
+def _lock_location(location_id: Any) -> bool:
+    """Take the location's row lock until the transaction ends, as a refresh's write does; False if it is gone."""
+    return Location.objects.select_for_update().filter(pk=location_id).exists()
+
+
 @transaction.atomic
 def location_refresh_fail(*, location: Location, error: str) -> Location:
     """Record a refresh that could not run at all (the task gave up): entities stay, the error shows."""
-    locked = Location.objects.select_for_update().get(pk=location.pk)
+    locked = Location.objects.select_for_update().filter(pk=location.pk).first()
+    if locked is None:  # unregistered meanwhile: nobody to tell
+        return location
     now = timezone.now()
     locked.errors = [
         {"file": locked.key, "document": None, "entityRef": None, "path": "", "message": f"Refresh failed: {error}"}
@@ -433,6 +483,10 @@ def location_refresh_fail(*, location: Location, error: str) -> Location:
 def location_delete(*, location: Location, actor: Actor) -> int:
     """Unregister a location and delete the entities it manages; returns how many entities went."""
     require(actor, Action.LOCATION_DELETE, location)
+    # First, as a refresh's write does: a refresh writing now commits before its entities are counted and deleted
+    # here, and one that has not written yet finds the location gone and writes nothing.
+    if not _lock_location(location.pk):
+        return 0  # unregistered meanwhile
     before = _snapshot(location)
     deleted = Entity.objects.filter(location=location).count()
     Entity.objects.filter(location=location).delete()
@@ -502,14 +556,21 @@ def entity_delete(*, entity: Entity, actor: Actor) -> None:
     """Delete one entity, as Backstage's DELETE by-uid: an entity still in its source comes back on the next
     refresh of its location; an orphan stays gone."""
     require(actor, Action.ENTITY_DELETE, entity)
+    # The location's row lock before the entity's, in a refresh's order: a refresh rewriting this entity's relations
+    # commits before they are deleted here, and one that has not written yet sees the entity gone.
+    if entity.location_id is not None:
+        _lock_location(entity.location_id)
+    locked = Entity.objects.select_for_update().filter(pk=entity.pk).first()
+    if locked is None:
+        return  # deleted meanwhile
     audit_record(
         actor=_audit_actor(actor),
         action="catalog.entity.delete",
-        target=entity,
-        target_repr=entity.ref,
-        before={"ref": entity.ref, "orphan": entity.orphan, "location": str(entity.location_id or "")},
+        target=locked,
+        target_repr=locked.ref,
+        before={"ref": locked.ref, "orphan": locked.orphan, "location": str(locked.location_id or "")},
     )
-    entity.delete()
+    locked.delete()
 
 
 # --- helpers ------------------------------------------------------------------------------------------

@@ -28,7 +28,14 @@ def database_url() -> str:
 @contextmanager
 def running_worker() -> Iterator[subprocess.Popen[bytes]]:
     """Start `celery worker` on a queue of its own; the test process sends to that queue instead of running eagerly."""
-    queue = f"paved-test-{uuid.uuid4().hex[:8]}"
+    with running_workers(1) as processes:
+        yield processes[0]
+
+
+@contextmanager
+def running_workers(count: int, *, queue: str | None = None) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """`count` worker processes on one queue of their own (`queue`, or a new one), taking tasks side by side."""
+    queue = queue or f"paved-test-{uuid.uuid4().hex[:8]}"
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "portal.settings",
@@ -41,26 +48,44 @@ def running_worker() -> Iterator[subprocess.Popen[bytes]]:
         "PAVED_LOG_LEVEL": "WARNING",
     }
     celery = Path(sys.executable).with_name("celery")
-    log = open(Path(settings.VAR_DIR) / f"worker-{queue}.log", "wb")  # noqa: SIM115 - closed below
-    process = subprocess.Popen(
-        [str(celery), "-A", "portal", "worker", "--pool=solo", "--without-gossip", "--without-mingle", "-Q", queue],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    logs = [open(Path(settings.VAR_DIR) / f"worker-{queue}-{n}.log", "wb") for n in range(count)]  # noqa: SIM115
+    processes = [
+        subprocess.Popen(
+            [
+                str(celery),
+                "-A",
+                "portal",
+                "worker",
+                "--pool=solo",
+                "--without-gossip",
+                "--without-mingle",
+                "-Q",
+                queue,
+                "-n",
+                f"worker{n}@%h",
+            ],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        for n, log in enumerate(logs)
+    ]
     previous = (celery_app.conf.task_always_eager, celery_app.conf.task_default_queue)
     celery_app.conf.task_always_eager = False
     celery_app.conf.task_default_queue = queue
     try:
-        yield process
+        yield processes
     finally:
         celery_app.conf.task_always_eager, celery_app.conf.task_default_queue = previous
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        for log in logs:
+            log.close()
 
 
 def wait_for(predicate: Callable[[], bool], *, timeout: float = 60.0, interval: float = 0.2) -> bool:
@@ -75,3 +100,9 @@ def wait_for(predicate: Callable[[], bool], *, timeout: float = 60.0, interval: 
 def worker_log(process: subprocess.Popen[bytes]) -> str:
     logs = sorted(Path(settings.VAR_DIR).glob("worker-*.log"), key=lambda p: p.stat().st_mtime)
     return logs[-1].read_text(errors="replace")[-4000:] if logs else ""
+
+
+def worker_logs(processes: list[subprocess.Popen[bytes]]) -> str:
+    """The whole logs of the last `len(processes)` workers started."""
+    logs = sorted(Path(settings.VAR_DIR).glob("worker-*.log"), key=lambda p: p.stat().st_mtime)
+    return "\n".join(path.read_text(errors="replace") for path in logs[-len(processes) :])
