@@ -11,7 +11,7 @@ app_name = "catalog"
 urlpatterns = [
     path("", views.entity_list, name="entity_list"),
     path("search/", views.search, name="search"),
-    path("oncall/", include("catalog.oncall_urls")),
+    path("oncall/", include("catalog.oncall.urls")),
     path("locations/", views.location_list, name="location_list"),
     path("locations/preview/", views.location_preview, name="location_preview"),
     path("locations/register/", views.location_create, name="location_create"),

@@ -18,9 +18,10 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from catalog import oncall_selectors, selectors, services
+from catalog import selectors, services
 from catalog.filters import ORDERING_LABELS, PAGE_SIZES
 from catalog.models import Entity, Location
+from catalog.oncall import selectors as oncall_selectors
 from catalog.presentation import api_definition, is_http_url, safe_links
 from portal.exceptions import ApplicationError
 from portal.http import HtmxHttpRequest, is_fragment_request, render_page
@@ -121,7 +122,9 @@ def entity_detail(request: HtmxHttpRequest, namespace: str, kind: str, name: str
         "group": selectors.group_overview(relations=relations) if kind_lower == "group" else None,
         "person": selectors.user_overview(entity=entity, relations=relations) if kind_lower == "user" else None,
         "profile": spec.get("profile") if isinstance(spec.get("profile"), dict) else {},
-        "shifts": oncall_selectors.user_shift_summary(entity.ref) if kind_lower == "user" and tab != "yaml" else None,
+        "shifts": (
+            oncall_selectors.user_shift_summary(user_ref=entity.ref) if kind_lower == "user" and tab != "yaml" else None
+        ),
     }
     if tab == "yaml":
         context["raw_yaml"] = yaml.safe_dump(entity.data, sort_keys=False, allow_unicode=True, width=100)

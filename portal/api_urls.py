@@ -10,7 +10,7 @@ from portal.api import views
 urlpatterns = [
     path("me", views.MeApi.as_view(), name="api_me"),
     path("catalog/", include("catalog.api.urls")),
-    path("oncall/", include("catalog.api.oncall")),
+    path("oncall/", include("catalog.oncall.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api_schema"),
     # The split view serves Swagger UI's start-up script from /api/docs/?script=, not inline (the CSP refuses that).
     path(

@@ -11,10 +11,10 @@ from django.db import connection
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from catalog import oncall_selectors
 from catalog import selectors as catalog_selectors
 from catalog.models import Entity
-from catalog.oncall_selectors import EntityOnCall, LevelView
+from catalog.oncall import selectors as oncall_selectors
+from catalog.oncall.selectors import EntityOnCall, LevelView
 from catalog.selectors import CatalogOverview, KindCount
 from portal import permissions
 from portal.models import ApiToken, AuditEvent
@@ -125,7 +125,7 @@ def home_page(*, user: User, at: datetime | None = None) -> HomePage:
         groups = catalog_selectors.entities_of_kind_by_refs(refs=refs, kind="group", limit=HOME_MAX_TEAMS)
         more = max(len(refs) - HOME_MAX_TEAMS, 0)
         owned = catalog_selectors.owned_counts_by_kind(owner_refs=[group.ref for group in groups])
-        oncall = oncall_selectors.oncall_for_entities(groups, at) if groups else {}
+        oncall = oncall_selectors.entities_oncall(entities=groups, at=at) if groups else {}
         teams = [TeamCard(group, owned.get(group.ref, []), oncall[group.ref]) for group in groups]
     return HomePage(
         user_entity=user_entity,

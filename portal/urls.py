@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.urls import include, path
 
-from catalog import oncall_urls
+from catalog.oncall import urls as oncall_urls
 from portal import views
 
 portal_patterns = [

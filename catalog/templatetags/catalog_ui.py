@@ -9,7 +9,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 
 from catalog.models import Entity
-from catalog.oncall_selectors import PALETTE
+from catalog.oncall.presentation import PALETTE
 from catalog.presentation import split_ref
 
 register = template.Library()

@@ -33,7 +33,7 @@ from schemathesis.config import SchemathesisConfig
 
 from catalog import demo
 from catalog.models import Entity, Location, OnCallOverride
-from tests.catalog.oncall_factories import OnCallOverrideFactory
+from tests.catalog.oncall.factories import OnCallOverrideFactory
 from tests.factories import AdminFactory, ApiTokenFactory
 
 TOKEN = "pvd_contract-test-token"

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.catalog.oncall_factories import OnCallOverrideFactory
+from tests.catalog.oncall.factories import OnCallOverrideFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.test import Client
 from django.urls import reverse
 
-from catalog.oncall_selectors import PALETTE
+from catalog.oncall.presentation import PALETTE
 from catalog.templatetags.catalog_ui import colour_class
 
 pytestmark = pytest.mark.django_db

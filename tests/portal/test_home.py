@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from catalog.models import Location
 from tests.catalog.factories import LocationFactory, component, group, ingest, user
-from tests.catalog.oncall_factories import OnCallOverrideFactory, payments_org
+from tests.catalog.oncall.factories import OnCallOverrideFactory, payments_org
 from tests.factories import AdminFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

@@ -32,7 +32,7 @@ from catalog import services
 from catalog.models import CalendarFeed, Entity, Location, OnCallOverride
 from portal.permissions import SYSTEM, Action, NotPermitted, may, require
 from tests.catalog.factories import LocationFactory, component, ingest
-from tests.catalog.oncall_factories import CalendarFeedFactory, OnCallOverrideFactory, payments_org
+from tests.catalog.oncall.factories import CalendarFeedFactory, OnCallOverrideFactory, payments_org
 from tests.factories import AdminFactory, ApiTokenFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

@@ -228,24 +228,28 @@ def _parse_restriction(reader: _Reader, value: object, path: str) -> Restriction
         end = reader.time_of_day(inner["to"], f"{inner_path}.to", is_end=True)
         if start is None or end is None:
             return None
-        if start == end:
-            if _is_end_of_day(inner["to"]):
-                reader.issue(path, "a window from 00:00 to 24:00 covers the whole day; drop the restriction instead")
-            else:
-                reader.issue(path, f"empty window: from and to are both {start:%H:%M}")
-            return None
-        return DailyWindow(start, end)
+        if start != end:
+            return DailyWindow(start, end)
+        whole = "a window from 00:00 to 24:00 covers the whole day"
+        _empty_window(reader, path, inner["to"], whole, f"{start:%H:%M}")
+        return None
     begin = reader.weekly_moment(inner["from"], f"{inner_path}.from", is_end=False)
     finish = reader.weekly_moment(inner["to"], f"{inner_path}.to", is_end=True)
     if begin is None or finish is None:
         return None
     if begin == finish:
-        if _is_end_of_day(inner["to"]):
-            reader.issue(path, "this window covers the whole week; drop the restriction instead")
-        else:
-            reader.issue(path, f"empty window: from and to are both {WEEKDAYS[begin[0]]} {begin[1]:%H:%M}")
+        moment = f"{WEEKDAYS[begin[0]]} {begin[1]:%H:%M}"
+        _empty_window(reader, path, inner["to"], "this window covers the whole week", moment)
         return None
     return WeeklyWindow(begin[0], begin[1], finish[0], finish[1])
+
+
+def _empty_window(reader: _Reader, path: str, to: object, whole: str, moment: str) -> None:
+    """Report a window whose ends meet: all the time when it ends at 24:00, else none of it."""
+    if _is_end_of_day(to):
+        reader.issue(path, f"{whole}; drop the restriction instead")
+    else:
+        reader.issue(path, f"empty window: from and to are both {moment}")
 
 
 def _is_end_of_day(value: object) -> bool:

@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from catalog.models import OnCallOverride
-from tests.catalog.oncall_factories import OnCallOverrideFactory, ingest_payments_org
+from catalog.oncall.models import OnCallOverride
+from tests.catalog.oncall.factories import OnCallOverrideFactory, ingest_payments_org
 from tests.factories import AdminFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -31,6 +32,37 @@ def alice(org):
     return _client("alice")
 
 
+NOW = reverse("oncall_api:now")
+OVERRIDES = reverse("oncall_api:overrides")
+
+
+def _timeline(ref):
+    return reverse("oncall_api:schedule_timeline", args=[ref])
+
+
+def _coverage(ref):
+    return reverse("oncall_api:schedule_coverage", args=[ref])
+
+
+def _override(override_id):
+    return reverse("oncall_api:override", args=[override_id])
+
+
+def _user(ref):
+    return reverse("oncall_api:user", args=[ref])
+
+
+def _new_override(**changes):
+    start = timezone.now() + timedelta(hours=1)
+    payload = {
+        "scheduleRef": "payments-primary",
+        "userRef": "bob",
+        "start": start.isoformat(),
+        "end": (start + timedelta(hours=1)).isoformat(),
+    }
+    return {**payload, **changes}
+
+
 def _error(response, status, name, text=""):
     body = response.json()
     assert response.status_code == status, body
@@ -40,7 +72,7 @@ def _error(response, status, name, text=""):
 
 
 def test_now_golden_at_a_fixed_instant(alice):
-    response = alice.get("/api/oncall/now", {"entity": "component:default/checkout", "at": "2026-03-04T12:00:00Z"})
+    response = alice.get(NOW, {"entity": "component:default/checkout", "at": "2026-03-04T12:00:00Z"})
     assert response.status_code == 200
     assert response.json() == {
         "entityRef": "component:default/checkout",
@@ -109,9 +141,9 @@ def test_now_golden_at_a_fixed_instant(alice):
 
 
 def test_now_at_a_weekend_with_an_offset_and_no_policy(alice):
-    body = alice.get("/api/oncall/now", {"entity": "group:payments", "at": "2026-03-07T13:00:00+01:00"}).json()
+    body = alice.get(NOW, {"entity": "group:payments", "at": "2026-03-07T13:00:00+01:00"}).json()
     assert body["levels"][1]["onCall"][0]["userRef"] == "user:default/frank"
-    none = alice.get("/api/oncall/now", {"entity": "orphan-service"}).json()
+    none = alice.get(NOW, {"entity": "orphan-service"}).json()
     assert none["policyRef"] is None
     assert none["levels"] == []
     assert "no escalation policy" in none["summary"]
@@ -128,17 +160,17 @@ def test_now_at_a_weekend_with_an_offset_and_no_policy(alice):
     ],
 )
 def test_now_rejects_bad_input_in_the_portal_error_shape(alice, params, status, name, text):
-    _error(alice.get("/api/oncall/now", params), status, name, text)
+    _error(alice.get(NOW, params), status, name, text)
 
 
 def test_the_api_needs_authentication(org):
-    assert APIClient().get("/api/oncall/now", {"entity": "checkout"}).status_code == 401
+    assert APIClient().get(NOW, {"entity": "checkout"}).status_code == 401
 
 
 def test_timeline_returns_layers_overrides_and_final_segments(alice):
     OnCallOverrideFactory(user_ref="user:default/bob")
     body = alice.get(
-        "/api/oncall/schedules/schedule:default/payments-primary/timeline",
+        _timeline("schedule:default/payments-primary"),
         {"from": "2026-03-04T00:00:00Z", "to": "2026-03-05T00:00:00Z"},
     ).json()
     assert body["timezone"] == "Europe/Berlin"
@@ -152,7 +184,7 @@ def test_timeline_returns_layers_overrides_and_final_segments(alice):
         }
     ]
     assert [s["userRef"] for s in body["final"]] == ["user:default/carol", "user:default/bob", "user:default/carol"]
-    assert alice.get("/api/oncall/schedules/default/payments-primary/timeline").status_code == 200
+    assert alice.get(_timeline("default/payments-primary")).status_code == 200
 
 
 @pytest.mark.parametrize(
@@ -166,20 +198,20 @@ def test_timeline_returns_layers_overrides_and_final_segments(alice):
     ],
 )
 def test_timeline_rejects_bad_ranges_and_unknown_schedules(alice, path, params, status, text):
-    response = alice.get(f"/api/oncall/schedules/{path}/timeline", params)
+    response = alice.get(_timeline(path), params)
     assert response.status_code == status
     assert text in response.json()["error"]["message"]
 
 
 def test_coverage_reports_percent_gaps_and_balance(alice):
-    body = alice.get("/api/oncall/schedules/payments-secondary/coverage", {"days": "7"}).json()
+    body = alice.get(_coverage("payments-secondary"), {"days": "7"}).json()
     assert 0 < body["percent"] < 100
     assert body["gaps"]
     assert body["longestGapSeconds"] > 0
     assert {row["userRef"] for row in body["balance"]} <= {"user:default/dave", "user:default/erin"}
     for days in ("0", "94", "-1", "lots"):
         _error(
-            alice.get("/api/oncall/schedules/payments-secondary/coverage", {"days": days}),
+            alice.get(_coverage("payments-secondary"), {"days": days}),
             400,
             "ApplicationError",
             "days",
@@ -195,43 +227,38 @@ def test_override_crud_for_a_team_member(alice):
         "end": (start + timedelta(hours=4)).isoformat(),
         "reason": "dentist",
     }
-    created = alice.post("/api/oncall/overrides", payload, format="json")
+    created = alice.post(OVERRIDES, payload, format="json")
     assert created.status_code == 201, created.json()
     override_id = created.json()["id"]
     assert created.json()["createdBy"] == "alice"
     assert created.json()["start"].endswith("Z")
-    listed = alice.get("/api/oncall/overrides", {"schedule": "schedule:default/payments-primary"}).json()
+    listed = alice.get(OVERRIDES, {"schedule": "schedule:default/payments-primary"}).json()
     assert listed["count"] == 1
     assert listed["results"][0]["id"] == override_id
-    patched = alice.patch(f"/api/oncall/overrides/{override_id}", {"userRef": "carol"}, format="json")
+    patched = alice.patch(_override(override_id), {"userRef": "carol"}, format="json")
     assert patched.status_code == 200
     assert patched.json()["userRef"] == "user:default/carol"
-    assert alice.delete(f"/api/oncall/overrides/{override_id}").status_code == 204
-    _error(alice.delete(f"/api/oncall/overrides/{override_id}"), 404, "NotFoundError")
+    assert alice.delete(_override(override_id)).status_code == 204
+    _error(alice.delete(_override(override_id)), 404, "NotFoundError")
 
 
 def test_override_writes_by_non_members_are_forbidden_and_admins_allowed(org):
+    payload = _new_override()
     start = timezone.now() + timedelta(hours=1)
-    payload = {
-        "scheduleRef": "payments-primary",
-        "userRef": "bob",
-        "start": start.isoformat(),
-        "end": (start + timedelta(hours=1)).isoformat(),
-    }
     _error(
-        _client("zoe").post("/api/oncall/overrides", payload, format="json"),
+        _client("zoe").post(OVERRIDES, payload, format="json"),
         403,
         "NotAllowedError",
         "group:default/payments",
     )
     override = OnCallOverrideFactory(start=start, end=start + timedelta(hours=1))
     _error(
-        _client("zoe").patch(f"/api/oncall/overrides/{override.pk}", {"reason": "x"}, format="json"),
+        _client("zoe").patch(_override(override.pk), {"reason": "x"}, format="json"),
         403,
         "NotAllowedError",
     )
-    _error(_client("zoe").delete(f"/api/oncall/overrides/{override.pk}"), 403, "NotAllowedError")
-    assert _client("root").post("/api/oncall/overrides", payload, format="json").status_code == 201
+    _error(_client("zoe").delete(_override(override.pk)), 403, "NotAllowedError")
+    assert _client("root").post(OVERRIDES, payload, format="json").status_code == 201
 
 
 @pytest.mark.parametrize(
@@ -246,28 +273,22 @@ def test_override_writes_by_non_members_are_forbidden_and_admins_allowed(org):
     ],
 )
 def test_override_create_rejects_bad_bodies(alice, changes, text):
-    start = timezone.now() + timedelta(hours=1)
-    payload = {
-        "scheduleRef": "payments-primary",
-        "userRef": "bob",
-        "start": start.isoformat(),
-        "end": (start + timedelta(hours=1)).isoformat(),
-        **changes,
-    }
-    response = alice.post("/api/oncall/overrides", payload, format="json")
+    response = alice.post(OVERRIDES, _new_override(**changes), format="json")
     assert response.status_code == 400, response.json()
     assert text in response.json()["error"]["message"], response.json()
     assert not OnCallOverride.objects.exists()
 
 
 def test_user_endpoint_lists_shifts(alice):
-    body = alice.get("/api/oncall/users/user:default/carol", {"days": "21"}).json()
+    body = alice.get(_user("user:default/carol"), {"days": "21"}).json()
     assert body["userRef"] == "user:default/carol"
     assert body["shifts"]
     assert {s["scheduleRef"] for s in body["shifts"]} == {"schedule:default/payments-primary"}
-    assert alice.get("/api/oncall/users/frank").json()["policies"] == ["escalationpolicy:default/payments"]
-    _error(alice.get("/api/oncall/users/ghost"), 404, "NotFoundError")
-    _error(alice.get("/api/oncall/users/alice", {"days": "1000"}), 400, "ApplicationError")
+    assert alice.get(_user("frank")).json()["policies"] == ["escalationpolicy:default/payments"]
+    _error(alice.get(_user("ghost")), 404, "NotFoundError")
+    not_a_user = alice.get(_user("schedule:payments-primary"))
+    _error(not_a_user, 404, "NotFoundError", "no user schedule:default/payments-primary")
+    _error(alice.get(_user("alice"), {"days": "1000"}), 400, "ApplicationError")
 
 
 def test_the_oncall_api_is_in_the_openapi_schema(alice):

@@ -10,8 +10,9 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from catalog.models import CalendarFeed, Entity, OnCallOverride
-from tests.catalog.oncall_factories import CalendarFeedFactory, OnCallOverrideFactory, ingest_payments_org
+from catalog.models import Entity
+from catalog.oncall.models import CalendarFeed, OnCallOverride
+from tests.catalog.oncall.factories import CalendarFeedFactory, OnCallOverrideFactory, ingest_payments_org
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -28,12 +29,16 @@ def _client(username, *, htmx=False):
     return client
 
 
-CARD = "/catalog/oncall/card/default/component/checkout/"
+def _card_url(component):
+    return reverse("catalog:oncall_card", args=["default", "component", component])
+
+
+CARD = _card_url("checkout")
 
 
 def test_entity_page_loads_the_oncall_card_lazily(org):
-    html = _client("alice").get("/catalog/default/component/checkout/").content.decode()
-    assert 'hx-get="/catalog/oncall/card/default/component/checkout/"' in html
+    html = _client("alice").get(reverse("catalog:entity_detail", args=["default", "component", "checkout"])).content
+    assert f'hx-get="{CARD}"'.encode() in html
 
 
 def test_card_fragment_shows_levels_people_contacts_and_next(org):
@@ -61,13 +66,13 @@ def test_card_full_page_without_htmx_and_no_button_for_non_members(org):
 
 
 def test_card_of_an_entity_without_policy_explains_how_to_add_one(org):
-    html = _client("alice", htmx=True).get("/catalog/oncall/card/default/component/orphan-service/").content.decode()
+    html = _client("alice", htmx=True).get(_card_url("orphan-service")).content.decode()
     assert "No escalation policy" in html
     assert "paved.dev/escalation-policy" in html
 
 
 def test_card_of_an_unknown_entity_is_404(org):
-    assert _client("alice").get("/catalog/oncall/card/default/component/nope/").status_code == 404
+    assert _client("alice").get(_card_url("nope")).status_code == 404
 
 
 def test_oncall_page_full_and_fragment_with_filters(org):
@@ -222,7 +227,12 @@ def test_calendar_feed_token_is_shown_once_and_the_feed_serves_icalendar(org):
 
 
 @pytest.mark.parametrize(
-    "path", ["/ical/schedules/nope.ics", "/ical/people/nope.ics", "/ical/schedules/" + "a" * 300 + ".ics"]
+    "path",
+    [
+        reverse("oncall_ical:schedule", args=["nope"]),
+        reverse("oncall_ical:person", args=["nope"]),
+        reverse("oncall_ical:schedule", args=["a" * 300]),
+    ],
 )
 def test_unknown_feed_tokens_are_404(org, path):
     assert Client().get(path).status_code == 404
@@ -232,8 +242,8 @@ def test_a_schedule_token_does_not_open_a_person_feed(org):
     import hashlib
 
     CalendarFeedFactory(token_hash=hashlib.sha256(b"pcal_secret").hexdigest())
-    assert Client().get("/ical/schedules/pcal_secret.ics").status_code == 200
-    assert Client().get("/ical/people/pcal_secret.ics").status_code == 404
+    assert Client().get(reverse("oncall_ical:schedule", args=["pcal_secret"])).status_code == 200
+    assert Client().get(reverse("oncall_ical:person", args=["pcal_secret"])).status_code == 404
 
 
 def test_person_page_shows_upcoming_shifts_and_own_feed_form(org):
@@ -256,19 +266,19 @@ def test_user_page_shows_their_current_and_next_shift_and_links_to_their_on_call
 ):
     client = _client("alice")
     with django_assert_max_num_queries(14):
-        html = client.get("/catalog/default/user/carol/").content.decode()
+        html = client.get(reverse("catalog:entity_detail", args=["default", "user", "carol"])).content.decode()
     card = html[html.index('id="oncall-shifts-card"') :]
-    assert 'href="/catalog/oncall/people/default/carol/"' in card
-    assert 'href="/catalog/oncall/schedules/default/payments-primary/"' in card
+    assert f'href="{reverse("catalog:oncall_person", args=["default", "carol"])}"' in card
+    assert f'href="{reverse("catalog:oncall_schedule", args=["default", "payments-primary"])}"' in card
     assert "Payments primary" in card
     assert 'id="oncall-shift-now"' in card or 'id="oncall-shift-next"' in card
 
 
 def test_user_page_of_someone_in_no_schedule_says_so(org):
-    html = _client("alice").get("/catalog/default/user/frank/").content.decode()
+    html = _client("alice").get(reverse("catalog:entity_detail", args=["default", "user", "frank"])).content.decode()
     assert 'id="oncall-shifts-card"' in html
     assert "Not in any on-call schedule." in html
-    assert 'href="/catalog/oncall/people/default/frank/"' in html
+    assert f'href="{reverse("catalog:oncall_person", args=["default", "frank"])}"' in html
     # frank is named at level 2 of the payments policy: the card says so rather than suggesting he is never paged.
     direct = html[html.index('id="oncall-direct-policies"') :]
     assert 'href="/catalog/default/escalationpolicy/payments/"' in direct
@@ -276,5 +286,6 @@ def test_user_page_of_someone_in_no_schedule_says_so(org):
 
 def test_component_and_group_pages_have_no_shifts_card(org):
     client = _client("alice")
-    for url in ("/catalog/default/component/checkout/", "/catalog/default/group/payments/"):
+    for kind, name in (("component", "checkout"), ("group", "payments")):
+        url = reverse("catalog:entity_detail", args=["default", kind, name])
         assert 'id="oncall-shifts-card"' not in client.get(url).content.decode()

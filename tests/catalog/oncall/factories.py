@@ -8,7 +8,7 @@ from typing import Any
 
 import factory
 
-from catalog.models import CalendarFeed, OnCallOverride
+from catalog.oncall.models import CalendarFeed, OnCallOverride
 from tests.catalog.factories import LocationFactory, component, group, ingest, user
 
 # A Wednesday, 12:00 UTC: alice holds the weekly turn that started Monday 2026-03-02 09:00 Berlin, dave the weekday one.

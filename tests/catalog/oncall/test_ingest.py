@@ -6,7 +6,7 @@ import pytest
 
 from catalog.models import Entity, Relation
 from tests.catalog.factories import ingest
-from tests.catalog.oncall_factories import policy, schedule
+from tests.catalog.oncall.factories import policy, schedule
 
 pytestmark = pytest.mark.django_db
 

@@ -14,8 +14,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from catalog.models import CalendarFeed, Entity, OnCallOverride
+from catalog.models import Entity
 from catalog.oncall.engine import normalize_ref
+from catalog.oncall.models import CalendarFeed, OnCallOverride
 from portal import permissions
 from portal.exceptions import NotFoundError
 from portal.permissions import Action, require
@@ -153,13 +154,15 @@ def override_update(
 
 
 @transaction.atomic
-def override_delete(*, actor: Actor, override_id: int) -> None:
+def override_delete(*, actor: Actor, override_id: int) -> OnCallOverride:
+    """Delete an override (same rules as changing one); the deleted row is returned, its `schedule_ref` intact."""
     override = _locked(override_id)
     # A schedule gone from the catalog has no team left: only administrators may clear its overrides.
     require(actor, Action.ONCALL_OVERRIDE_WRITE, Entity.objects.filter(ref=override.schedule_ref).first())
     before = _snapshot(override)
     audit_record(actor=actor, action="oncall.override.delete", target=override, before=before)
     override.delete()
+    return override
 
 
 # -- calendar feeds -------------------------------------------------------------------------------------------------

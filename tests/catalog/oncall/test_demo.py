@@ -9,7 +9,7 @@ import pytest
 
 from catalog import demo
 from catalog.models import Entity
-from catalog.oncall_selectors import oncall_for_entity
+from catalog.oncall.selectors import entity_oncall
 
 pytestmark = pytest.mark.django_db
 
@@ -34,22 +34,22 @@ def test_every_demo_team_and_its_services_have_a_policy_with_someone_on_call(dem
     teams = Entity.objects.filter(kind="Group", spec_type="team")
     assert teams.count() == 9
     for team in teams:
-        card = oncall_for_entity(team, SATURDAY_NIGHT)
+        card = entity_oncall(ref=team.ref, at=SATURDAY_NIGHT)
         assert card.now is not None, team.ref
         assert card.now.policy.policy is not None, (team.ref, card.now.policy.problem)
         assert any(level.on_call for level in card.now.levels), team.ref
     for component in Entity.objects.filter(kind="Component", owner_ref__in=[t.ref for t in teams])[:20]:
-        assert oncall_for_entity(component, SATURDAY_NIGHT).lookup.via == "owner"
+        assert entity_oncall(ref=component.ref, at=SATURDAY_NIGHT).lookup.via == "owner"
 
 
 def test_demo_has_the_deliberate_weak_spots(demo_org):
-    search = oncall_for_entity(Entity.objects.get(ref="group:default/catalog-search"), SATURDAY_NIGHT)
+    search = entity_oncall(ref="group:default/catalog-search", at=SATURDAY_NIGHT)
     assert search.now is not None
     assert search.now.first_level_gap
     assert search.now.summary.startswith("Level 1 has a gap right now, so level 2 (")
-    data = oncall_for_entity(Entity.objects.get(ref="group:default/data"), SATURDAY_NIGHT)
+    data = entity_oncall(ref="group:default/data", at=SATURDAY_NIGHT)
     assert data.now is not None
     assert len(data.now.levels) == 1
-    fulfilment = oncall_for_entity(Entity.objects.get(ref="group:default/fulfilment"), SATURDAY_NIGHT)
+    fulfilment = entity_oncall(ref="group:default/fulfilment", at=SATURDAY_NIGHT)
     assert fulfilment.now is not None
     assert [e.person.ref for e in fulfilment.now.levels[1].on_call] == ["user:default/hannah.meyer"]

@@ -9,11 +9,11 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from catalog import oncall_services as svc
-from catalog.models import CalendarFeed, OnCallOverride
+from catalog.oncall import services as svc
+from catalog.oncall.models import CalendarFeed, OnCallOverride
 from portal.exceptions import ForbiddenError, NotFoundError
 from portal.models import AuditEvent
-from tests.catalog.oncall_factories import OnCallOverrideFactory, ingest_payments_org
+from tests.catalog.oncall.factories import OnCallOverrideFactory, ingest_payments_org
 from tests.factories import AdminFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
