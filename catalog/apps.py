@@ -5,6 +5,10 @@ from typing import Any
 
 from django.apps import AppConfig
 
+# Both are pure (no models), so they may be imported while Django loads its apps.
+from catalog.descriptors import SpecIssue, set_extra_validator
+from catalog.oncall.engine import validate_policy_spec, validate_schedule_spec
+
 
 class CatalogConfig(AppConfig):
     name = "catalog"
@@ -13,16 +17,12 @@ class CatalogConfig(AppConfig):
     def ready(self) -> None:
         # The descriptor package stays free of the on-call engine; the engine's deep checks (time zones,
         # turns, restriction windows, member kinds) are plugged into ingestion here.
-        from catalog.descriptors import set_extra_validator
-        from catalog.oncall.engine import validate_policy_spec, validate_schedule_spec
-
         set_extra_validator("Schedule", _inside_spec(validate_schedule_spec))
         set_extra_validator("EscalationPolicy", _inside_spec(validate_policy_spec))
 
 
 def _inside_spec(validate: Callable[[object], Iterable[Any]]) -> Callable[[Mapping[str, Any]], list[Any]]:
     """The engine names paths from the root (`spec.layers[0].turn`); the registry wants them inside `spec`."""
-    from catalog.descriptors import SpecIssue
 
     def run(spec: Mapping[str, Any]) -> list[Any]:
         out = []
