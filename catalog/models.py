@@ -15,6 +15,7 @@ from django.db.models.functions import Lower
 
 # The on-call room keeps its tables in its own module; importing them here registers them with the catalog app.
 from catalog.oncall.models import CalendarFeed, OnCallOverride
+from catalog.refs import EntityRef, ref_url
 
 
 class Location(models.Model):
@@ -121,6 +122,9 @@ class Entity(models.Model):
 
     def __str__(self) -> str:
         return self.ref
+
+    def get_absolute_url(self) -> str:
+        return ref_url(EntityRef(kind=self.kind, namespace=self.namespace, name=self.name))
 
 
 class Relation(models.Model):

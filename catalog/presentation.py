@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 from urllib.parse import urlsplit
 
-from catalog.descriptors import Limits, YamlError, load_documents
+from catalog.descriptors import EntityRef, Limits, YamlError, load_documents, ref_parts
 
 MAX_DEFINITION_BYTES: Final = 512 * 1024
 MAX_ENDPOINTS: Final = 200
@@ -18,24 +18,6 @@ HTTP_METHODS: Final = ("get", "put", "post", "delete", "options", "head", "patch
 _DEFINITION_LIMITS: Final = Limits(
     max_bytes=MAX_DEFINITION_BYTES, max_documents=1, max_aliases=50, max_depth=40, max_nodes=200_000
 )
-
-
-@dataclass(frozen=True)
-class RefParts:
-    kind: str
-    namespace: str
-    name: str
-
-    @property
-    def ref(self) -> str:
-        return f"{self.kind}:{self.namespace}/{self.name}"
-
-
-def split_ref(ref: str) -> RefParts:
-    """Split a stored full ref `kind:namespace/name` (as ingestion writes them); tolerant of partial refs."""
-    kind, _, rest = ref.partition(":") if ":" in ref else ("", "", ref)
-    namespace, _, name = rest.partition("/") if "/" in rest else ("default", "", rest)
-    return RefParts(kind=kind.lower(), namespace=namespace.lower() or "default", name=name.lower())
 
 
 @dataclass(frozen=True)
@@ -165,8 +147,8 @@ class GraphNode:
     y: int = 0
 
     @property
-    def parts(self) -> RefParts:
-        return split_ref(self.ref)
+    def parts(self) -> EntityRef:
+        return ref_parts(self.ref)
 
     @property
     def label(self) -> str:

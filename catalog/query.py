@@ -13,7 +13,7 @@ import base64
 import binascii
 import json
 import operator
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import reduce
 from typing import Any, Final
@@ -66,6 +66,14 @@ class Condition:
 
     key: str
     values: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, key: str, values: Iterable[str] = ()) -> Condition:
+        """`key=value1,key=value2` (or `key` alone) as parse_filter reads it: trimmed, lower-cased, each value once.
+
+        The catalog page builds its facets with it too, so a facet means what the same filter means in the API.
+        """
+        return cls(key.strip().lower(), tuple(dict.fromkeys(value.strip().lower() for value in values)))
 
 
 # Repeated `filter` parameters are OR-ed; the conditions inside one are AND-ed. Empty: no filtering.
@@ -128,7 +136,7 @@ def parse_filter(params: Sequence[str]) -> EntityFilter:
                     )
                 values.append(value.lower())
         if by_key:
-            sets.append(tuple(Condition(key, tuple(dict.fromkeys(values))) for key, values in by_key.items()))
+            sets.append(tuple(Condition.of(key, values) for key, values in by_key.items()))
     return tuple(sets)
 
 
@@ -184,17 +192,37 @@ def parse_order_fields(params: Sequence[str]) -> Order | None:
     return orders[0] if orders else None
 
 
-def parse_full_text(term: str | None, fields: Sequence[str]) -> FullText:
+def parse_full_text_term(term: str | None) -> str:
+    """`fullTextFilterTerm` as Backstage matches it: the whole text, trimmed and lower-cased, is one term."""
     term = (term or "").strip().lower()
     if len(term) > MAX_FULL_TEXT_LENGTH:
         raise QueryError(f"fullTextFilterTerm is longer than {MAX_FULL_TEXT_LENGTH} characters")
+    return term
+
+
+def parse_full_text_fields(fields: Sequence[str]) -> tuple[str, ...]:
+    """`fullTextFilterFields=a,b` (repeatable) → the lower-cased keys the term is looked for in."""
     keys = [f.strip().lower() for param in fields for f in param.split(",")]
     keys = [k for k in keys if k]
     if len(keys) > MAX_FIELDS or any(len(k) > MAX_KEY_LENGTH for k in keys):
         raise QueryError(
             f"fullTextFilterFields takes at most {MAX_FIELDS} fields of at most {MAX_KEY_LENGTH} characters"
         )
-    return FullText(term, tuple(dict.fromkeys(keys)))
+    return tuple(dict.fromkeys(keys))
+
+
+def parse_full_text(term: str | None, fields: Sequence[str]) -> FullText:
+    return FullText(parse_full_text_term(term), parse_full_text_fields(fields))
+
+
+def parse_facets(params: Sequence[str]) -> tuple[str, ...]:
+    """`facet` parameters (at least one, repeatable) → the facet keys, each once, as given."""
+    facets = [f.strip() for f in params if f.strip()]
+    if not facets:
+        raise QueryError("Missing facet parameter: pass at least one, e.g. ?facet=kind")
+    if len(facets) > MAX_FACETS or any(len(f) > MAX_KEY_LENGTH for f in facets):
+        raise QueryError(f"At most {MAX_FACETS} facet parameters of at most {MAX_KEY_LENGTH} characters are allowed")
+    return tuple(dict.fromkeys(facets))
 
 
 def parse_limit(raw: str | None, *, default: int, maximum: int, name: str = "limit") -> int:
@@ -285,6 +313,9 @@ def filter_q(entity_filter: EntityFilter, *, on_search_entries: bool = False) ->
 
 
 def full_text_q(full_text: FullText) -> Q:
+    """Backstage's full-text filter: the term, whole (several words stay one phrase), appears in a value under one of
+    `fields`, or else in the entity's name, title, description or tags. The catalog page's search box means the same.
+    """
     if not full_text.term:
         return Q()
     if full_text.fields:

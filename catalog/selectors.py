@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import operator
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import reduce
 from typing import Any, Final
 
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -17,11 +19,13 @@ from django.http import QueryDict
 
 from catalog import query
 from catalog.descriptors import RefError, parse_ref, registered_kinds
-from catalog.filters import FACETS, EntityFilterSet, full_text_condition, without
+from catalog.filters import FACETS, EntityFilterSet, without
 from catalog.models import Entity, Location, Relation, SearchEntry
-from catalog.presentation import GRAPH_RELATIONS, Graph, GraphEdge, RefParts, graph_layout, group_by_kind, split_ref
+from catalog.presentation import GRAPH_RELATIONS, Graph, GraphEdge, graph_layout, group_by_kind
+from catalog.refs import EntityRef, ref_label, ref_parts
 
 PROCESSING_ERROR_TYPE: Final = "backstage.io/catalog-processing"
+SEARCH_MAX_WORDS: Final = 8
 MAX_LOCATIONS: Final = 10_000
 
 # -- entities as JSON -----------------------------------------------------------------------------------------------
@@ -244,13 +248,6 @@ _FACET_LABELS: Final = {
 }
 
 
-def ref_label(ref: str, *, default_kind: str = "") -> str:
-    """A short, readable form of a full ref: `team-a`, `other/team-a`, or `user:alice` for a non-default kind."""
-    parts = split_ref(ref)
-    text = parts.name if parts.namespace == "default" else f"{parts.namespace}/{parts.name}"
-    return text if not default_kind or parts.kind == default_kind else f"{parts.kind}:{text}"
-
-
 def _facet_values(
     queryset: QuerySet[Entity], column: str, selected: list[str], *, label_kind: str = ""
 ) -> list[UiFacetValue]:
@@ -300,7 +297,7 @@ def entity_list_page(*, params: QueryDict, page_number: str | int | None, page_s
     Each facet is counted with its own selection left out (so its other values show what widening would give).
     """
     filterset = EntityFilterSet(params, queryset=Entity.objects.all())
-    queryset = filterset.qs
+    queryset: QuerySet[Entity] = filterset.qs
     paginator = Paginator(
         queryset.only(
             "id",
@@ -325,7 +322,8 @@ def entity_list_page(*, params: QueryDict, page_number: str | int | None, page_s
     cleaned = filterset.form.cleaned_data if filterset.is_valid() else {}
 
     def others(name: str) -> QuerySet[Entity]:
-        return EntityFilterSet(without(params, [name, "sort"]), queryset=Entity.objects.all()).qs
+        widened: QuerySet[Entity] = EntityFilterSet(without(params, [name, "sort"]), queryset=Entity.objects.all()).qs
+        return widened
 
     kind_rows = others("kind").order_by().values("kind").annotate(n=Count("id"))
     selected_kinds = {value.lower() for value in cleaned.get("kind") or []}
@@ -364,11 +362,16 @@ def entity_list_page(*, params: QueryDict, page_number: str | int | None, page_s
 
 
 def entity_search_suggestions(*, text: str, limit: int) -> list[Entity]:
-    """Entities whose name, title, description or tags contain every term; exact and prefix name hits first."""
-    condition = full_text_condition(text)
-    if condition is None:
+    """Entities whose name, title, description or tags contain every word of `text` (its first SEARCH_MAX_WORDS),
+    each word matched as the full-text filter matches its term; exact and prefix name hits first.
+
+    Words, not the whole text: the header box suggests while the user types, in any order.
+    """
+    words = text.lower().split()[:SEARCH_MAX_WORDS]
+    if not words:
         return []
-    first = text.strip().split()[0]
+    condition = reduce(operator.and_, (query.full_text_q(query.FullText(word)) for word in words))
+    first = words[0]
     rank = Case(
         When(name__iexact=text.strip(), then=Value(0)),
         When(name__istartswith=first, then=Value(1)),
@@ -392,8 +395,8 @@ class RelatedEntity:
     entity: Entity | None
 
     @property
-    def parts(self) -> RefParts:
-        return split_ref(self.ref)
+    def parts(self) -> EntityRef:
+        return ref_parts(self.ref)
 
     @property
     def exists(self) -> bool:

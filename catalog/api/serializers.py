@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any, Final
 
+from django.http import QueryDict
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.fields import empty
 
+from catalog import query
 from catalog.models import Location
 from catalog.query import MAX_FIELDS, MAX_KEY_LENGTH
 
@@ -22,6 +27,104 @@ class StrictCharField(serializers.CharField):
         if not isinstance(data, str):
             self.fail("invalid")
         return str(super().to_internal_value(data))
+
+
+# -- query parameters -----------------------------------------------------------------------------------------------
+
+
+class QueryParameter(serializers.Field):  # type: ignore[type-arg]
+    """A query parameter read by one of catalog.query's parsers, which bound it and word its errors.
+
+    `many` reads every occurrence of a repeatable parameter (`?filter=a&filter=b`), otherwise the last one is read, as
+    Django reads them. The parser's QueryError becomes this field's error, word for word.
+    """
+
+    def __init__(self, parse: Callable[[Any], Any], *, many: bool = False, **kwargs: Any) -> None:
+        self.parse = parse
+        self.many = many
+        super().__init__(**kwargs)
+
+    def get_value(self, dictionary: Mapping[Any, Any]) -> Any:
+        name = self.field_name or ""
+        if not self.many:
+            return dictionary.get(name)
+        if isinstance(dictionary, QueryDict):
+            return dictionary.getlist(name)
+        return list(dictionary.get(name) or [])
+
+    def run_validation(self, data: Any = empty) -> Any:
+        try:
+            return self.parse(data)
+        except query.QueryError as exc:
+            raise serializers.ValidationError(exc.message, code="invalid") from None
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
+def _after(raw: str | None) -> tuple[int | None, int | None]:
+    return query.decode_after(raw) if raw else (None, None)
+
+
+def _cursor(raw: str | None) -> query.QueryCursor | None:
+    return query.decode_cursor(raw) if raw else None
+
+
+# Parameters are declared in the order they are checked: the first invalid one is the one an answer names.
+
+
+class EntitiesParameters(serializers.Serializer[Any]):
+    """GET /entities. `after` (the `Link` header's token) replaces limit and offset."""
+
+    filter = QueryParameter(query.parse_filter, many=True)
+    fields = QueryParameter(query.parse_fields, many=True)  # type: ignore[assignment]
+    order = QueryParameter(query.parse_order, many=True)
+    limit = QueryParameter(
+        partial(query.parse_limit, default=query.ENTITIES_MAX_LIMIT, maximum=query.ENTITIES_MAX_LIMIT)
+    )
+    offset = QueryParameter(query.parse_offset)
+    after = QueryParameter(_after)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        after_limit, after_offset = attrs.pop("after")
+        if after_limit is not None:
+            attrs["limit"] = min(after_limit, query.ENTITIES_MAX_LIMIT)
+        if after_offset is not None:
+            attrs["offset"] = after_offset
+        return attrs
+
+
+class EntitiesByQueryParameters(serializers.Serializer[Any]):
+    """GET /entities/by-query: what every page reads. A cursor carries the rest of the question."""
+
+    fields = QueryParameter(query.parse_fields, many=True)  # type: ignore[assignment]
+    limit = QueryParameter(
+        partial(query.parse_limit, default=query.BY_QUERY_DEFAULT_LIMIT, maximum=query.BY_QUERY_MAX_LIMIT)
+    )
+    cursor = QueryParameter(_cursor)
+
+
+class EntitiesQuestionParameters(serializers.Serializer[Any]):
+    """GET /entities/by-query without a cursor: the question itself."""
+
+    offset = QueryParameter(query.parse_offset)
+    filter = QueryParameter(query.parse_filter, many=True)
+    orderField = QueryParameter(query.parse_order_fields, many=True)
+    fullTextFilterTerm = QueryParameter(query.parse_full_text_term)
+    fullTextFilterFields = QueryParameter(query.parse_full_text_fields, many=True)
+
+
+class FilterParameters(serializers.Serializer[Any]):
+    """POST /entities/by-refs: the filter the found entities must match."""
+
+    filter = QueryParameter(query.parse_filter, many=True)
+
+
+class FacetsParameters(serializers.Serializer[Any]):
+    """GET /entity-facets."""
+
+    facet = QueryParameter(query.parse_facets, many=True)
+    filter = QueryParameter(query.parse_filter, many=True)
 
 
 # -- input ----------------------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from typing import Any
 from django.http import QueryDict
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
-from rest_framework import status
+from rest_framework import serializers, status
 from rest_framework.exceptions import ParseError
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -55,8 +55,13 @@ _UID = OpenApiParameter("uid", OpenApiTypes.UUID, OpenApiParameter.PATH)
 _LOCATION_ID = OpenApiParameter("location_id", OpenApiTypes.UUID, OpenApiParameter.PATH)
 
 
-def _limit(request: Request, *, default: int, maximum: int) -> int:
-    return query.parse_limit(request.query_params.get("limit"), default=default, maximum=maximum)
+def _parameters(serializer_class: type[serializers.Serializer[Any]], request: Request) -> dict[str, Any]:
+    """The query parameters as `serializer_class` reads them; the first invalid one answers 400 in its own words."""
+    parameters = serializer_class(data=request.query_params)
+    if not parameters.is_valid():
+        errors = next(iter(parameters.errors.values()))
+        raise query.QueryError(str(errors[0]))
+    return dict(parameters.validated_data)
 
 
 def _uuid(value: str, *, what: str) -> uuid.UUID:
@@ -100,21 +105,13 @@ class EntitiesApi(APIView):
         responses={200: s.EntityOutputSerializer(many=True)},
     )
     def get(self, request: Request) -> Response:
-        params = request.query_params
-        entity_filter = query.parse_filter(params.getlist("filter"))
-        fields = query.parse_fields(params.getlist("fields"))
-        orders = query.parse_order(params.getlist("order"))
-        limit = _limit(request, default=query.ENTITIES_MAX_LIMIT, maximum=query.ENTITIES_MAX_LIMIT)
-        offset = query.parse_offset(params.get("offset"))
-        if params.get("after"):
-            after_limit, after_offset = query.decode_after(params["after"])
-            limit = min(after_limit, query.ENTITIES_MAX_LIMIT) if after_limit is not None else limit
-            offset = after_offset if after_offset is not None else offset
-        queryset = query.order_entities(query.entity_queryset(entity_filter), orders)
+        params = _parameters(s.EntitiesParameters, request)
+        limit, offset = params["limit"], params["offset"]
+        queryset = query.order_entities(query.entity_queryset(params["filter"]), params["order"])
         rows = list(queryset[offset : offset + limit + 1])
-        response = Response(selectors.entities_json(rows[:limit], fields=fields))
+        response = Response(selectors.entities_json(rows[:limit], fields=params["fields"]))
         if len(rows) > limit:
-            following: QueryDict = params.copy()
+            following: QueryDict = request.query_params.copy()
             following.pop("offset", None)
             following["after"] = query.encode_after(limit=limit, offset=offset + limit)
             response["Link"] = f'<{request.path}?{following.urlencode()}>; rel="next"'
@@ -147,21 +144,16 @@ class EntitiesByQueryApi(APIView):
         responses={200: s.EntitiesQueryOutputSerializer},
     )
     def get(self, request: Request) -> Response:
-        params = request.query_params
-        fields = query.parse_fields(params.getlist("fields"))
-        limit = _limit(request, default=query.BY_QUERY_DEFAULT_LIMIT, maximum=query.BY_QUERY_MAX_LIMIT)
-        offset = 0
-        if params.get("cursor"):
+        params = _parameters(s.EntitiesByQueryParameters, request)
+        fields, limit, cursor, offset = params["fields"], params["limit"], params["cursor"], 0
+        if cursor is None:
             # As in Backstage, a cursor carries the whole question: filter, order and full-text parameters are ignored.
-            cursor = query.decode_cursor(params["cursor"])
-        else:
-            offset = query.parse_offset(params.get("offset"))
+            question = _parameters(s.EntitiesQuestionParameters, request)
+            offset = question["offset"]
             cursor = query.QueryCursor(
-                entity_filter=query.parse_filter(params.getlist("filter")),
-                order=query.parse_order_fields(params.getlist("orderField")),
-                full_text=query.parse_full_text(
-                    params.get("fullTextFilterTerm"), params.getlist("fullTextFilterFields")
-                ),
+                entity_filter=question["filter"],
+                order=question["orderField"],
+                full_text=query.FullText(question["fullTextFilterTerm"], question["fullTextFilterFields"]),
             )
         page = query.query_page(cursor=cursor, limit=limit, offset=offset)
         page_info: dict[str, str] = {}
@@ -237,7 +229,7 @@ class EntitiesByRefsApi(APIView):
         fields = query.parse_fields(
             [",".join(body.validated_data.get("fields") or []), *request.query_params.getlist("fields")]
         )
-        entity_filter = query.parse_filter(request.query_params.getlist("filter"))
+        entity_filter = _parameters(s.FilterParameters, request)["filter"]
         found = selectors.entities_by_refs(refs=body.validated_data["entityRefs"], entity_filter=entity_filter)
         rendered = iter(selectors.entities_json([entity for entity in found if entity is not None], fields=fields))
         return Response({"items": [next(rendered) if entity is not None else None for entity in found]})
@@ -263,17 +255,8 @@ class EntityFacetsApi(APIView):
         responses=s.FacetsOutputSerializer,
     )
     def get(self, request: Request) -> Response:
-        facets = [f.strip() for f in request.query_params.getlist("facet") if f.strip()]
-        if not facets:
-            raise query.QueryError("Missing facet parameter: pass at least one, e.g. ?facet=kind")
-        if len(facets) > query.MAX_FACETS or any(len(f) > query.MAX_KEY_LENGTH for f in facets):
-            raise query.QueryError(
-                f"At most {query.MAX_FACETS} facet parameters of at most {query.MAX_KEY_LENGTH} characters are allowed"
-            )
-        entity_filter = query.parse_filter(request.query_params.getlist("filter"))
-        return Response(
-            {"facets": selectors.entity_facets(facets=list(dict.fromkeys(facets)), entity_filter=entity_filter)}
-        )
+        params = _parameters(s.FacetsParameters, request)
+        return Response({"facets": selectors.entity_facets(facets=params["facet"], entity_filter=params["filter"])})
 
 
 class LocationsApi(APIView):

@@ -17,7 +17,7 @@ from .kinds import (
     unregister_kind,
 )
 from .parse import LocationTarget, ParsedEntity, ParseResult, Resolver, parse_file, resolve_relative
-from .refs import DEFAULT_NAMESPACE, EntityRef, RefError, entity_ref, parse_ref, stringify_ref
+from .refs import DEFAULT_NAMESPACE, EntityRef, RefError, entity_ref, parse_ref, ref_label, ref_parts, stringify_ref
 from .relations import Relation, relations_for
 from .validate import kind_json_schema, validate_entity
 from .yamlsafe import DEFAULT_LIMITS, Limits, YamlError, load_documents
@@ -49,6 +49,8 @@ __all__ = [
     "make_issue",
     "parse_file",
     "parse_ref",
+    "ref_label",
+    "ref_parts",
     "register_kind",
     "registered_kinds",
     "relations_for",

@@ -1,4 +1,5 @@
-"""Entity references `[<kind>:][<namespace>/]<name>`, parsed exactly like Backstage's parseEntityRef."""
+"""Entity references `[<kind>:][<namespace>/]<name>`: parsed exactly like Backstage's parseEntityRef, and read
+leniently for showing them (ref_parts, ref_label), with one grammar for both."""
 
 from __future__ import annotations
 
@@ -41,6 +42,15 @@ class EntityRef:
         return f"{kind}:{namespace}/{name}"
 
 
+def _split(text: str) -> tuple[str | None, str | None, str] | None:
+    """`[<kind>:][<namespace>/]<name>` as its parts (None for a missing part), or None when it is not on that form."""
+    match = _REF_STRING.fullmatch(text.strip())
+    if match is None:
+        return None
+    kind, namespace, name = match.groups()
+    return (kind[:-1] if kind else None, namespace[:-1] if namespace else None, name)
+
+
 def _textual(value: object) -> str:
     try:
         return json.dumps(value, ensure_ascii=False, default=repr)
@@ -65,12 +75,10 @@ def parse_ref(
     namespace: object
     name: object
     if isinstance(value, str):
-        match = _REF_STRING.fullmatch(value.strip())
-        if match is None:
+        parts = _split(value)
+        if parts is None:
             raise RefError(f'Entity reference "{value}" was not on the form [<kind>:][<namespace>/]<name>')
-        kind = match.group(1)[:-1] if match.group(1) else None
-        namespace = match.group(2)[:-1] if match.group(2) else None
-        name = match.group(3)
+        kind, namespace, name = parts
     elif isinstance(value, Mapping):
         kind = value.get("kind")
         namespace = value.get("namespace")
@@ -127,3 +135,24 @@ def entity_ref(entity: Mapping[str, object]) -> EntityRef | None:
     if not isinstance(namespace, str) or not namespace:
         namespace = DEFAULT_NAMESPACE
     return EntityRef(kind=kind, namespace=namespace, name=name)
+
+
+def ref_parts(text: str) -> EntityRef:
+    """A ref as stored or written, lower-cased, for showing and linking; never raises.
+
+    Read like parse_ref (the namespace defaults to `default`), but a ref without a kind keeps an empty kind, and text
+    that is not on the form `[<kind>:][<namespace>/]<name>` at all becomes the name, so a page can still show it.
+    """
+    parts = _split(text)
+    if parts is None:
+        return EntityRef(kind="", namespace=DEFAULT_NAMESPACE, name=text.strip().lower())
+    kind, namespace, name = parts
+    return EntityRef(kind=(kind or "").lower(), namespace=(namespace or DEFAULT_NAMESPACE).lower(), name=name.lower())
+
+
+def ref_label(text: str, *, default_kind: str = "") -> str:
+    """A short, readable form of a ref: `team-a`, `other/team-a` outside the default namespace, and `user:alice` when
+    a `default_kind` is given and the ref is of another kind."""
+    ref = ref_parts(text)
+    label = ref.name if ref.namespace == DEFAULT_NAMESPACE else f"{ref.namespace}/{ref.name}"
+    return label if not default_kind or ref.kind == default_kind.lower() else f"{ref.kind}:{label}"

@@ -1,4 +1,5 @@
-"""Template helpers of the catalog pages: entity URLs from refs, readable refs, query strings that keep state."""
+"""Template helpers of the catalog pages: entity URLs and readable refs (through catalog.refs), query strings that
+keep state."""
 
 from __future__ import annotations
 
@@ -6,39 +7,28 @@ from typing import Any
 
 from django import template
 from django.http import HttpRequest
-from django.urls import reverse
 
+from catalog import refs
 from catalog.models import Entity
 from catalog.oncall.presentation import PALETTE
-from catalog.presentation import split_ref
+from catalog.refs import EntityRef
 
 register = template.Library()
 
 
 @register.filter
-def ref_url(ref: str) -> str:
-    """The entity page of a full ref `kind:namespace/name` (whether or not the entity exists)."""
-    parts = split_ref(str(ref))
-    if not parts.kind or not parts.name:
-        return ""
-    return reverse("catalog:entity_detail", args=[parts.namespace, parts.kind, parts.name])
+def entity_url(value: Entity | EntityRef | str) -> str:
+    """The catalog page of an entity, or of a ref `kind:namespace/name` whether or not the entity exists."""
+    if isinstance(value, Entity):
+        return value.get_absolute_url()
+    return refs.ref_url(value if isinstance(value, EntityRef) else str(value or ""))
 
 
 @register.filter
-def entity_url(entity: Entity) -> str:
-    return reverse("catalog:entity_detail", args=[entity.namespace.lower(), entity.kind.lower(), entity.name.lower()])
-
-
-@register.filter
-def ref_name(ref: str) -> str:
-    """`team-a` for `group:default/team-a`, `other/team-a` outside the default namespace."""
-    parts = split_ref(str(ref))
-    return parts.name if parts.namespace == "default" else f"{parts.namespace}/{parts.name}"
-
-
-@register.filter
-def ref_kind(ref: str) -> str:
-    return split_ref(str(ref)).kind
+def ref_label(ref: str, default_kind: str = "") -> str:
+    """`team-a` for `group:default/team-a`, `other/team-a` outside the default namespace; with a default kind,
+    refs of other kinds keep theirs (`{{ ref|ref_label:"group" }}` shows `user:alice`)."""
+    return refs.ref_label(str(ref or ""), default_kind=default_kind)
 
 
 @register.filter

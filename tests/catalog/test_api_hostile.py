@@ -204,3 +204,31 @@ def test_validate_entity_answers_garbage_with_errors(auth_client, db, body):
     errors = response.json()["errors"]
     assert errors
     assert all(e["name"] and e["message"] for e in errors)
+
+
+def test_query_parameter_errors_name_the_first_bad_parameter_in_backstage_shape(auth_client, api_catalog):
+    response = auth_client.get(f"{BASE}/entities?limit=ten&filter==x")
+    assert response.status_code == 400
+    assert response.json() == {
+        "error": {
+            "name": "InputError",
+            "message": "Invalid filter, '=x' is not a valid statement (expected a string on the form a=b or a= or a)",
+        },
+        "request": {"method": "GET", "url": f"{BASE}/entities?limit=ten&filter==x"},
+        "response": {"statusCode": 400},
+    }
+    facets = auth_client.get(f"{BASE}/entity-facets?filter==x").json()
+    assert facets["error"] == {
+        "name": "InputError",
+        "message": "Missing facet parameter: pass at least one, e.g. ?facet=kind",
+    }
+
+
+def test_by_query_with_a_cursor_ignores_the_question_parameters(auth_client, api_catalog):
+    cursor = auth_client.get(f"{BASE}/entities/by-query?limit=1").json()["pageInfo"]["nextCursor"]
+    response = auth_client.get(
+        f"{BASE}/entities/by-query",
+        {"cursor": cursor, "limit": "1", "filter": "=", "orderField": "x,sideways", "offset": "-1"},
+    )
+    assert response.status_code == 200
+    assert len(response.json()["items"]) == 1

@@ -9,7 +9,6 @@ from catalog.presentation import (
     graph_layout,
     is_http_url,
     safe_links,
-    split_ref,
 )
 
 
@@ -50,12 +49,6 @@ def test_safe_links_drops_non_http_links_and_junk_and_defaults_the_title():
         ("https://c.example.com", "C"),
     ]
     assert safe_links("nope") == []
-
-
-def test_split_ref_tolerates_partial_refs():
-    assert split_ref("group:other/team-a").ref == "group:other/team-a"
-    assert split_ref("team-a").namespace == "default"
-    assert split_ref("Group:Team-A").ref == "group:default/team-a"
 
 
 def test_api_definition_lists_openapi_paths_and_methods_in_order():

@@ -6,7 +6,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from catalog.descriptors.refs import EntityRef, RefError, entity_ref, parse_ref, stringify_ref
+from catalog.descriptors.refs import (
+    EntityRef,
+    RefError,
+    entity_ref,
+    parse_ref,
+    ref_label,
+    ref_parts,
+    stringify_ref,
+)
 from catalog.descriptors.validate import is_valid_entity_name
 
 
@@ -100,6 +108,38 @@ def test_parse_ref_round_trips_its_string_form(kind, namespace, name):
     ref = EntityRef(kind, namespace, name)
     assert parse_ref(str(ref)) == ref
     assert str(parse_ref(str(ref))) == str(ref)
+
+
+@given(kind=st.from_regex(r"[A-Za-z][A-Za-z0-9]{0,10}", fullmatch=True), namespace=_part, name=_part)
+def test_ref_parts_reads_what_parse_ref_reads_lower_cased(kind, namespace, name):
+    for text in (f"{kind}:{namespace}/{name}", f"{kind}:{name}"):
+        parts = ref_parts(text)
+        assert parts == parse_ref(text)
+        assert parts.key() == (parts.kind, parts.namespace, parts.name)
+
+
+def test_ref_parts_tolerates_refs_parse_ref_refuses():
+    assert ref_parts(" Group:Team-A ").key() == ("group", "default", "team-a")
+    assert ref_parts("other/team-a").key() == ("", "other", "team-a")
+    assert ref_parts("team-a").key() == ("", "default", "team-a")
+    assert ref_parts("a:b:c").key() == ("", "default", "a:b:c")
+    assert ref_parts("").key() == ("", "default", "")
+
+
+@pytest.mark.parametrize(
+    ("text", "default_kind", "label"),
+    [
+        ("group:default/team-a", "", "team-a"),
+        ("Group:Other/Team-A", "", "other/team-a"),
+        ("user:default/alice", "", "alice"),
+        ("user:default/alice", "group", "user:alice"),
+        ("group:default/team-a", "Group", "team-a"),
+        ("user:ops/bob", "group", "user:ops/bob"),
+        ("not a ref", "", "not a ref"),
+    ],
+)
+def test_ref_label_leaves_out_the_default_namespace_and_kind(text, default_kind, label):
+    assert ref_label(text, default_kind=default_kind) == label
 
 
 def _reference_name_check(value: str) -> bool:
