@@ -148,6 +148,10 @@ def location_get(*, location_id: uuid.UUID) -> Location | None:
     return Location.objects.filter(pk=location_id).first()
 
 
+def location_get_by_target(*, type: str, target: str) -> Location | None:
+    return Location.objects.filter(type=type, target=target).first()
+
+
 def location_for_entity(*, kind: str, namespace: str, name: str) -> Location | None:
     entity = entity_get_by_name(kind=kind, namespace=namespace, name=name)
     if entity is None or entity.location_id is None:

@@ -10,7 +10,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from catalog import services
+from catalog import selectors, services
 from catalog.descriptors import DEFAULT_LIMITS, Issue, parse_file, resolve_relative
 from catalog.locations import TYPES, fetch
 from catalog.models import Location
@@ -52,7 +52,7 @@ class Command(BaseCommand):
         except ValidationError as exc:
             raise CommandError("; ".join(exc.messages)) from None
         except ApplicationError as exc:
-            existing = Location.objects.filter(type=location_type, target=target).first()
+            existing = selectors.location_get_by_target(type=location_type, target=target)
             if existing is None:
                 raise CommandError(exc.message) from None
             location = existing
@@ -63,7 +63,7 @@ class Command(BaseCommand):
 
     def _refresh(self, *, location_id: str | None, all: bool, **_: Any) -> None:
         if all:
-            locations = list(Location.objects.all())
+            locations = list(selectors.location_list())
             if not locations:
                 self.stdout.write("No locations are registered.")
             failed = [location for location in locations if not self._refresh_one(location)]
@@ -74,7 +74,7 @@ class Command(BaseCommand):
             pk = uuid.UUID(str(location_id))
         except ValueError:
             raise CommandError(f"{location_id!r} is not a location id (see `manage.py catalog locations`).") from None
-        location = Location.objects.filter(pk=pk).first()
+        location = selectors.location_get(location_id=pk)
         if location is None:
             raise CommandError(f"No location with id {location_id}.")
         if not self._refresh_one(location):
@@ -132,7 +132,7 @@ class Command(BaseCommand):
     # --- locations ------------------------------------------------------------------------------------
 
     def _locations(self, **_: Any) -> None:
-        locations = Location.objects.order_by("created_at")
+        locations = list(selectors.location_list())
         if not locations:
             self.stdout.write("No locations are registered.")
             return
