@@ -19,6 +19,9 @@ class CatalogConfig(AppConfig):
         # turns, restriction windows, member kinds) are plugged into ingestion here.
         set_extra_validator("Schedule", _inside_spec(validate_schedule_spec))
         set_extra_validator("EscalationPolicy", _inside_spec(validate_policy_spec))
+        # Registers the tasks with Celery in every process, not only in workers, so that catalog.jobs enqueues them
+        # by name; they load models, so not before the app registry is ready.
+        from catalog import tasks  # noqa: F401
 
 
 def _inside_spec(validate: Callable[[object], Iterable[Any]]) -> Callable[[Mapping[str, Any]], list[Any]]:

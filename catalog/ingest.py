@@ -4,7 +4,9 @@ The rules that make locations safe to refresh:
 - a source (file or URL) that failed to read or parse keeps its last good entities;
 - an entity gone from a source that read cleanly becomes an orphan (or is deleted, by policy);
 - an entity already managed by another location is a conflict: recorded, nothing changed;
-- org data, templates and Paved's kinds are accepted only from trusted locations.
+- org data, templates and Paved's kinds are accepted only from trusted locations (`catalog.locations.trust`).
+
+Every error it records is built by `catalog.locations.errors`.
 """
 
 from __future__ import annotations
@@ -13,38 +15,24 @@ import hashlib
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from fnmatch import fnmatch
 from typing import Any, Final
 
 from django.conf import settings
 from django.db import connection, models, transaction
 from django.utils import timezone
 
-from catalog.descriptors import Issue, ParsedEntity, Relation, relations_for
+from catalog.descriptors import Relation, relations_for
 from catalog.indexing import content_hash, entity_columns, search_entries
+from catalog.locations import errors
+from catalog.locations.errors import LocationError
+from catalog.locations.trust import location_is_trusted, untrusted_kind
+from catalog.locations.walk import SourceRead
 from catalog.models import Entity, Location, SearchEntry
 from catalog.models import Relation as RelationRow
 
 MANAGED_BY_LOCATION: Final = "backstage.io/managed-by-location"
 MANAGED_BY_ORIGIN_LOCATION: Final = "backstage.io/managed-by-origin-location"
-# Kinds that shape the organisation or its policy: only trusted locations may declare them.
-TRUSTED_KINDS: Final = frozenset({"group", "user", "template", "schedule", "escalationpolicy", "scorecard"})
 _BATCH: Final = 1000
-
-
-@dataclass
-class SourceRead:
-    """One file or URL read during a refresh. `ok` is False when it could not be read or parsed as a whole.
-
-    `unchanged` says the source's bytes are those of the last clean refresh: its entities are kept as stored,
-    without being parsed or compared again (`entities` is empty then).
-    """
-
-    source: str  # "<type>:<target>", as written in backstage.io/managed-by-location
-    ok: bool
-    entities: list[ParsedEntity] = field(default_factory=list)
-    issues: list[Issue] = field(default_factory=list)
-    unchanged: bool = False
 
 
 class LocationDeleted(Exception):
@@ -58,27 +46,11 @@ class ApplyResult:
     unchanged: int = 0
     orphaned: int = 0
     deleted: int = 0
-    errors: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[LocationError] = field(default_factory=list)
 
     @property
     def written(self) -> int:
         return self.created + self.updated
-
-
-def issue_dict(issue: Issue) -> dict[str, Any]:
-    return {
-        "file": issue.file,
-        "document": issue.document,
-        "entityRef": issue.entity_ref,
-        "path": issue.path,
-        "message": issue.message,
-    }
-
-
-def location_is_trusted(location: Location) -> bool:
-    if location.trusted:
-        return True
-    return any(fnmatch(location.target, pattern) for pattern in settings.PAVED_CATALOG_TRUSTED_LOCATIONS)
 
 
 def synthetic_location_entity(location: Location) -> dict[str, Any]:
@@ -115,10 +87,6 @@ class _Candidate:
     hash: str
 
 
-def _error(message: str, *, file: str = "", entity_ref: str | None = None, path: str = "") -> dict[str, Any]:
-    return {"file": file, "document": None, "entityRef": entity_ref, "path": path, "message": message}
-
-
 @transaction.atomic
 def apply_location_read(*, location: Location, sources: Sequence[SourceRead]) -> ApplyResult:
     """Replace what `location` manages with what was read, under the rules in this module's docstring.
@@ -136,7 +104,7 @@ def apply_location_read(*, location: Location, sources: Sequence[SourceRead]) ->
     location.failed_attempts = locked.failed_attempts
     location.last_success_at = locked.last_success_at
     result = ApplyResult()
-    trusted = location_is_trusted(location)
+    trusted = location_is_trusted(location=location)
     failed_sources = {s.source for s in sources if not s.ok}
     # Kept as stored, like failed sources, but a success.
     kept_sources = failed_sources | {s.source for s in sources if s.unchanged}
@@ -148,13 +116,13 @@ def apply_location_read(*, location: Location, sources: Sequence[SourceRead]) ->
             .count()
         )
     for read in sources:
-        result.errors.extend(issue_dict(issue) for issue in read.issues)
+        result.errors.extend(errors.from_issue(issue) for issue in read.issues)
 
     candidates: dict[str, _Candidate] = {}
-    invalid_refs: dict[str, list[dict[str, Any]]] = {}
+    invalid_refs: dict[str, list[LocationError]] = {}
     for issue in (i for read in sources for i in read.issues):
         if issue.entity_ref:
-            invalid_refs.setdefault(issue.entity_ref.lower(), []).append(issue_dict(issue))
+            invalid_refs.setdefault(issue.entity_ref.lower(), []).append(errors.from_issue(issue))
 
     synthetic = synthetic_location_entity(location)
     all_parsed: list[tuple[str, dict[str, Any], Sequence[Relation]]] = [
@@ -169,25 +137,12 @@ def apply_location_read(*, location: Location, sources: Sequence[SourceRead]) ->
         )
         columns = entity_columns(entity)
         ref = f"{columns['kind']}:{columns['namespace']}/{columns['name']}".lower()
-        if columns["kind"].lower() in TRUSTED_KINDS and not trusted:
-            result.errors.append(
-                _error(
-                    f"{ref}: kind {columns['kind']} may only come from a trusted location; mark this location "
-                    "trusted or list it in PAVED_CATALOG_TRUSTED_LOCATIONS",
-                    file=source,
-                    entity_ref=ref,
-                    path="kind",
-                )
-            )
+        refused = untrusted_kind(entity=entity, ref=ref, file=source, trusted=trusted)
+        if refused is not None:
+            result.errors.append(refused)
             continue
         if ref in candidates:
-            result.errors.append(
-                _error(
-                    f"{ref} is declared twice in this location (kept the first, in {candidates[ref].source})",
-                    file=source,
-                    entity_ref=ref,
-                )
-            )
+            result.errors.append(errors.declared_twice(ref=ref, file=source, first=candidates[ref].source))
             continue
         candidates[ref] = _Candidate(ref, source, entity, relations, content_hash(entity))
 
@@ -209,12 +164,7 @@ def apply_location_read(*, location: Location, sources: Sequence[SourceRead]) ->
         if row is not None and row["location_id"] not in (None, location.pk):
             other = Location.objects.filter(pk=row["location_id"]).first()
             result.errors.append(
-                _error(
-                    f"Conflict: {ref} is already managed by location {other.key if other else row['location_id']}; "
-                    "this location's copy was not applied (unregister the other location or remove the duplicate)",
-                    file=candidate.source,
-                    entity_ref=ref,
-                )
+                errors.conflict(ref=ref, file=candidate.source, other=other.key if other else str(row["location_id"]))
             )
             del candidates[ref]
             continue
@@ -284,10 +234,10 @@ def apply_location_read(*, location: Location, sources: Sequence[SourceRead]) ->
     _rewrite_derived_rows([*to_create, *to_update], candidates)
 
     # Entities that failed validation this time keep their last good version, with the errors attached.
-    for ref, errors in invalid_refs.items():
+    for ref, entity_errors in invalid_refs.items():
         row = existing.get(ref)
         if row is not None and row["location_id"] == location.pk:
-            Entity.objects.filter(pk=row["id"]).update(errors=errors)
+            Entity.objects.filter(pk=row["id"]).update(errors=entity_errors)
 
     seen = set(candidates) | set(invalid_refs)
     gone = Entity.objects.filter(location=location).exclude(ref__in=seen).exclude(source__in=kept_sources)

@@ -1,16 +1,14 @@
 """Catalog writes: registering, refreshing and deleting locations, deleting entities, on-call overrides elsewhere.
 
-Refreshing reads sources outside any transaction (network and git may be slow) and hands what it read to
-`catalog.ingest.apply_location_read`, which writes it in one transaction under the rules documented there.
+Refreshing reads sources outside any transaction (network and git may be slow) with the location reader
+(`catalog.locations.walk`) and hands what it read to `catalog.ingest.apply_location_read`, which writes it in one
+transaction under the rules documented there. Background work is enqueued on commit through `catalog.jobs`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import re
-from collections import deque
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final, Literal, overload
 
@@ -19,21 +17,15 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, IntegrityError, OperationalError, transaction
-from django.db.models import Count, Q
+from django.db.models import Q
 from django.utils import timezone
 
-from catalog.descriptors import DEFAULT_LIMITS, Issue, LocationTarget, ParseResult
-from catalog.ingest import (
-    TRUSTED_KINDS,
-    ApplyResult,
-    LocationDeleted,
-    SourceRead,
-    apply_location_read,
-    issue_dict,
-    location_is_trusted,
-    synthetic_location_entity,
-)
-from catalog.locations import TYPES, LocationReadError, Reader, reader_for
+from catalog import jobs
+from catalog.ingest import ApplyResult, LocationDeleted, apply_location_read, synthetic_location_entity
+from catalog.locations import TYPES, LocationReadError, reader_for, walk
+from catalog.locations import errors as location_errors
+from catalog.locations.errors import LocationError
+from catalog.locations.trust import location_is_trusted, untrusted_kind
 from catalog.models import Entity, Location
 from portal import permissions
 from portal.exceptions import ConflictError
@@ -43,234 +35,6 @@ from portal.services import audit_record
 log = structlog.get_logger(__name__)
 
 Actor = permissions.Actor
-
-
-# --- reading ------------------------------------------------------------------------------------------
-
-
-@dataclass
-class ReadOutcome:
-    """Everything one traversal of a location read: a SourceRead per file (or failed target), in read order."""
-
-    sources: list[SourceRead] = field(default_factory=list)
-    files_read: int = 0
-    # (type, target) of every target or file that failed: what they stand for keeps its entities.
-    failed: list[tuple[str, str]] = field(default_factory=list)
-    # source -> {"digest", "targets"} of every source read whole this time (candidates for the next refresh's cache).
-    digests: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-    @property
-    def issues(self) -> list[Issue]:
-        return [issue for source in self.sources for issue in source.issues]
-
-
-def _read_issue(*, file: str, target: str, exc: Exception) -> Issue:
-    reason = str(exc)
-    if reason.startswith(f"{target}: "):
-        reason = reason[len(target) + 2 :]
-    detail = reason if file.endswith(target) else f"{target}: {reason}"
-    return Issue(
-        file=file,
-        document=None,
-        entity_ref=None,
-        path="",
-        expected="a readable location target",
-        found=target,
-        detail=detail,
-    )
-
-
-_PLACEHOLDER: Final = re.compile(rb"\$(?:text|json|yaml)\b")
-# Bump when parsing or validation changes what a file yields: cached digests then no longer match.
-_CACHE_VERSION: Final = "1"
-
-
-def _digest(data: bytes, salt: str) -> str:
-    return hashlib.sha256(f"{_CACHE_VERSION}:{salt}:".encode() + data).hexdigest()
-
-
-def _whole_file_failed(parsed: ParseResult) -> bool:
-    # parse_file reports an unreadable file (YAML, encoding, limits) as one issue about the whole file and no entities.
-    return not parsed.entities and any(i.entity_ref is None and i.path == "" for i in parsed.issues)
-
-
-def _nesting_problem(root_type: str, target: LocationTarget) -> str | None:
-    if target.type not in TYPES:
-        return f"unknown location type {target.type!r}; expected one of {', '.join(TYPES)}"
-    # Local files and local repositories are the operator's machine: only file locations may point at them.
-    if target.type == "file" and root_type != "file":
-        return f"a {root_type} location may not nest file targets"
-    if target.type == "git" and root_type == "url" and not target.target.lower().startswith("https://"):
-        return "a url location may only nest https git repositories"
-    return None
-
-
-def read_location(
-    *,
-    type: str,
-    target: str,
-    on_file: Callable[[str], None] | None = None,
-    cache: Mapping[str, Mapping[str, Any]] | None = None,
-    salt: str = "",
-) -> ReadOutcome:
-    """Read a location's target and every Location target nested in what it reads, breadth first.
-
-    Cycles and diamonds are read once; nesting deeper than PAVED_CATALOG_MAX_NESTING or more than
-    PAVED_CATALOG_MAX_FILES files are recorded as errors. Never raises for a bad source: each failure is a
-    SourceRead with ok=False and an Issue naming the target and the reason.
-
-    `cache` (Location.source_digests) lets a source whose bytes hash as last time skip parsing: it comes back as
-    an `unchanged` SourceRead, and the Location targets it declared are followed from the cache.
-    """
-    outcome = ReadOutcome()
-    readers: dict[str, Reader] = {}
-    queue: deque[tuple[LocationTarget, int, str | None]] = deque([(LocationTarget(type=type, target=target), 0, None)])
-    seen_targets: set[tuple[str, str]] = set()
-    seen_sources: set[str] = set()
-    max_files = settings.PAVED_CATALOG_MAX_FILES
-    while queue:
-        item, depth, parent = queue.popleft()
-        if (item.type, item.target) in seen_targets:
-            continue
-        seen_targets.add((item.type, item.target))
-        key = f"{item.type}:{item.target}"
-        problem = _nesting_problem(type, item)
-        if problem is None and depth > settings.PAVED_CATALOG_MAX_NESTING:
-            problem = f"Locations nest deeper than {settings.PAVED_CATALOG_MAX_NESTING} levels"
-        try:
-            if problem:
-                raise LocationReadError(problem)
-            reader = readers.setdefault(item.type, reader_for(item.type))
-            files = reader.expand(item.target)
-        except LocationReadError as exc:
-            outcome.failed.append((item.type, item.target))
-            outcome.sources.append(
-                SourceRead(key, False, issues=[_read_issue(file=parent or key, target=item.target, exc=exc)])
-            )
-            continue
-        for index, path in enumerate(files):
-            source = f"{item.type}:{path}"
-            if source in seen_sources:
-                continue
-            if len(seen_sources) >= max_files:
-                outcome.failed.extend((item.type, rest) for rest in files[index:])
-                outcome.sources.append(
-                    SourceRead(
-                        key,
-                        False,
-                        issues=[
-                            _read_issue(
-                                file=parent or key,
-                                target=item.target,
-                                exc=LocationReadError(f"more than {max_files} files in one location; stopped reading"),
-                            )
-                        ],
-                    )
-                )
-                queue.clear()
-                break
-            seen_sources.add(source)
-            try:
-                data = reader.read(path, limits=DEFAULT_LIMITS)
-            except LocationReadError as exc:
-                outcome.failed.append((item.type, path))
-                outcome.sources.append(
-                    SourceRead(source, False, issues=[_read_issue(file=source, target=path, exc=exc)])
-                )
-                continue
-            outcome.files_read += 1
-            digest = _digest(data, salt)
-            cached = (cache or {}).get(source)
-            if cached is not None and cached.get("digest") == digest:
-                outcome.digests[source] = dict(cached)
-                outcome.sources.append(SourceRead(source, True, unchanged=True))
-                if on_file is not None:
-                    on_file(source)
-                for nested_type, nested_target in cached.get("targets", []):
-                    queue.append((LocationTarget(type=nested_type, target=nested_target), depth + 1, source))
-                continue
-            parsed = reader.parse(path, data, limits=DEFAULT_LIMITS)
-            if _whole_file_failed(parsed):
-                outcome.failed.append((item.type, path))
-                outcome.sources.append(SourceRead(source, False, issues=parsed.issues))
-            else:
-                outcome.sources.append(SourceRead(source, True, parsed.entities, parsed.issues))
-                # Placeholders pull in content the digest does not cover, and issues must be reported every time.
-                if not parsed.issues and not _PLACEHOLDER.search(data):
-                    outcome.digests[source] = {
-                        "digest": digest,
-                        "targets": [[t.type, t.target] for t in parsed.location_targets],
-                        "entities": len(parsed.entities),
-                    }
-            if on_file is not None:
-                on_file(source)
-            for nested in parsed.location_targets:
-                queue.append((nested, depth + 1, source))
-    return outcome
-
-
-def _location_targets_of(entity: Mapping[str, Any], *, default_type: str) -> Iterable[LocationTarget]:
-    spec = entity.get("spec") or {}
-    own = spec.get("type")
-    target_type = own if isinstance(own, str) and own else default_type
-    raw = [spec["target"]] if isinstance(spec.get("target"), str) else []
-    raw += [t for t in spec.get("targets") or [] if isinstance(t, str)]
-    return [LocationTarget(type=target_type, target=t) for t in raw]
-
-
-def _kept_sources(location: Location, outcome: ReadOutcome) -> list[SourceRead]:
-    """Sources this location produced before that a failure this time hides, transitively through the Location
-    entities their last good version declared: they must keep their entities, so they are passed as not ok."""
-    if not outcome.failed:
-        return []
-    read_ok = {s.source for s in outcome.sources if s.ok}
-    listed = {s.source for s in outcome.sources}
-    existing = set(Entity.objects.filter(location=location).values_list("source", flat=True).distinct())
-    nested_by_source: dict[str, list[dict[str, Any]]] = {}
-    for source, data in Entity.objects.filter(location=location, kind="Location").values_list("source", "data"):
-        nested_by_source.setdefault(source, []).append(data)
-    kept: set[str] = set()
-    pending = deque(outcome.failed)
-    visited: set[tuple[str, str]] = set()
-    while pending:
-        failed_type, failed_target = pending.popleft()
-        if (failed_type, failed_target) in visited or failed_type not in TYPES:
-            continue
-        visited.add((failed_type, failed_target))
-        reader = reader_for(failed_type)
-        for source in existing - kept - read_ok:
-            source_type, _, path = source.partition(":")
-            if source_type != failed_type or not reader.covers(failed_target, path):
-                continue
-            kept.add(source)
-            for data in nested_by_source.get(source, []):
-                for nested in _location_targets_of(data, default_type=source_type):
-                    try:
-                        resolved = reader.nested(path, nested)
-                    except LocationReadError:
-                        continue
-                    pending.append((resolved.type, resolved.target))
-    return [SourceRead(source, False) for source in sorted(kept - listed)]
-
-
-def _usable_cache(location: Location) -> dict[str, Any]:
-    """The digest cache, minus sources whose stored entities no longer match what they produced (deleted or
-    orphaned out of band): those are parsed again."""
-    if not location.source_digests:
-        return {}
-    counts = dict(
-        Entity.objects.filter(location=location, orphan=False)
-        .exclude(kind="Location", name__startswith="generated-")  # the synthetic entity shares the root's source
-        .order_by()
-        .values("source")
-        .annotate(n=Count("id"))
-        .values_list("source", "n")
-    )
-    return {
-        source: entry
-        for source, entry in location.source_digests.items()
-        if counts.get(source, 0) == entry.get("entities", -1)
-    }
 
 
 # --- locations ----------------------------------------------------------------------------------------
@@ -290,7 +54,7 @@ class DryRun:
     location: Location
     exists: bool
     entities: list[dict[str, Any]]
-    errors: list[dict[str, Any]]
+    errors: list[LocationError]
 
 
 def _normalised_target(type: str, target: str) -> str:
@@ -349,27 +113,22 @@ def _location_create(*, type: str, target: str, trusted: bool, actor: Actor) -> 
     audit_record(
         actor=_audit_actor(actor), action="catalog.location.create", target=location, after=_snapshot(location)
     )
-    _enqueue_refresh(location)
+    jobs.location_refresh_enqueue(location_id=str(location.pk))
     return location
 
 
 def _dry_run(*, location: Location, exists: bool) -> DryRun:
-    outcome = read_location(type=location.type, target=location.target)
-    trusted = location_is_trusted(location)
+    outcome = walk.location_walk(type=location.type, target=location.target)
+    trusted = location_is_trusted(location=location)
     entities: list[dict[str, Any]] = [synthetic_location_entity(location)]
-    errors = [issue_dict(issue) for issue in outcome.issues]
+    errors = [location_errors.from_issue(issue) for issue in outcome.issues]
     for source in outcome.sources:
         for parsed in source.entities:
-            if parsed.entity["kind"].lower() in TRUSTED_KINDS and not trusted:
-                errors.append(
-                    {
-                        "file": source.source,
-                        "document": parsed.document,
-                        "entityRef": parsed.ref,
-                        "path": "kind",
-                        "message": f"{parsed.ref}: kind {parsed.entity['kind']} may only come from a trusted location",
-                    }
-                )
+            refused = untrusted_kind(
+                entity=parsed.entity, ref=parsed.ref, file=source.source, trusted=trusted, document=parsed.document
+            )
+            if refused is not None:
+                errors.append(refused)
                 continue
             entities.append(parsed.entity)
     return DryRun(location=location, exists=exists, entities=entities, errors=errors)
@@ -384,16 +143,9 @@ def location_refresh(*, location: Location, on_file: Callable[[str], None] | Non
     of unchanged sources writes no entity. A location unregistered while it was read is left alone
     (`location_deleted`); a write that collides with another writer's is tried again on what that one committed.
     """
-    outcome = read_location(
-        type=location.type,
-        target=location.target,
-        on_file=on_file,
-        cache=_usable_cache(location),
-        salt=f"trusted={location_is_trusted(location)}",
-    )
-    sources = [*outcome.sources, *_kept_sources(location, outcome)]
+    outcome = walk.location_read(location=location, on_file=on_file)
     try:
-        applied = _location_write_retrying(location=location, sources=sources, digests=outcome.digests)
+        applied = _location_write_retrying(location=location, sources=outcome.sources, digests=outcome.digests)
     except LocationDeleted:
         log.info("catalog.location.refresh_skipped", location=location.key, reason="location deleted")
         return RefreshResult(files_read=outcome.files_read, applied=ApplyResult(), location_deleted=True)
@@ -413,7 +165,7 @@ _WRITE_ATTEMPTS: Final = 3
 
 
 def _location_write_retrying(
-    *, location: Location, sources: list[SourceRead], digests: dict[str, dict[str, Any]]
+    *, location: Location, sources: list[walk.SourceRead], digests: dict[str, dict[str, Any]]
 ) -> ApplyResult:
     attempt = 1
     while True:
@@ -437,13 +189,13 @@ def _is_write_conflict(exc: DatabaseError) -> bool:
 
 @transaction.atomic
 def _location_write(
-    *, location: Location, sources: list[SourceRead], digests: dict[str, dict[str, Any]]
+    *, location: Location, sources: list[walk.SourceRead], digests: dict[str, dict[str, Any]]
 ) -> ApplyResult:
     """The write of a refresh: its entities and its bookkeeping in one transaction, under the location's row lock
     (taken by apply_location_read), so a location deleted meanwhile raises LocationDeleted and nothing is written."""
     applied = apply_location_read(location=location, sources=sources)
     # Only sources that produced no error at all may be skipped next time (errors are re-reported every refresh).
-    erroneous = {str(error.get("file") or "") for error in applied.errors}
+    erroneous = {error["file"] for error in applied.errors}
     location.source_digests = {
         source: entry
         for source, entry in digests.items()
@@ -468,9 +220,7 @@ def location_refresh_fail(*, location: Location, error: str) -> Location:
     if locked is None:  # unregistered meanwhile: nobody to tell
         return location
     now = timezone.now()
-    locked.errors = [
-        {"file": locked.key, "document": None, "entityRef": None, "path": "", "message": f"Refresh failed: {error}"}
-    ]
+    locked.errors = [location_errors.refresh_failed(location_key=locked.key, error=error)]
     locked.state = Location.State.FAILED
     locked.failed_attempts += 1
     locked.last_refresh_at = now
@@ -517,7 +267,7 @@ def location_set_trusted(*, location: Location, trusted: bool, actor: Actor) -> 
         before=before,
         after=_snapshot(location),
     )
-    _enqueue_refresh(location)
+    jobs.location_refresh_enqueue(location_id=str(location.pk))
     return location
 
 
@@ -526,7 +276,7 @@ def location_refresh_request(*, location: Location, actor: Actor) -> None:
     """Ask for a refresh soon (the page's *Refresh now*, the API's POST /refresh): enqueued once the caller's
     transaction commits."""
     require(actor, Action.LOCATION_REFRESH, location)
-    _enqueue_refresh(location)
+    jobs.location_refresh_enqueue(location_id=str(location.pk))
 
 
 @transaction.atomic
@@ -544,7 +294,7 @@ def locations_refresh_due(*, now: datetime | None = None, limit: int = 500) -> i
     )
     Location.objects.filter(pk__in=due).update(next_refresh_at=now + _interval())
     for pk in due:
-        transaction.on_commit(_enqueue_by_id(str(pk)))
+        jobs.location_refresh_enqueue(location_id=str(pk))
     return len(due)
 
 
@@ -578,19 +328,6 @@ def entity_delete(*, entity: Entity, actor: Actor) -> None:
 
 def _interval() -> timedelta:
     return timedelta(minutes=settings.PAVED_CATALOG_REFRESH_MINUTES)
-
-
-def _enqueue_by_id(location_id: str) -> Callable[[], None]:
-    def enqueue() -> None:
-        from catalog import tasks  # tasks import this module
-
-        tasks.location_refresh.delay(location_id)
-
-    return enqueue
-
-
-def _enqueue_refresh(location: Location) -> None:
-    transaction.on_commit(_enqueue_by_id(str(location.pk)))
 
 
 def _audit_actor(actor: Actor) -> User | None:

@@ -20,6 +20,8 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from catalog import selectors, services
 from catalog.filters import ORDERING_LABELS, PAGE_SIZES
+from catalog.locations import errors as location_errors
+from catalog.locations.errors import IssueCode
 from catalog.models import Entity, Location
 from catalog.oncall import selectors as oncall_selectors
 from catalog.presentation import api_definition, is_http_url, safe_links
@@ -234,7 +236,7 @@ def location_detail(request: HtmxHttpRequest, location_id: uuid.UUID) -> HttpRes
         **_location_status(request, location),
         "active_section": "catalog",
         "entities": selectors.location_entities_page(location=location, page_number=request.GET.get("page")),
-        "conflicts": [e for e in location.errors if str(e.get("message", "")).startswith("Conflict")],
+        "conflicts": location_errors.with_code(location.errors, IssueCode.CONFLICT),
     }
     return render_page(request, "catalog/location_detail.html", context, partial="location-entities")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Final
 
 FOUND_MAX_CHARS: Final = 80
@@ -57,13 +58,33 @@ def join_path(base: str, key: str | int) -> str:
     return f"{base}[{json.dumps(key, ensure_ascii=False)}]"
 
 
+class IssueCode(StrEnum):
+    """What kind of problem an issue is, for code that must tell them apart (never match on the message).
+
+    Parsing a descriptor file yields the first four; reading a location and writing what it read the others
+    (built in `catalog.locations.errors`). Stored with every error of a location or an entity.
+    """
+
+    PARSE = "parse"  # the file as a whole: not YAML, not UTF-8, over a limit
+    VALIDATION = "validation"  # one document breaks the rules of its kind
+    PLACEHOLDER = "placeholder"  # a $text/$json/$yaml target could not be read
+    DUPLICATE = "duplicate"  # one entity declared twice
+    READ = "read"  # a target or file that may not or could not be read
+    FETCH = "fetch"  # a URL the fetch guard refused or could not fetch
+    NESTING = "nesting"  # a nested Location target of a type, or deeper, than allowed
+    FILE_LIMIT = "file-limit"  # more files than PAVED_CATALOG_MAX_FILES
+    CONFLICT = "conflict"  # an entity another location already manages
+    UNTRUSTED_KIND = "untrusted-kind"  # a kind only trusted locations may declare
+    REFRESH_FAILED = "refresh-failed"  # the refresh could not run at all
+
+
 @dataclass(frozen=True, slots=True)
 class Issue:
     """One problem in one document of one file.
 
     `document` is the 0-based index of the YAML document in the file (None when the whole file
     is at fault); `path` is the dotted field path inside the entity ("" for the whole document);
-    `message` is a complete sentence built from the other fields.
+    `message` is a complete sentence built from the other fields; `code` says what kind of problem it is.
     """
 
     file: str
@@ -73,6 +94,7 @@ class Issue:
     expected: str
     found: str
     detail: str | None = None
+    code: IssueCode = IssueCode.VALIDATION
     message: str = field(init=False, default="")
 
     def __post_init__(self) -> None:
@@ -99,6 +121,7 @@ def make_issue(
     expected: str,
     found: object = MISSING,
     detail: str | None = None,
+    code: IssueCode = IssueCode.VALIDATION,
 ) -> Issue:
     """Build an Issue from a raw found value, rendering and truncating it."""
     return Issue(
@@ -109,4 +132,5 @@ def make_issue(
         expected=expected,
         found=describe(found),
         detail=detail,
+        code=code,
     )

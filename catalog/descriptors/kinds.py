@@ -88,7 +88,11 @@ class RelationField:
 
 @dataclass(frozen=True, slots=True)
 class KindSpec:
-    """One kind: its accepted apiVersions, the JSON Schema of its `spec`, relations and hooks."""
+    """One kind: its accepted apiVersions, the JSON Schema of its `spec`, relations and hooks.
+
+    `trusted_only` marks kinds that shape the organisation or its policy (people, teams, templates, on-call,
+    scorecards): only trusted locations may declare them (`requires_trusted_location`).
+    """
 
     api_versions: tuple[str, ...]
     kind: str
@@ -96,6 +100,7 @@ class KindSpec:
     relation_fields: tuple[RelationField, ...] = ()
     validate_extra: ExtraValidator | None = None
     description: str = ""
+    trusted_only: bool = False
 
 
 class KindRegistryError(ValueError):
@@ -158,6 +163,15 @@ def spec_is_valid(kind: str, api_version: str, spec: object) -> bool:
     except fastjsonschema.JsonSchemaException:
         return False
     return True
+
+
+def requires_trusted_location(kind: str, api_version: str) -> bool:
+    """Whether only a trusted location may declare this kind. Decided by the kind's name, whatever its apiVersion,
+    so that registering another apiVersion of a kind never opens it to untrusted locations."""
+    spec = _registry.get((api_version, kind))
+    if spec is not None and spec.trusted_only:
+        return True
+    return any(spec.trusted_only for spec in kinds_named(kind))
 
 
 def kinds_named(kind: str) -> list[KindSpec]:
@@ -614,6 +628,7 @@ def _register_builtins() -> None:
                 RelationField("members", "User", RELATION_HAS_MEMBER, RELATION_MEMBER_OF),
             ),
             description="An organizational entity: a team, business unit or interest group.",
+            trusted_only=True,
         ),
         KindSpec(
             BACKSTAGE_API_VERSIONS,
@@ -621,6 +636,7 @@ def _register_builtins() -> None:
             USER_SCHEMA,
             (RelationField("memberOf", "Group", RELATION_MEMBER_OF, RELATION_HAS_MEMBER),),
             description="A person.",
+            trusted_only=True,
         ),
         KindSpec(
             BACKSTAGE_API_VERSIONS,
@@ -635,14 +651,23 @@ def _register_builtins() -> None:
             TEMPLATE_SCHEMA,
             (owner,),
             description="A scaffolding task: the parameters it asks for and the steps it runs.",
+            trusted_only=True,
         ),
-        KindSpec(PAVED_API_VERSIONS, "Schedule", SCHEDULE_SCHEMA, (owner,), description="An on-call schedule."),
+        KindSpec(
+            PAVED_API_VERSIONS,
+            "Schedule",
+            SCHEDULE_SCHEMA,
+            (owner,),
+            description="An on-call schedule.",
+            trusted_only=True,
+        ),
         KindSpec(
             PAVED_API_VERSIONS,
             "EscalationPolicy",
             ESCALATION_POLICY_SCHEMA,
             (owner,),
             description="Ordered escalation levels, each with a delay and schedules or users to page.",
+            trusted_only=True,
         ),
         KindSpec(
             PAVED_API_VERSIONS,
@@ -651,6 +676,7 @@ def _register_builtins() -> None:
             (owner,),
             _validate_scorecard,
             description="Maturity levels and the checks an entity must pass to hold them.",
+            trusted_only=True,
         ),
     ]
     for spec in builtins:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Final, Protocol
 from urllib.parse import urljoin, urlsplit
 
-from .errors import Issue, describe, join_path, make_issue
+from .errors import Issue, IssueCode, describe, join_path, make_issue
 from .refs import DEFAULT_NAMESPACE, entity_ref
 from .relations import Relation, relations_for
 from .validate import validate_entity
@@ -247,6 +247,7 @@ def parse_file(
                     expected=f"a readable ${exc.key} target",
                     found=exc.target,
                     detail=f"could not read ${exc.key} {exc.target}: {exc.reason}",
+                    code=IssueCode.PLACEHOLDER,
                 )
             )
             continue
@@ -269,6 +270,7 @@ def parse_file(
                     expected="a name unique per kind and namespace (case-insensitively)",
                     found=ref.name,
                     detail=f"duplicate entity {describe(ref_text)}, already defined in document {seen[key]}",
+                    code=IssueCode.DUPLICATE,
                 )
             )
             continue

@@ -21,7 +21,7 @@ from typing import Any, Final
 
 import yaml
 
-from .errors import Issue, truncate
+from .errors import Issue, IssueCode, truncate
 
 try:
     _BaseLoader: type[yaml.SafeLoader] | type[yaml.CSafeLoader] = yaml.CSafeLoader
@@ -133,7 +133,14 @@ _Loader.add_implicit_resolver("tag:yaml.org,2002:merge", re.compile(r"^(?:<<)$")
 def _fail(file: str, document: int | None, expected: str, found: str, detail: str | None = None) -> YamlError:
     """`found` here is already a description ("12 bytes"), not a value to render."""
     issue = Issue(
-        file=file, document=document, entity_ref=None, path="", expected=expected, found=truncate(found), detail=detail
+        file=file,
+        document=document,
+        entity_ref=None,
+        path="",
+        expected=expected,
+        found=truncate(found),
+        detail=detail,
+        code=IssueCode.PARSE,
     )
     return YamlError(issue)
 

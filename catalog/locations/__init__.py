@@ -3,6 +3,9 @@
 `file` (file, directory or glob under PAVED_CATALOG_FILE_ROOTS), `url` (http/https through the fetch guard) and
 `git` (blobs of a local or remote repository). Each reader also resolves `$text/$json/$yaml` placeholders and
 nested Location targets relative to the file being parsed.
+
+Around them: `walk` reads a whole location (nesting, the cache of unchanged files, the sources a failure keeps),
+`errors` builds every error a location records, `trust` says which locations may declare which kinds.
 """
 
 from __future__ import annotations

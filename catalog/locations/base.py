@@ -5,12 +5,18 @@ from __future__ import annotations
 from typing import Protocol
 
 from catalog.descriptors import DEFAULT_LIMITS, Limits, LocationTarget, ParseResult, resolve_relative
+from catalog.descriptors.errors import IssueCode
 
 from . import fetch
 
 
 class LocationReadError(Exception):
-    """A target that may not or could not be read. The message names the target and says why."""
+    """A target that may not or could not be read. The message names the target and says why; `code` is what is
+    recorded with it (`fetch` for what the fetch guard refused or could not fetch, `read` for the rest)."""
+
+    def __init__(self, message: str, *, code: IssueCode = IssueCode.READ) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class Reader(Protocol):

@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 
 from catalog.descriptors import DEFAULT_LIMITS, Limits, LocationTarget, ParseResult, parse_file, resolve_relative
+from catalog.descriptors.errors import IssueCode
 
 from . import fetch
 from .base import GuardedResolver, LocationReadError
@@ -84,7 +85,7 @@ def parse_target(target: str) -> GitTarget:
         try:
             fetch.check_url(repo, schemes=("https",))
         except fetch.FetchError as exc:
-            raise LocationReadError(f"{target}: {exc.reason}") from None
+            raise LocationReadError(f"{target}: {exc.reason}", code=IssueCode.FETCH) from None
         if urlsplit(repo).query:
             raise LocationReadError(f"{target}: a repository URL must not have a query")
     elif "://" in repo or repo.startswith(("git@", "ssh:", "ext::")) or "::" in repo:

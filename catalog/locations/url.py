@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from catalog.descriptors import DEFAULT_LIMITS, Limits, LocationTarget, ParseResult, parse_file, resolve_relative
+from catalog.descriptors.errors import IssueCode
 
 from . import fetch
 from .base import LocationReadError
@@ -18,7 +19,7 @@ class UrlReader:
         try:
             fetch.check_url(target)
         except fetch.FetchError as exc:
-            raise LocationReadError(str(exc)) from None
+            raise LocationReadError(str(exc), code=IssueCode.FETCH) from None
         return target
 
     def expand(self, target: str) -> list[str]:
@@ -28,7 +29,7 @@ class UrlReader:
         try:
             return fetch.fetch(source, max_bytes=limits.max_bytes)
         except fetch.FetchError as exc:
-            raise LocationReadError(str(exc)) from None
+            raise LocationReadError(str(exc), code=IssueCode.FETCH) from None
 
     def parse(self, source: str, data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> ParseResult:
         return parse_file(data, file=source, resolver=_UrlResolver(limits), limits=limits, location_type="url")

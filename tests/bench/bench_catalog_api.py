@@ -31,7 +31,8 @@ from django.test.utils import setup_test_environment  # noqa: E402
 from django.urls import NoReverseMatch, reverse  # noqa: E402
 
 from catalog.descriptors import ParsedEntity, relations_for  # noqa: E402
-from catalog.ingest import SourceRead, apply_location_read  # noqa: E402
+from catalog.ingest import apply_location_read  # noqa: E402
+from catalog.locations.walk import SourceRead  # noqa: E402
 from catalog.models import Location  # noqa: E402
 
 REQUESTS = 200

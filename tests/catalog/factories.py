@@ -8,7 +8,8 @@ import factory
 import yaml
 
 from catalog.descriptors import parse_file
-from catalog.ingest import ApplyResult, SourceRead, apply_location_read
+from catalog.ingest import ApplyResult, apply_location_read
+from catalog.locations.walk import SourceRead
 from catalog.models import Location
 
 

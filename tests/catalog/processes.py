@@ -157,13 +157,14 @@ def _pause_here(point: str) -> None:
 
 
 def _install_pauses() -> None:
-    from catalog import ingest, services
+    from catalog import ingest
+    from catalog.locations import walk
 
-    read_location = services.read_location
+    location_read = walk.location_read
     rewrite_derived_rows = ingest._rewrite_derived_rows
 
     def read_then_pause(**kwargs: Any) -> Any:
-        outcome = read_location(**kwargs)
+        outcome = location_read(**kwargs)
         _pause_here("after-read")
         return outcome
 
@@ -171,7 +172,7 @@ def _install_pauses() -> None:
         rewrite_derived_rows(*args, **kwargs)
         _pause_here("in-write")
 
-    services.read_location = read_then_pause  # type: ignore[assignment]
+    walk.location_read = read_then_pause  # type: ignore[assignment]
     ingest._rewrite_derived_rows = write_then_pause  # type: ignore[assignment]
 
 

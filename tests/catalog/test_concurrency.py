@@ -27,6 +27,7 @@ from django.db.models import Count
 from django.test import Client
 
 from catalog import services
+from catalog.locations import walk
 from catalog.models import Entity, Location, Relation, SearchEntry
 from tests.bench.bench_catalog import entities as generated_entities
 from tests.catalog.factories import LocationFactory, component
@@ -390,7 +391,7 @@ class Churner(threading.Thread):
 def _expected_relation_rows(targets: list[Path]) -> int:
     rows = 0
     for target in targets:
-        for source in services.read_location(type="file", target=str(target)).sources:
+        for source in walk.location_walk(type="file", target=str(target)).sources:
             for parsed in source.entities:
                 rows += len({(r.source.lower(), r.type, r.target.lower()) for r in parsed.relations})
     return rows

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from catalog import services
-from catalog.ingest import SourceRead, apply_location_read
+from catalog.ingest import apply_location_read
+from catalog.locations.walk import SourceRead
 from catalog.models import Entity, Relation, SearchEntry
 from portal.permissions import SYSTEM
 from tests.catalog.factories import LocationFactory, component, group

@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 
 from catalog.descriptors import LocationTarget, parse_file, resolve_relative
+from catalog.descriptors.errors import IssueCode
 from catalog.descriptors.yamlsafe import Limits
 
 
@@ -241,3 +242,24 @@ def test_name_supplied_by_a_placeholder_gives_the_ref():
     data = _component().replace("name: c", "name:\n    $text: name.txt").encode()
     result = parse_file(data, file="c.yaml", resolver=resolver)
     assert [e.ref for e in result.entities] == ["component:default/from-file"]
+
+
+def test_every_issue_says_what_kind_of_problem_it_is():
+    data = "\n---\n".join(
+        [
+            _component("a"),
+            _component("a"),
+            _component("b").replace("type: service", "type: 7"),
+            _api("$text: https://evil.example.com/x.yaml"),
+        ]
+    ).encode()
+
+    result = parse_file(data, file="all.yaml", resolver=FakeResolver())
+
+    assert [(issue.document, issue.code) for issue in result.issues] == [
+        (1, IssueCode.DUPLICATE),
+        (2, IssueCode.VALIDATION),
+        (3, IssueCode.PLACEHOLDER),
+    ]
+    broken = parse_file(b"kind: [not yaml\n", file="broken.yaml", resolver=None)
+    assert [issue.code for issue in broken.issues] == [IssueCode.PARSE]

@@ -1,0 +1,258 @@
+"""Reading a location: its target, and every Location target nested in what it reads, breadth first.
+
+A reader, not a service: it reads sources (files, URLs, git blobs) and, for a refresh, what the location stored last
+time (its digest cache, the sources of its entities), and writes nothing. What it read goes to
+`catalog.ingest.apply_location_read`, which writes it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from django.conf import settings
+from django.db.models import Count
+
+from catalog.descriptors import DEFAULT_LIMITS, Issue, LocationTarget, ParsedEntity, ParseResult
+from catalog.descriptors.errors import IssueCode
+from catalog.models import Entity, Location
+
+from . import TYPES, LocationReadError, Reader, reader_for
+from .errors import read_issue
+from .trust import location_is_trusted
+
+
+@dataclass
+class SourceRead:
+    """One file or URL read during a refresh. `ok` is False when it could not be read or parsed as a whole.
+
+    `unchanged` says the source's bytes are those of the last clean refresh: its entities are kept as stored,
+    without being parsed or compared again (`entities` is empty then).
+    """
+
+    source: str  # "<type>:<target>", as written in backstage.io/managed-by-location
+    ok: bool
+    entities: list[ParsedEntity] = field(default_factory=list)
+    issues: list[Issue] = field(default_factory=list)
+    unchanged: bool = False
+
+
+@dataclass
+class ReadOutcome:
+    """Everything one traversal of a location read: a SourceRead per file (or failed target), in read order."""
+
+    sources: list[SourceRead] = field(default_factory=list)
+    files_read: int = 0
+    # (type, target) of every target or file that failed: what they stand for keeps its entities.
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    # source -> {"digest", "targets", "entities"} of every source read whole this time (the next refresh's cache).
+    digests: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def issues(self) -> list[Issue]:
+        return [issue for source in self.sources for issue in source.issues]
+
+
+def location_read(*, location: Location, on_file: Callable[[str], None] | None = None) -> ReadOutcome:
+    """A refresh's read of a registered location: the walk, skipping sources whose bytes are unchanged since the
+    last clean refresh, then the sources a failure hides (`SourceRead(ok=False)`: their entities are kept)."""
+    outcome = location_walk(
+        type=location.type,
+        target=location.target,
+        on_file=on_file,
+        cache=_usable_cache(location),
+        salt=f"trusted={location_is_trusted(location=location)}",
+    )
+    outcome.sources.extend(_kept_sources(location, outcome))
+    return outcome
+
+
+def location_walk(
+    *,
+    type: str,
+    target: str,
+    on_file: Callable[[str], None] | None = None,
+    cache: Mapping[str, Mapping[str, Any]] | None = None,
+    salt: str = "",
+) -> ReadOutcome:
+    """Read a target and every Location target nested in what it reads, breadth first. No database.
+
+    Cycles and diamonds are read once; nesting deeper than PAVED_CATALOG_MAX_NESTING or more than
+    PAVED_CATALOG_MAX_FILES files are recorded as errors. Never raises for a bad source: each failure is a
+    SourceRead with ok=False and an Issue naming the target, the reason and its code.
+
+    `cache` (Location.source_digests) lets a source whose bytes hash as last time skip parsing: it comes back as
+    an `unchanged` SourceRead, and the Location targets it declared are followed from the cache.
+    """
+    outcome = ReadOutcome()
+    readers: dict[str, Reader] = {}
+    queue: deque[tuple[LocationTarget, int, str | None]] = deque([(LocationTarget(type=type, target=target), 0, None)])
+    seen_targets: set[tuple[str, str]] = set()
+    seen_sources: set[str] = set()
+    max_files = settings.PAVED_CATALOG_MAX_FILES
+    while queue:
+        item, depth, parent = queue.popleft()
+        if (item.type, item.target) in seen_targets:
+            continue
+        seen_targets.add((item.type, item.target))
+        key = f"{item.type}:{item.target}"
+        problem = _nesting_problem(type, item)
+        if problem is None and depth > settings.PAVED_CATALOG_MAX_NESTING:
+            problem = f"Locations nest deeper than {settings.PAVED_CATALOG_MAX_NESTING} levels"
+        try:
+            if problem:
+                raise LocationReadError(problem, code=IssueCode.NESTING)
+            reader = readers.setdefault(item.type, reader_for(item.type))
+            files = reader.expand(item.target)
+        except LocationReadError as exc:
+            outcome.failed.append((item.type, item.target))
+            outcome.sources.append(SourceRead(key, False, issues=[_issue(parent or key, item.target, exc)]))
+            continue
+        for index, path in enumerate(files):
+            source = f"{item.type}:{path}"
+            if source in seen_sources:
+                continue
+            if len(seen_sources) >= max_files:
+                outcome.failed.extend((item.type, rest) for rest in files[index:])
+                stop = LocationReadError(
+                    f"more than {max_files} files in one location; stopped reading", code=IssueCode.FILE_LIMIT
+                )
+                outcome.sources.append(SourceRead(key, False, issues=[_issue(parent or key, item.target, stop)]))
+                queue.clear()
+                break
+            seen_sources.add(source)
+            try:
+                data = reader.read(path, limits=DEFAULT_LIMITS)
+            except LocationReadError as exc:
+                outcome.failed.append((item.type, path))
+                outcome.sources.append(SourceRead(source, False, issues=[_issue(source, path, exc)]))
+                continue
+            outcome.files_read += 1
+            digest = _digest(data, salt)
+            cached = (cache or {}).get(source)
+            if cached is not None and cached.get("digest") == digest:
+                outcome.digests[source] = dict(cached)
+                outcome.sources.append(SourceRead(source, True, unchanged=True))
+                if on_file is not None:
+                    on_file(source)
+                for nested_type, nested_target in cached.get("targets", []):
+                    queue.append((LocationTarget(type=nested_type, target=nested_target), depth + 1, source))
+                continue
+            parsed = reader.parse(path, data, limits=DEFAULT_LIMITS)
+            if _whole_file_failed(parsed):
+                outcome.failed.append((item.type, path))
+                outcome.sources.append(SourceRead(source, False, issues=parsed.issues))
+            else:
+                outcome.sources.append(SourceRead(source, True, parsed.entities, parsed.issues))
+                # Placeholders pull in content the digest does not cover, and issues must be reported every time.
+                if not parsed.issues and not _PLACEHOLDER.search(data):
+                    outcome.digests[source] = {
+                        "digest": digest,
+                        "targets": [[t.type, t.target] for t in parsed.location_targets],
+                        "entities": len(parsed.entities),
+                    }
+            if on_file is not None:
+                on_file(source)
+            for nested in parsed.location_targets:
+                queue.append((nested, depth + 1, source))
+    return outcome
+
+
+def _issue(file: str, target: str, exc: LocationReadError) -> Issue:
+    return read_issue(file=file, target=target, reason=str(exc), code=exc.code)
+
+
+_PLACEHOLDER: Final = re.compile(rb"\$(?:text|json|yaml)\b")
+# Bump when parsing or validation changes what a file yields: cached digests then no longer match.
+_CACHE_VERSION: Final = "1"
+
+
+def _digest(data: bytes, salt: str) -> str:
+    return hashlib.sha256(f"{_CACHE_VERSION}:{salt}:".encode() + data).hexdigest()
+
+
+def _whole_file_failed(parsed: ParseResult) -> bool:
+    # parse_file reports an unreadable file (YAML, encoding, limits) as one issue about the whole file and no entities.
+    return not parsed.entities and any(i.entity_ref is None and i.path == "" for i in parsed.issues)
+
+
+def _nesting_problem(root_type: str, target: LocationTarget) -> str | None:
+    if target.type not in TYPES:
+        return f"unknown location type {target.type!r}; expected one of {', '.join(TYPES)}"
+    # Local files and local repositories are the operator's machine: only file locations may point at them.
+    if target.type == "file" and root_type != "file":
+        return f"a {root_type} location may not nest file targets"
+    if target.type == "git" and root_type == "url" and not target.target.lower().startswith("https://"):
+        return "a url location may only nest https git repositories"
+    return None
+
+
+# --- what the location stored last time --------------------------------------------------------------------------
+
+
+def _location_targets_of(entity: Mapping[str, Any], *, default_type: str) -> Iterable[LocationTarget]:
+    spec = entity.get("spec") or {}
+    own = spec.get("type")
+    target_type = own if isinstance(own, str) and own else default_type
+    raw = [spec["target"]] if isinstance(spec.get("target"), str) else []
+    raw += [t for t in spec.get("targets") or [] if isinstance(t, str)]
+    return [LocationTarget(type=target_type, target=t) for t in raw]
+
+
+def _kept_sources(location: Location, outcome: ReadOutcome) -> list[SourceRead]:
+    """Sources this location produced before that a failure this time hides, transitively through the Location
+    entities their last good version declared: they must keep their entities, so they are passed as not ok."""
+    if not outcome.failed:
+        return []
+    read_ok = {s.source for s in outcome.sources if s.ok}
+    listed = {s.source for s in outcome.sources}
+    existing = set(Entity.objects.filter(location=location).values_list("source", flat=True).distinct())
+    nested_by_source: dict[str, list[dict[str, Any]]] = {}
+    for source, data in Entity.objects.filter(location=location, kind="Location").values_list("source", "data"):
+        nested_by_source.setdefault(source, []).append(data)
+    kept: set[str] = set()
+    pending = deque(outcome.failed)
+    visited: set[tuple[str, str]] = set()
+    while pending:
+        failed_type, failed_target = pending.popleft()
+        if (failed_type, failed_target) in visited or failed_type not in TYPES:
+            continue
+        visited.add((failed_type, failed_target))
+        reader = reader_for(failed_type)
+        for source in existing - kept - read_ok:
+            source_type, _, path = source.partition(":")
+            if source_type != failed_type or not reader.covers(failed_target, path):
+                continue
+            kept.add(source)
+            for data in nested_by_source.get(source, []):
+                for nested in _location_targets_of(data, default_type=source_type):
+                    try:
+                        resolved = reader.nested(path, nested)
+                    except LocationReadError:
+                        continue
+                    pending.append((resolved.type, resolved.target))
+    return [SourceRead(source, False) for source in sorted(kept - listed)]
+
+
+def _usable_cache(location: Location) -> dict[str, Any]:
+    """The digest cache, minus sources whose stored entities no longer match what they produced (deleted or
+    orphaned out of band): those are parsed again."""
+    if not location.source_digests:
+        return {}
+    counts = dict(
+        Entity.objects.filter(location=location, orphan=False)
+        .exclude(kind="Location", name__startswith="generated-")  # the synthetic entity shares the root's source
+        .order_by()
+        .values("source")
+        .annotate(n=Count("id"))
+        .values_list("source", "n")
+    )
+    return {
+        source: entry
+        for source, entry in location.source_digests.items()
+        if counts.get(source, 0) == entry.get("entities", -1)
+    }
