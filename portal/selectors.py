@@ -17,6 +17,7 @@ from catalog.oncall import selectors as oncall_selectors
 from catalog.oncall.selectors import EntityOnCall, LevelView
 from catalog.selectors import CatalogOverview, KindCount
 from portal import permissions
+from portal.celery import app as celery_app
 from portal.models import ApiToken, AuditEvent
 
 HOME_MAX_TEAMS: Final = 12
@@ -45,10 +46,8 @@ def _check_database() -> Check:
 
 
 def _check_broker() -> Check:
-    from portal.celery import app
-
     try:
-        with app.connection_for_write() as conn:
+        with celery_app.connection_for_write() as conn:
             conn.ensure_connection(max_retries=1, timeout=2)
             transport = conn.transport_cls
     except Exception as exc:  # kombu raises many types; any means "not ready"
