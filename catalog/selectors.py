@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from functools import reduce
 from typing import Any, Final
 
+import yaml
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
 from django.core.paginator import Page, Paginator
@@ -21,7 +22,16 @@ from catalog import query
 from catalog.descriptors import RefError, parse_ref, registered_kinds
 from catalog.filters import FACETS, EntityFilterSet, without
 from catalog.models import Entity, Location, Relation, SearchEntry
-from catalog.presentation import GRAPH_RELATIONS, Graph, GraphEdge, graph_layout, group_by_kind
+from catalog.presentation import (
+    GRAPH_RELATIONS,
+    Graph,
+    GraphEdge,
+    api_definition,
+    graph_layout,
+    group_by_kind,
+    is_http_url,
+    safe_links,
+)
 from catalog.refs import EntityRef, ref_label, ref_parts
 
 PROCESSING_ERROR_TYPE: Final = "backstage.io/catalog-processing"
@@ -654,3 +664,85 @@ def entities_of_kind_by_refs(*, refs: Sequence[str], kind: str, limit: int) -> l
         .order_by("name", "namespace")[:limit]
     )
     return sorted(queryset, key=lambda entity: ((entity.title or entity.name).lower(), entity.ref))
+
+
+# --- the entity page -------------------------------------------------------------------------------------------
+
+VIEW_URL: Final = "backstage.io/view-url"
+EDIT_URL: Final = "backstage.io/edit-url"
+ENTITY_TABS: Final = ("overview", "yaml")
+
+
+def _source_links(entity: Entity) -> dict[str, str]:
+    """View/Edit source links: the annotations when they are http(s), else the URL the entity was read from."""
+    annotations = (entity.data.get("metadata") or {}).get("annotations") or {}
+    links: dict[str, str] = {}
+    view_url, edit_url = annotations.get(VIEW_URL), annotations.get(EDIT_URL)
+    if is_http_url(view_url):
+        links["view"] = str(view_url)
+    elif entity.source.startswith("url:") and is_http_url(entity.source[4:]):
+        links["view"] = entity.source[4:]
+    if is_http_url(edit_url):
+        links["edit"] = str(edit_url)
+    return links
+
+
+@dataclass
+class EntityPage:
+    """Everything the entity page shows, read once: relations feed the group and user overviews too."""
+
+    entity: Entity
+    kind: str
+    tab: str
+    spec: dict[str, Any]
+    metadata: dict[str, Any]
+    relations: EntityRelations
+    source_links: dict[str, str]
+    api: Any = None
+    group: GroupOverview | None = None
+    person: UserOverview | None = None
+    raw_yaml: str = ""
+
+    @property
+    def annotations(self) -> dict[str, Any]:
+        return self.metadata.get("annotations") or {}
+
+    @property
+    def labels(self) -> dict[str, Any]:
+        return self.metadata.get("labels") or {}
+
+    @property
+    def links(self) -> list[Any]:
+        return safe_links(self.metadata.get("links"))
+
+    @property
+    def profile(self) -> dict[str, Any]:
+        profile = self.spec.get("profile")
+        return profile if isinstance(profile, dict) else {}
+
+    @property
+    def relation_groups(self) -> list[tuple[str, list[RelatedEntity]]]:
+        return sorted(self.relations.by_type.items())
+
+
+def entity_page(*, entity: Entity, tab: str) -> EntityPage:
+    """The entity page's data. Query budget: the relations (one query, two with targets' data for groups and
+    users), and one more for a group's sub-team counts or a user's groups' ownerships."""
+    kind = entity.kind.lower()
+    tab = tab if tab in ENTITY_TABS else "overview"
+    relations = entity_relations_grouped(entity=entity, with_data=kind in {"group", "user"})
+    spec = entity.data.get("spec") if isinstance(entity.data.get("spec"), dict) else {}
+    metadata = entity.data.get("metadata") if isinstance(entity.data.get("metadata"), dict) else {}
+    return EntityPage(
+        entity=entity,
+        kind=kind,
+        tab=tab,
+        spec=spec,
+        metadata=metadata,
+        relations=relations,
+        source_links=_source_links(entity),
+        api=api_definition(spec) if kind == "api" else None,
+        group=group_overview(relations=relations) if kind == "group" else None,
+        person=user_overview(entity=entity, relations=relations) if kind == "user" else None,
+        raw_yaml=(yaml.safe_dump(entity.data, sort_keys=False, allow_unicode=True, width=100) if tab == "yaml" else ""),
+    )

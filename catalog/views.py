@@ -9,7 +9,6 @@ from __future__ import annotations
 import uuid
 from typing import Any, Final
 
-import yaml
 from django.contrib import messages
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpResponse
@@ -24,15 +23,12 @@ from catalog.locations import errors as location_errors
 from catalog.locations.errors import IssueCode
 from catalog.models import Entity, Location
 from catalog.oncall import selectors as oncall_selectors
-from catalog.presentation import api_definition, is_http_url, safe_links
 from portal.exceptions import ApplicationError
 from portal.http import HtmxHttpRequest, is_fragment_request, render_page
 from portal.permissions import Action, NotPermitted, may, require
 
 SEARCH_DROPDOWN_SIZE: Final = 8
 SEARCH_PAGE_SIZE: Final = 50
-VIEW_URL: Final = "backstage.io/view-url"
-EDIT_URL: Final = "backstage.io/edit-url"
 
 
 def _page_size(raw: str | None) -> int:
@@ -85,51 +81,36 @@ def _entity(namespace: str, kind: str, name: str) -> Entity:
     return entity
 
 
-def _source_links(entity: Entity) -> dict[str, str]:
-    annotations = (entity.data.get("metadata") or {}).get("annotations") or {}
-    links: dict[str, str] = {}
-    view_url, edit_url = annotations.get(VIEW_URL), annotations.get(EDIT_URL)
-    if is_http_url(view_url):
-        links["view"] = str(view_url)
-    elif entity.source.startswith("url:") and is_http_url(entity.source[4:]):
-        links["view"] = entity.source[4:]
-    if is_http_url(edit_url):
-        links["edit"] = str(edit_url)
-    return links
-
-
 @require_GET
 def entity_detail(request: HtmxHttpRequest, namespace: str, kind: str, name: str) -> HttpResponse:
-    entity = _entity(namespace, kind, name)
-    kind_lower = entity.kind.lower()
-    relations = selectors.entity_relations_grouped(entity=entity, with_data=kind_lower in {"group", "user"})
-    tab = "yaml" if request.GET.get("tab") == "yaml" else "overview"
-    spec = entity.data.get("spec") if isinstance(entity.data.get("spec"), dict) else {}
-    metadata = entity.data.get("metadata") or {}
+    page = selectors.entity_page(entity=_entity(namespace, kind, name), tab=request.GET.get("tab", ""))
     context: dict[str, Any] = {
         "active_section": "catalog",
-        "entity": entity,
-        "kind": kind_lower,
-        "spec": spec,
-        "metadata": metadata,
-        "annotations": metadata.get("annotations") or {},
-        "labels": metadata.get("labels") or {},
-        "links": safe_links(metadata.get("links")),
-        "relations": relations,
-        "relation_groups": sorted(relations.by_type.items()),
-        "source_links": _source_links(entity),
-        "tab": tab,
-        "may_manage": may(request.user, Action.ENTITY_DELETE, entity) if entity.orphan else False,
-        "api": api_definition(spec) if kind_lower == "api" else None,
-        "group": selectors.group_overview(relations=relations) if kind_lower == "group" else None,
-        "person": selectors.user_overview(entity=entity, relations=relations) if kind_lower == "user" else None,
-        "profile": spec.get("profile") if isinstance(spec.get("profile"), dict) else {},
+        "page": page,
+        "entity": page.entity,
+        "kind": page.kind,
+        "spec": page.spec,
+        "metadata": page.metadata,
+        "annotations": page.annotations,
+        "labels": page.labels,
+        "links": page.links,
+        "relations": page.relations,
+        "relation_groups": page.relation_groups,
+        "source_links": page.source_links,
+        "tab": page.tab,
+        "may_manage": may(request.user, Action.ENTITY_DELETE, page.entity) if page.entity.orphan else False,
+        "api": page.api,
+        "group": page.group,
+        "person": page.person,
+        "profile": page.profile,
+        "raw_yaml": page.raw_yaml,
+        # A person's on-call shifts come from the on-call room, which reads the catalog (never the other way round).
         "shifts": (
-            oncall_selectors.user_shift_summary(user_ref=entity.ref) if kind_lower == "user" and tab != "yaml" else None
+            oncall_selectors.user_shift_summary(user_ref=page.entity.ref)
+            if page.kind == "user" and page.tab == "overview"
+            else None
         ),
     }
-    if tab == "yaml":
-        context["raw_yaml"] = yaml.safe_dump(entity.data, sort_keys=False, allow_unicode=True, width=100)
     return render_page(request, "catalog/entity_detail.html", context, partial="entity-tab")
 
 

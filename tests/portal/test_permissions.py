@@ -28,7 +28,7 @@ from django.shortcuts import resolve_url
 from django.test import Client
 from django.utils import timezone
 
-from catalog import services
+from catalog import jobs, services
 from catalog.models import CalendarFeed, Entity, Location, OnCallOverride
 from portal.permissions import SYSTEM, Action, NotPermitted, may, require
 from tests.catalog.factories import LocationFactory, component, ingest
@@ -143,7 +143,7 @@ def world(tmp_path, settings, monkeypatch) -> World:
         target=target,
         approval=PendingApproval("group:default/payments", UserFactory(username="bob").pk),
     )
-    monkeypatch.setattr(services, "_enqueue_refresh", lambda location: world.queued.append(str(location.pk)))
+    monkeypatch.setattr(jobs, "location_refresh_enqueue", lambda *, location_id: world.queued.append(location_id))
     return world
 
 
