@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from tests.factories import UserFactory
+from tests.portal.factories import UserFactory
 
 PASSWORD = "correct horse battery staple"
 

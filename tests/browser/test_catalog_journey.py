@@ -4,10 +4,8 @@ import re
 
 import pytest
 
-from tests.catalog.factories import component
-from tests.catalog.location_helpers import write_docs
-from tests.catalog.ui_data import seed_org
-from tests.factories import AdminFactory
+from tests.catalog.factories import ComponentDictFactory, seed_org, write_docs
+from tests.portal.factories import AdminFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -73,7 +71,7 @@ def test_user_browses_catalog_from_list_to_team_dependencies_and_locations(page,
     screenshot("catalog-dependencies")
 
     # Locations: a dry-run preview lists what would be created, writing nothing.
-    path = write_docs(tmp_path / "new" / "catalog-info.yaml", [component("billing", owner="payments")])
+    path = write_docs(tmp_path / "new" / "catalog-info.yaml", [ComponentDictFactory(name="billing", owner="payments")])
     page.goto("/catalog/locations/")
     page.select_option("#location-type", "file")
     page.fill("#location-target", str(path))

@@ -10,7 +10,7 @@ import pytest
 
 from catalog import demo
 from catalog.models import OnCallOverride
-from tests.factories import UserFactory
+from tests.portal.factories import UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -5,7 +5,7 @@ import io
 import pytest
 
 from catalog import demo
-from tests.factories import AdminFactory, UserFactory
+from tests.portal.factories import AdminFactory, UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

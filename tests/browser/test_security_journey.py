@@ -11,7 +11,7 @@ from django.test import Client
 
 from catalog import demo
 from portal.models import AuditEvent
-from tests.factories import AdminFactory, UserFactory
+from tests.portal.factories import AdminFactory, UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

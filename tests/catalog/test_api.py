@@ -7,8 +7,8 @@ import pytest
 import yaml
 
 from catalog.models import Entity, Location
-from tests.catalog.factories import LocationFactory, component, ingest, user
-from tests.factories import AdminFactory, UserFactory
+from tests.catalog.factories import ComponentDictFactory, LocationFactory, UserDictFactory, ingest
+from tests.portal.factories import AdminFactory, UserFactory
 
 BASE = "/api/catalog"
 
@@ -50,7 +50,7 @@ def test_entities_link_header_leads_through_every_page(auth_client, api_catalog)
 
 
 def test_entities_query_count_does_not_grow_with_page_size(auth_client, api_catalog, django_assert_max_num_queries):
-    ingest([component(f"svc-{i}", owner="team-a") for i in range(40)])
+    ingest([ComponentDictFactory(name=f"svc-{i}", owner="team-a") for i in range(40)])
     for limit in (1, 40):
         with django_assert_max_num_queries(6):  # session, user, page, relations (+ savepoints on some backends)
             assert len(auth_client.get(f"{BASE}/entities?limit={limit}").json()) == limit
@@ -175,7 +175,7 @@ def test_locations_list_get_by_entity(auth_client, api_catalog):
 def file_root(tmp_path, settings):
     settings.PAVED_CATALOG_FILE_ROOTS = [str(tmp_path)]
     path = tmp_path / "catalog-info.yaml"
-    path.write_text(yaml.safe_dump_all([component("from-file", owner="team-a")]))
+    path.write_text(yaml.safe_dump_all([ComponentDictFactory(name="from-file", owner="team-a")]))
     return path
 
 
@@ -230,11 +230,11 @@ def test_refresh_enqueues_the_location_that_manages_the_entity(auth_client, api_
 def test_validate_entity_ok_and_errors_in_backstage_shape(auth_client, db):
     ok = auth_client.post(
         f"{BASE}/validate-entity",
-        {"entity": component("fine"), "location": "url:https://example.com/catalog.yaml"},
+        {"entity": ComponentDictFactory(name="fine"), "location": "url:https://example.com/catalog.yaml"},
         content_type="application/json",
     )
     assert ok.status_code == 200
-    bad = component("fine")
+    bad = ComponentDictFactory(name="fine")
     bad["metadata"]["name"] = "not a name!"
     response = auth_client.post(
         f"{BASE}/validate-entity", {"entity": bad, "location": "url:https://h/x.yaml"}, content_type="application/json"
@@ -261,7 +261,7 @@ def test_api_requires_authentication(client, api_catalog):
 
 
 def test_user_entity_is_found_by_email_too(auth_client, api_catalog):
-    ingest([user("carol", member_of=[])], location=api_catalog)
+    ingest([UserDictFactory(name="carol", member_of=[])], location=api_catalog)
     assert auth_client.get(f"{BASE}/entities/by-name/user/default/carol").status_code == 200
 
 

@@ -11,8 +11,14 @@ from django.core.management.base import CommandError
 
 from catalog import services
 from catalog.models import Entity, Location
-from tests.catalog.factories import LocationFactory, component, group
-from tests.catalog.location_helpers import bare_repo, location_doc, write_docs
+from tests.catalog.factories import (
+    ComponentDictFactory,
+    GroupDictFactory,
+    LocationDictFactory,
+    LocationFactory,
+    write_docs,
+)
+from tests.catalog.remotes import bare_repo
 
 
 @pytest.fixture
@@ -28,8 +34,8 @@ def run(*args: str) -> str:
 
 
 def test_catalog_import_registers_and_refreshes_with_a_summary(db, root):
-    write_docs(root / "all.yaml", [location_doc("all", "./a.yaml")])
-    write_docs(root / "a.yaml", [component("a"), group("team-a")])
+    write_docs(root / "all.yaml", [LocationDictFactory(name="all", targets=["./a.yaml"])])
+    write_docs(root / "a.yaml", [ComponentDictFactory(name="a"), GroupDictFactory(name="team-a")])
 
     output = run("import", str(root / "all.yaml"), "--trusted")
 
@@ -40,7 +46,7 @@ def test_catalog_import_registers_and_refreshes_with_a_summary(db, root):
 
 
 def test_catalog_import_of_a_registered_target_refreshes_it(db, root):
-    write_docs(root / "a.yaml", [component("a")])
+    write_docs(root / "a.yaml", [ComponentDictFactory(name="a")])
     run("import", str(root / "a.yaml"))
 
     output = run("import", str(root / "a.yaml"))
@@ -50,7 +56,7 @@ def test_catalog_import_of_a_registered_target_refreshes_it(db, root):
 
 
 def test_catalog_import_reads_git_repositories(db, root):
-    repo = bare_repo(root, {"catalog-info.yaml": yaml.safe_dump(component("from-git"))})
+    repo = bare_repo(root, {"catalog-info.yaml": yaml.safe_dump(ComponentDictFactory(name="from-git"))})
 
     output = run("import", f"{repo}#main")
 
@@ -75,8 +81,8 @@ def test_catalog_command_errors_are_clear(db, root, args, message):
 
 
 def test_catalog_refresh_one_and_all(db, root):
-    location = LocationFactory(type="file", target=str(write_docs(root / "a.yaml", [component("a")])))
-    LocationFactory(type="file", target=str(write_docs(root / "b.yaml", [component("b")])))
+    location = LocationFactory(type="file", target=str(write_docs(root / "a.yaml", [ComponentDictFactory(name="a")])))
+    LocationFactory(type="file", target=str(write_docs(root / "b.yaml", [ComponentDictFactory(name="b")])))
 
     assert "entities created: 2" in run("refresh", str(location.pk))
     output = run("refresh", "--all")
@@ -93,13 +99,16 @@ def test_catalog_refresh_fails_when_a_location_has_errors(db, root):
 
 
 def test_catalog_validate_passes_clean_files(db, root):
-    path = write_docs(root / "a.yaml", [component("a"), group("team-a")])
+    path = write_docs(root / "a.yaml", [ComponentDictFactory(name="a"), GroupDictFactory(name="team-a")])
 
     assert "1 files, 2 valid entities, 0 issues" in run("validate", str(path))
 
 
 def test_catalog_validate_exits_non_zero_printing_each_issue(db, root):
-    path = write_docs(root / "a.yaml", [component("a"), {**component("b"), "spec": {"type": "service"}}])
+    path = write_docs(
+        root / "a.yaml",
+        [ComponentDictFactory(name="a"), {**ComponentDictFactory(name="b"), "spec": {"type": "service"}}],
+    )
     broken = root / "broken.yaml"
     broken.write_text("kind: [nope\n")
     err = StringIO()
@@ -121,7 +130,7 @@ def test_catalog_validate_exit_code_from_the_command_line(root):
     import subprocess
     import sys
 
-    path = write_docs(root / "a.yaml", [{**component("b"), "spec": {}}])
+    path = write_docs(root / "a.yaml", [{**ComponentDictFactory(name="b"), "spec": {}}])
 
     done = subprocess.run(
         [sys.executable, "manage.py", "catalog", "validate", str(path)],
@@ -136,7 +145,7 @@ def test_catalog_validate_exit_code_from_the_command_line(root):
 
 
 def test_catalog_locations_lists_state(db, root):
-    location = LocationFactory(type="file", target=str(write_docs(root / "a.yaml", [component("a")])))
+    location = LocationFactory(type="file", target=str(write_docs(root / "a.yaml", [ComponentDictFactory(name="a")])))
     services.location_refresh(location=location)
 
     output = run("locations")

@@ -30,10 +30,9 @@ from catalog import services
 from catalog.locations import walk
 from catalog.models import Entity, Location, Relation, SearchEntry
 from tests.bench.bench_catalog import entities as generated_entities
-from tests.catalog.factories import LocationFactory, component
-from tests.catalog.location_helpers import write_docs
+from tests.catalog.factories import ComponentDictFactory, LocationFactory, write_docs
 from tests.catalog.processes import Service, running_web, wait_until_blocked
-from tests.factories import AdminFactory, ApiTokenFactory
+from tests.portal.factories import AdminFactory, ApiTokenFactory
 from tests.worker import running_workers, wait_for, worker_logs
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -65,7 +64,9 @@ def admin():
 
 
 def services_of(n: int, *, owner: str = "team-a") -> list[dict[str, Any]]:
-    return [component(f"svc-{i}", owner=owner, dependsOn=[f"component:svc-{(i + 1) % n}"]) for i in range(n)]
+    return [
+        ComponentDictFactory(name=f"svc-{i}", owner=owner, dependsOn=[f"component:svc-{(i + 1) % n}"]) for i in range(n)
+    ]
 
 
 def leftovers() -> dict[str, int]:
@@ -410,7 +411,8 @@ def test_two_web_processes_and_two_workers_ingest_10k_entities_while_people_brow
     _write_catalog(halves[0], docs[:5000])
     _write_catalog(halves[1], docs[5000:])
     churn = write_docs(
-        root / "churn.yaml", [component(f"churn-{i}", dependsOn=["component:service-0"]) for i in range(300)]
+        root / "churn.yaml",
+        [ComponentDictFactory(name=f"churn-{i}", dependsOn=["component:service-0"]) for i in range(300)],
     )
     ApiTokenFactory(user=admin, raw=TOKEN)
     queue = f"paved-test-{uuid.uuid4().hex[:8]}"

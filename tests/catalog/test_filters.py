@@ -11,8 +11,7 @@ from django.http import QueryDict
 from catalog import query
 from catalog.filters import EntityFilterSet
 from catalog.models import Entity
-from tests.catalog.factories import component, group, ingest
-from tests.catalog.ui_data import new_location, seed_org
+from tests.catalog.factories import ComponentDictFactory, GroupDictFactory, ingest, new_location, seed_org
 
 LIST = "/catalog/"
 BY_QUERY = "/api/catalog/entities/by-query"
@@ -20,12 +19,12 @@ BY_QUERY = "/api/catalog/entities/by-query"
 
 def _seed() -> None:
     seed_org()
-    batch = component("nightly-billing", owner="group:ops/sre", lifecycle="experimental")
+    batch = ComponentDictFactory(name="nightly-billing", owner="group:ops/sre", lifecycle="experimental")
     batch["metadata"].update(
         {"namespace": "ops", "description": "Sends the money to the bank", "tags": ["python", "batch"]}
     )
     batch["spec"]["type"] = "Batch"
-    sre = group("sre")
+    sre = GroupDictFactory(name="sre")
     sre["metadata"]["namespace"] = "ops"
     result = ingest([sre, batch], location=new_location(trusted=True))
     assert not result.errors, result.errors

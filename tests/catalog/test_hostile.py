@@ -13,8 +13,8 @@ import pytest
 
 from catalog import services
 from catalog.models import Entity, Location
-from tests.catalog.factories import LocationFactory, component
-from tests.catalog.location_helpers import http_server, location_doc, write_docs
+from tests.catalog.factories import ComponentDictFactory, LocationDictFactory, LocationFactory, write_docs
+from tests.catalog.remotes import http_server
 
 ALIAS_BOMB = """\
 a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
@@ -34,9 +34,9 @@ def catalog(db, tmp_path, settings):
     settings.PAVED_CATALOG_FILE_ROOTS = [str(root)]
     settings.PAVED_CATALOG_ALLOWED_HOSTS = ["127.0.0.1", "10.0.0.5", "169.254.169.254", "::1", "*.example.com"]
     settings.PAVED_CATALOG_ALLOW_PRIVATE_ADDRESSES = False
-    write_docs(root / "all.yaml", [location_doc("all", "./good.yaml", "./victim.yaml")])
-    write_docs(root / "good.yaml", [component("good")])
-    write_docs(root / "victim.yaml", [component("victim", annotations={"a": "b"})])
+    write_docs(root / "all.yaml", [LocationDictFactory(name="all", targets=["./good.yaml", "./victim.yaml"])])
+    write_docs(root / "good.yaml", [ComponentDictFactory(name="good")])
+    write_docs(root / "victim.yaml", [ComponentDictFactory(name="victim", annotations={"a": "b"})])
     location = LocationFactory(type="file", target=str(root / "all.yaml"), trusted=True)
     services.location_refresh(location=location)
     assert intact(location)
@@ -56,7 +56,7 @@ def refresh_errors(location: Location) -> str:
 
 
 def victim_with(**changes) -> list[dict]:
-    doc = component("victim", owner="team-b")
+    doc = ComponentDictFactory(name="victim", owner="team-b")
     doc["metadata"].update(changes.pop("metadata", {}))
     doc["spec"].update(changes)
     return [doc]
@@ -117,7 +117,10 @@ def test_invalid_fields_keep_the_last_good_version_with_the_error(catalog, metad
 
 def test_an_invalid_name_is_recorded_and_changes_nothing_else(catalog):
     root, location = catalog
-    write_docs(root / "victim.yaml", [component("victim", annotations={"a": "b"}), component("bad name!")])
+    write_docs(
+        root / "victim.yaml",
+        [ComponentDictFactory(name="victim", annotations={"a": "b"}), ComponentDictFactory(name="bad name!")],
+    )
 
     errors = refresh_errors(location)
 
@@ -160,7 +163,11 @@ def test_forbidden_placeholder_urls_are_refused_and_recorded(catalog, url, reaso
 def test_forbidden_nested_url_locations_are_refused_and_recorded(catalog, target, reason):
     root, location = catalog
     write_docs(
-        root / "victim.yaml", [component("victim", annotations={"a": "b"}), location_doc("evil", target, type="url")]
+        root / "victim.yaml",
+        [
+            ComponentDictFactory(name="victim", annotations={"a": "b"}),
+            LocationDictFactory(name="evil", targets=[target], type="url"),
+        ],
     )
 
     errors = refresh_errors(location)
@@ -191,8 +198,8 @@ def test_an_unreachable_host_is_recorded(catalog, settings):
     write_docs(
         root / "victim.yaml",
         [
-            component("victim", annotations={"a": "b"}),
-            location_doc("gone", f"http://127.0.0.1:{port}/c.yaml", type="url"),
+            ComponentDictFactory(name="victim", annotations={"a": "b"}),
+            LocationDictFactory(name="gone", targets=[f"http://127.0.0.1:{port}/c.yaml"], type="url"),
         ],
     )
 
@@ -205,7 +212,11 @@ def test_an_unreachable_host_is_recorded(catalog, settings):
 def test_path_traversal_out_of_the_file_roots_is_refused(catalog):
     root, location = catalog
     write_docs(
-        root / "victim.yaml", [component("victim", annotations={"a": "b"}), location_doc("up", "../../../etc/passwd")]
+        root / "victim.yaml",
+        [
+            ComponentDictFactory(name="victim", annotations={"a": "b"}),
+            LocationDictFactory(name="up", targets=["../../../etc/passwd"]),
+        ],
     )
 
     errors = refresh_errors(location)
@@ -216,9 +227,15 @@ def test_path_traversal_out_of_the_file_roots_is_refused(catalog):
 
 def test_a_symlink_escaping_the_roots_is_refused(catalog, tmp_path):
     root, location = catalog
-    outside = write_docs(tmp_path / "outside.yaml", [component("smuggled")])
+    outside = write_docs(tmp_path / "outside.yaml", [ComponentDictFactory(name="smuggled")])
     os.symlink(outside, root / "link.yaml")
-    write_docs(root / "victim.yaml", [component("victim", annotations={"a": "b"}), location_doc("link", "./link.yaml")])
+    write_docs(
+        root / "victim.yaml",
+        [
+            ComponentDictFactory(name="victim", annotations={"a": "b"}),
+            LocationDictFactory(name="link", targets=["./link.yaml"]),
+        ],
+    )
 
     errors = refresh_errors(location)
 
@@ -239,7 +256,11 @@ def test_a_symlink_escaping_the_roots_is_refused(catalog, tmp_path):
 def test_git_targets_with_option_like_values_are_refused(catalog, target):
     root, location = catalog
     write_docs(
-        root / "victim.yaml", [component("victim", annotations={"a": "b"}), location_doc("g", target, type="git")]
+        root / "victim.yaml",
+        [
+            ComponentDictFactory(name="victim", annotations={"a": "b"}),
+            LocationDictFactory(name="g", targets=[target], type="git"),
+        ],
     )
 
     errors = refresh_errors(location)
@@ -254,8 +275,14 @@ def test_a_location_nesting_itself_forever_stops_at_the_depth_cap(catalog, setti
     root, location = catalog
     settings.PAVED_CATALOG_MAX_NESTING = 3
     for depth in range(6):
-        write_docs(root / f"n{depth}.yaml", [location_doc(f"n{depth}", f"./n{depth + 1}.yaml")])
-    write_docs(root / "victim.yaml", [component("victim", annotations={"a": "b"}), location_doc("n", "./n0.yaml")])
+        write_docs(root / f"n{depth}.yaml", [LocationDictFactory(name=f"n{depth}", targets=[f"./n{depth + 1}.yaml"])])
+    write_docs(
+        root / "victim.yaml",
+        [
+            ComponentDictFactory(name="victim", annotations={"a": "b"}),
+            LocationDictFactory(name="n", targets=["./n0.yaml"]),
+        ],
+    )
 
     errors = refresh_errors(location)
 

@@ -9,8 +9,7 @@ from catalog.ingest import apply_location_read
 from catalog.locations.walk import SourceRead
 from catalog.models import Entity, Relation, SearchEntry
 from portal.permissions import SYSTEM
-from tests.catalog.factories import LocationFactory, component, group
-from tests.catalog.location_helpers import write_docs
+from tests.catalog.factories import ComponentDictFactory, GroupDictFactory, LocationFactory, write_docs
 
 
 @pytest.fixture
@@ -20,7 +19,7 @@ def root(tmp_path, settings):
 
 
 def many(n: int) -> list[dict]:
-    return [component(f"svc-{i}", dependsOn=[f"component:svc-{(i + 1) % n}"]) for i in range(n)]
+    return [ComponentDictFactory(name=f"svc-{i}", dependsOn=[f"component:svc-{(i + 1) % n}"]) for i in range(n)]
 
 
 @pytest.mark.parametrize("size", [10, 300])
@@ -56,10 +55,10 @@ def test_unchanged_files_are_not_parsed_again(db, root, monkeypatch):
 
 
 def test_a_changed_file_is_parsed_and_applied(db, root):
-    path = write_docs(root / "a.yaml", [component("a", owner="team-a")])
+    path = write_docs(root / "a.yaml", [ComponentDictFactory(name="a", owner="team-a")])
     location = LocationFactory(type="file", target=str(path))
     services.location_refresh(location=location)
-    write_docs(path, [component("a", owner="team-b")])
+    write_docs(path, [ComponentDictFactory(name="a", owner="team-b")])
 
     result = services.location_refresh(location=location)
 
@@ -72,11 +71,11 @@ def test_files_with_placeholders_or_errors_are_always_parsed(db, root):
     write_docs(
         root / "a.yaml",
         [
-            component("a", owner="team-a"),
-            {**component("x"), "metadata": {"name": "x", "description": {"$text": "./desc.txt"}}},
+            ComponentDictFactory(name="a", owner="team-a"),
+            {**ComponentDictFactory(name="x"), "metadata": {"name": "x", "description": {"$text": "./desc.txt"}}},
         ],
     )
-    write_docs(root / "b.yaml", [component("b"), {**component("bad"), "spec": {}}])
+    write_docs(root / "b.yaml", [ComponentDictFactory(name="b"), {**ComponentDictFactory(name="bad"), "spec": {}}])
     location = LocationFactory(type="file", target=str(root))
     services.location_refresh(location=location)
     (root / "desc.txt").write_text("v2")
@@ -90,7 +89,9 @@ def test_files_with_placeholders_or_errors_are_always_parsed(db, root):
 
 
 def test_a_trust_change_invalidates_the_cache(db, root, django_capture_on_commit_callbacks):
-    location = LocationFactory(type="file", target=str(write_docs(root / "org.yaml", [group("team-a")])), trusted=False)
+    location = LocationFactory(
+        type="file", target=str(write_docs(root / "org.yaml", [GroupDictFactory(name="team-a")])), trusted=False
+    )
     services.location_refresh(location=location)
     assert not Entity.objects.filter(kind="Group").exists()
 
@@ -104,7 +105,7 @@ def test_apply_location_read_keeps_failed_sources(db):
     location = LocationFactory()
     from tests.catalog.factories import ingest
 
-    ingest([component("a")], location=location)
+    ingest([ComponentDictFactory(name="a")], location=location)
 
     result = apply_location_read(location=location, sources=[SourceRead(location.key, False)])
 

@@ -4,7 +4,7 @@ from django.contrib.auth.models import AnonymousUser
 
 from catalog import query, selectors
 from catalog.models import Entity
-from tests.factories import UserFactory
+from tests.portal.factories import UserFactory
 
 
 def test_catalog_user_for_matches_username_then_email(api_catalog):

@@ -13,9 +13,16 @@ from catalog.models import Entity, Location
 from portal.exceptions import ConflictError, ForbiddenError
 from portal.models import AuditEvent
 from portal.permissions import SYSTEM
-from tests.catalog.factories import LocationFactory, component, group, user
-from tests.catalog.location_helpers import http_server, location_doc, write_docs
-from tests.factories import AdminFactory, UserFactory
+from tests.catalog.factories import (
+    ComponentDictFactory,
+    GroupDictFactory,
+    LocationDictFactory,
+    LocationFactory,
+    UserDictFactory,
+    write_docs,
+)
+from tests.catalog.remotes import http_server
+from tests.portal.factories import AdminFactory, UserFactory
 
 
 @pytest.fixture
@@ -39,7 +46,7 @@ def register(path, *, trusted: bool = True):
 
 
 def test_location_create_registers_audits_and_refreshes_on_commit(db, root, django_capture_on_commit_callbacks):
-    write_docs(root / "catalog-info.yaml", [component("checkout")])
+    write_docs(root / "catalog-info.yaml", [ComponentDictFactory(name="checkout")])
     actor = UserFactory()
 
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
@@ -54,7 +61,7 @@ def test_location_create_registers_audits_and_refreshes_on_commit(db, root, djan
 
 
 def test_location_create_refuses_a_duplicate_target_with_a_conflict(db, root):
-    write_docs(root / "a.yaml", [component("a")])
+    write_docs(root / "a.yaml", [ComponentDictFactory(name="a")])
     services.location_create(type="file", target=str(root / "a.yaml"), actor=SYSTEM)
 
     with pytest.raises(ConflictError, match="already exists"):
@@ -81,7 +88,7 @@ def test_location_create_refuses_invalid_targets_writing_nothing(db, root, type_
 
 
 def test_location_create_lets_only_admins_register_trusted_locations(db, root):
-    write_docs(root / "org.yaml", [group("team-a")])
+    write_docs(root / "org.yaml", [GroupDictFactory(name="team-a")])
 
     with pytest.raises(ForbiddenError):
         services.location_create(type="file", target=str(root / "org.yaml"), trusted=True, actor=UserFactory())
@@ -91,7 +98,14 @@ def test_location_create_lets_only_admins_register_trusted_locations(db, root):
 
 
 def test_location_create_dry_run_returns_entities_and_errors_writing_nothing(db, root):
-    write_docs(root / "a.yaml", [component("a"), group("team-a"), {**component("bad"), "spec": {}}])
+    write_docs(
+        root / "a.yaml",
+        [
+            ComponentDictFactory(name="a"),
+            GroupDictFactory(name="team-a"),
+            {**ComponentDictFactory(name="bad"), "spec": {}},
+        ],
+    )
 
     dry = services.location_create(type="file", target=str(root / "a.yaml"), actor=SYSTEM, dry_run=True)
 
@@ -104,9 +118,12 @@ def test_location_create_dry_run_returns_entities_and_errors_writing_nothing(db,
 
 
 def test_location_refresh_follows_nested_locations_and_reads_cycles_once(db, root):
-    write_docs(root / "all.yaml", [location_doc("all", "./teams/a.yaml", "./teams/*.yaml")])
-    write_docs(root / "teams" / "a.yaml", [component("a"), location_doc("back", "../all.yaml")])
-    write_docs(root / "teams" / "b.yaml", [component("b")])
+    write_docs(root / "all.yaml", [LocationDictFactory(name="all", targets=["./teams/a.yaml", "./teams/*.yaml"])])
+    write_docs(
+        root / "teams" / "a.yaml",
+        [ComponentDictFactory(name="a"), LocationDictFactory(name="back", targets=["../all.yaml"])],
+    )
+    write_docs(root / "teams" / "b.yaml", [ComponentDictFactory(name="b")])
     location = register(root / "all.yaml")
 
     result = services.location_refresh(location=location)
@@ -117,8 +134,11 @@ def test_location_refresh_follows_nested_locations_and_reads_cycles_once(db, roo
 
 
 def test_location_refresh_keeps_entities_when_the_root_file_is_deleted(db, root):
-    path = write_docs(root / "all.yaml", [location_doc("all", "./a.yaml"), component("root-svc")])
-    write_docs(root / "a.yaml", [component("a")])
+    path = write_docs(
+        root / "all.yaml",
+        [LocationDictFactory(name="all", targets=["./a.yaml"]), ComponentDictFactory(name="root-svc")],
+    )
+    write_docs(root / "a.yaml", [ComponentDictFactory(name="a")])
     location = register(path)
     services.location_refresh(location=location)
     path.unlink()
@@ -138,7 +158,7 @@ def test_location_refresh_keeps_entities_when_the_root_file_is_deleted(db, root)
 def test_location_refresh_keeps_entities_when_the_host_is_unreachable(db, settings):
     settings.PAVED_CATALOG_ALLOWED_HOSTS = ["127.0.0.1"]
     settings.PAVED_CATALOG_ALLOW_PRIVATE_ADDRESSES = True
-    routes = {"/catalog-info.yaml": (200, {}, yaml_bytes([component("remote")]))}
+    routes = {"/catalog-info.yaml": (200, {}, yaml_bytes([ComponentDictFactory(name="remote")]))}
     with http_server(routes) as base:
         location = LocationFactory(type="url", target=f"{base}/catalog-info.yaml", trusted=False)
         services.location_refresh(location=location)
@@ -154,9 +174,12 @@ def test_location_refresh_keeps_entities_when_the_host_is_unreachable(db, settin
 
 
 def test_location_refresh_keeps_a_nested_files_entities_and_its_children_when_its_yaml_breaks(db, root):
-    write_docs(root / "all.yaml", [location_doc("all", "./team.yaml")])
-    team = write_docs(root / "team.yaml", [component("t1"), location_doc("deeper", "./deep.yaml")])
-    write_docs(root / "deep.yaml", [component("d1")])
+    write_docs(root / "all.yaml", [LocationDictFactory(name="all", targets=["./team.yaml"])])
+    team = write_docs(
+        root / "team.yaml",
+        [ComponentDictFactory(name="t1"), LocationDictFactory(name="deeper", targets=["./deep.yaml"])],
+    )
+    write_docs(root / "deep.yaml", [ComponentDictFactory(name="d1")])
     location = register(root / "all.yaml")
     services.location_refresh(location=location)
     team.write_text("kind: [this is not yaml\n")
@@ -169,10 +192,10 @@ def test_location_refresh_keeps_a_nested_files_entities_and_its_children_when_it
 
 
 def test_location_refresh_orphans_an_entity_removed_from_a_clean_file(db, root):
-    path = write_docs(root / "a.yaml", [component("stays"), component("goes")])
+    path = write_docs(root / "a.yaml", [ComponentDictFactory(name="stays"), ComponentDictFactory(name="goes")])
     location = register(path)
     services.location_refresh(location=location)
-    write_docs(path, [component("stays")])
+    write_docs(path, [ComponentDictFactory(name="stays")])
 
     result = services.location_refresh(location=location)
 
@@ -183,10 +206,10 @@ def test_location_refresh_orphans_an_entity_removed_from_a_clean_file(db, root):
 
 def test_location_refresh_deletes_removed_entities_under_the_delete_policy(db, root, settings):
     settings.PAVED_CATALOG_ORPHAN_POLICY = "delete"
-    path = write_docs(root / "a.yaml", [component("stays"), component("goes")])
+    path = write_docs(root / "a.yaml", [ComponentDictFactory(name="stays"), ComponentDictFactory(name="goes")])
     location = register(path)
     services.location_refresh(location=location)
-    write_docs(path, [component("stays")])
+    write_docs(path, [ComponentDictFactory(name="stays")])
 
     result = services.location_refresh(location=location)
 
@@ -195,8 +218,8 @@ def test_location_refresh_deletes_removed_entities_under_the_delete_policy(db, r
 
 
 def test_location_refresh_leaves_a_conflicting_entity_with_its_first_location(db, root):
-    first = register(write_docs(root / "first.yaml", [component("shared", owner="team-a")]))
-    second = register(write_docs(root / "second.yaml", [component("shared", owner="team-b")]))
+    first = register(write_docs(root / "first.yaml", [ComponentDictFactory(name="shared", owner="team-a")]))
+    second = register(write_docs(root / "second.yaml", [ComponentDictFactory(name="shared", owner="team-b")]))
     services.location_refresh(location=first)
 
     services.location_refresh(location=second)
@@ -209,7 +232,13 @@ def test_location_refresh_leaves_a_conflicting_entity_with_its_first_location(db
 
 
 def test_location_refresh_refuses_org_data_from_an_untrusted_location(db, root):
-    location = register(write_docs(root / "a.yaml", [group("sneaky"), user("mallory"), component("ok")]), trusted=False)
+    location = register(
+        write_docs(
+            root / "a.yaml",
+            [GroupDictFactory(name="sneaky"), UserDictFactory(name="mallory"), ComponentDictFactory(name="ok")],
+        ),
+        trusted=False,
+    )
 
     result = services.location_refresh(location=location)
 
@@ -220,8 +249,8 @@ def test_location_refresh_refuses_org_data_from_an_untrusted_location(db, root):
 def test_location_refresh_refuses_file_targets_nested_in_a_url_location(db, root, settings):
     settings.PAVED_CATALOG_ALLOWED_HOSTS = ["127.0.0.1"]
     settings.PAVED_CATALOG_ALLOW_PRIVATE_ADDRESSES = True
-    write_docs(root / "local.yaml", [component("local")])
-    doc = location_doc("x", str(root / "local.yaml"), type="file")
+    write_docs(root / "local.yaml", [ComponentDictFactory(name="local")])
+    doc = LocationDictFactory(name="x", targets=[str(root / "local.yaml")], type="file")
     with http_server({"/c.yaml": (200, {}, yaml_bytes([doc]))}) as base:
         location = LocationFactory(type="url", target=f"{base}/c.yaml", trusted=False)
         result = services.location_refresh(location=location)
@@ -233,7 +262,7 @@ def test_location_refresh_refuses_file_targets_nested_in_a_url_location(db, root
 def test_location_refresh_stops_at_the_file_cap(db, root, settings):
     settings.PAVED_CATALOG_MAX_FILES = 2
     for name in "abc":
-        write_docs(root / f"{name}.yaml", [component(name)])
+        write_docs(root / f"{name}.yaml", [ComponentDictFactory(name=name)])
     location = register(root)
 
     result = services.location_refresh(location=location)
@@ -243,7 +272,11 @@ def test_location_refresh_stops_at_the_file_cap(db, root, settings):
 
 
 def test_location_refresh_is_idempotent(db, root):
-    location = register(write_docs(root / "a.yaml", [component("a"), component("b", dependsOn=["component:a"])]))
+    location = register(
+        write_docs(
+            root / "a.yaml", [ComponentDictFactory(name="a"), ComponentDictFactory(name="b", dependsOn=["component:a"])]
+        )
+    )
     services.location_refresh(location=location)
 
     again = services.location_refresh(location=location)
@@ -252,8 +285,8 @@ def test_location_refresh_is_idempotent(db, root):
 
 
 def test_location_delete_removes_the_location_and_its_entities(db, root):
-    location = register(write_docs(root / "a.yaml", [component("a")]))
-    other = register(write_docs(root / "b.yaml", [component("b")]))
+    location = register(write_docs(root / "a.yaml", [ComponentDictFactory(name="a")]))
+    other = register(write_docs(root / "b.yaml", [ComponentDictFactory(name="b")]))
     services.location_refresh(location=location)
     services.location_refresh(location=other)
 
@@ -266,7 +299,7 @@ def test_location_delete_removes_the_location_and_its_entities(db, root):
 
 
 def test_location_set_trusted_is_for_admins_and_audited(db, root, django_capture_on_commit_callbacks):
-    location = register(write_docs(root / "org.yaml", [group("team-a")]), trusted=False)
+    location = register(write_docs(root / "org.yaml", [GroupDictFactory(name="team-a")]), trusted=False)
 
     with pytest.raises(ForbiddenError):
         services.location_set_trusted(location=location, trusted=True, actor=UserFactory())
@@ -278,7 +311,7 @@ def test_location_set_trusted_is_for_admins_and_audited(db, root, django_capture
 
 
 def test_entity_delete_comes_back_on_refresh_unless_removed_from_source(db, root):
-    path = write_docs(root / "a.yaml", [component("a"), component("b")])
+    path = write_docs(root / "a.yaml", [ComponentDictFactory(name="a"), ComponentDictFactory(name="b")])
     location = register(path)
     services.location_refresh(location=location)
 
@@ -287,7 +320,7 @@ def test_entity_delete_comes_back_on_refresh_unless_removed_from_source(db, root
     services.location_refresh(location=location)
     assert names(location) == {"a", "b"}
 
-    write_docs(path, [component("b")])
+    write_docs(path, [ComponentDictFactory(name="b")])
     services.location_refresh(location=location)
     services.entity_delete(entity=Entity.objects.get(name="a", orphan=True), actor=SYSTEM)
     services.location_refresh(location=location)
@@ -295,8 +328,8 @@ def test_entity_delete_comes_back_on_refresh_unless_removed_from_source(db, root
 
 
 def test_locations_refresh_due_enqueues_due_locations_once(db, root, django_capture_on_commit_callbacks):
-    due = register(write_docs(root / "a.yaml", [component("a")]))
-    later = register(write_docs(root / "b.yaml", [component("b")]))
+    due = register(write_docs(root / "a.yaml", [ComponentDictFactory(name="a")]))
+    later = register(write_docs(root / "b.yaml", [ComponentDictFactory(name="b")]))
     Location.objects.filter(pk=due.pk).update(next_refresh_at=timezone.now() - timedelta(minutes=1))
     Location.objects.filter(pk=later.pk).update(next_refresh_at=timezone.now() + timedelta(minutes=10))
 
@@ -309,7 +342,7 @@ def test_locations_refresh_due_enqueues_due_locations_once(db, root, django_capt
 
 
 def test_location_refresh_fail_records_the_error_and_keeps_entities(db, root):
-    location = register(write_docs(root / "a.yaml", [component("a")]))
+    location = register(write_docs(root / "a.yaml", [ComponentDictFactory(name="a")]))
     services.location_refresh(location=location)
 
     services.location_refresh_fail(location=location, error="database went away")

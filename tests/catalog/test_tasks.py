@@ -17,8 +17,7 @@ from catalog.descriptors.errors import IssueCode
 from catalog.models import Entity, Location
 from portal.celery import app as celery_app
 from portal.permissions import SYSTEM
-from tests.catalog.factories import LocationFactory, component
-from tests.catalog.location_helpers import write_docs
+from tests.catalog.factories import ComponentDictFactory, LocationFactory, write_docs
 from tests.worker import running_worker, wait_for, worker_log
 
 
@@ -29,7 +28,7 @@ def root(tmp_path, settings):
 
 
 def test_location_create_refreshes_through_the_task_on_commit(db, root, django_capture_on_commit_callbacks):
-    write_docs(root / "a.yaml", [component("a")])
+    write_docs(root / "a.yaml", [ComponentDictFactory(name="a")])
 
     with django_capture_on_commit_callbacks(execute=True):
         location = services.location_create(type="file", target=str(root / "a.yaml"), actor=SYSTEM)
@@ -42,7 +41,7 @@ def test_location_refresh_task_skips_a_deleted_location(db):
 
 
 def test_location_refresh_task_is_idempotent(db, root):
-    location = LocationFactory(type="file", target=str(write_docs(root / "a.yaml", [component("a")])))
+    location = LocationFactory(type="file", target=str(write_docs(root / "a.yaml", [ComponentDictFactory(name="a")])))
 
     tasks.location_refresh.delay(str(location.pk))
     first = Entity.objects.get(name="a").updated_at
@@ -71,7 +70,7 @@ def tasks_run_to_the_end(monkeypatch):
 
 
 def test_location_refresh_task_retries_a_transient_error_before_it_fails(db, root, failing_refresh):
-    location = LocationFactory(type="file", target=str(write_docs(root / "a.yaml", [component("a")])))
+    location = LocationFactory(type="file", target=str(write_docs(root / "a.yaml", [ComponentDictFactory(name="a")])))
 
     with pytest.raises(Retry) as retry:
         tasks.location_refresh.apply(kwargs={"location_id": str(location.pk)}, throw=True)
@@ -85,7 +84,7 @@ def test_location_refresh_task_retries_a_transient_error_before_it_fails(db, roo
 def test_location_refresh_task_records_the_failure_once_its_retries_are_used_up(
     db, root, failing_refresh, tasks_run_to_the_end
 ):
-    location = LocationFactory(type="file", target=str(write_docs(root / "a.yaml", [component("a")])))
+    location = LocationFactory(type="file", target=str(write_docs(root / "a.yaml", [ComponentDictFactory(name="a")])))
 
     result = tasks.location_refresh.apply(kwargs={"location_id": str(location.pk)})
 
@@ -102,7 +101,7 @@ def test_location_refresh_task_records_the_failure_once_its_retries_are_used_up(
 def test_location_refresh_task_records_an_error_that_is_not_transient_at_once(
     db, root, failing_refresh, tasks_run_to_the_end
 ):
-    location = LocationFactory(type="file", target=str(write_docs(root / "a.yaml", [component("a")])))
+    location = LocationFactory(type="file", target=str(write_docs(root / "a.yaml", [ComponentDictFactory(name="a")])))
     failing_refresh["error"] = IntegrityError("duplicate key value violates unique constraint")
 
     tasks.location_refresh.apply(args=[str(location.pk)])  # positional, as messages enqueued before kwargs were
@@ -116,7 +115,7 @@ def test_location_refresh_task_records_an_error_that_is_not_transient_at_once(
 def test_location_refresh_task_failing_for_a_location_deleted_meanwhile_records_nothing(
     db, root, failing_refresh, tasks_run_to_the_end, monkeypatch
 ):
-    location = LocationFactory(type="file", target=str(write_docs(root / "a.yaml", [component("a")])))
+    location = LocationFactory(type="file", target=str(write_docs(root / "a.yaml", [ComponentDictFactory(name="a")])))
     location_id = str(location.pk)
 
     def fail_and_go(**kwargs):
@@ -154,7 +153,7 @@ def test_services_enqueue_tasks_by_name_without_importing_them():
 
 
 def test_refresh_due_task_refreshes_due_locations(db, root, django_capture_on_commit_callbacks):
-    location = LocationFactory(type="file", target=str(write_docs(root / "a.yaml", [component("a")])))
+    location = LocationFactory(type="file", target=str(write_docs(root / "a.yaml", [ComponentDictFactory(name="a")])))
     Location.objects.filter(pk=location.pk).update(next_refresh_at=timezone.now() - timedelta(seconds=1))
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -174,7 +173,7 @@ def test_refresh_due_is_declared_in_the_beat_schedule(settings):
 def test_a_real_worker_refreshes_a_registered_location(root, monkeypatch):
     # The worker runs with portal.settings, so the file roots reach it through the environment.
     monkeypatch.setenv("PAVED_CATALOG_FILE_ROOTS", str(root))
-    write_docs(root / "a.yaml", [component("from-worker")])
+    write_docs(root / "a.yaml", [ComponentDictFactory(name="from-worker")])
     with running_worker() as worker:
         location = services.location_create(type="file", target=str(root / "a.yaml"), actor=SYSTEM)
 

@@ -9,10 +9,19 @@ from django.test import Client
 from django.urls import reverse
 
 from catalog.models import Entity, Location
-from tests.catalog.factories import LocationFactory, component, ingest, user
-from tests.catalog.location_helpers import write_docs
-from tests.catalog.ui_data import api, force_metadata, new_location, seed_components, seed_org
-from tests.factories import AdminFactory, UserFactory
+from tests.catalog.factories import (
+    ApiDictFactory,
+    ComponentDictFactory,
+    LocationFactory,
+    UserDictFactory,
+    force_metadata,
+    ingest,
+    new_location,
+    seed_components,
+    seed_org,
+    write_docs,
+)
+from tests.portal.factories import AdminFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -92,8 +101,8 @@ def test_entity_list_filters_by_tag_and_full_text(auth_client):
 
 def test_entity_list_shows_orphan_and_error_markers_and_filters_orphans(auth_client):
     location = new_location()
-    ingest([component("kept"), component("gone")], location=location)
-    ingest([component("kept")], location=location)
+    ingest([ComponentDictFactory(name="kept"), ComponentDictFactory(name="gone")], location=location)
+    ingest([ComponentDictFactory(name="kept")], location=location)
     Entity.objects.filter(name="kept").update(errors=[{"message": "spec.owner: broken"}])
     response = auth_client.get(LIST, {"orphan": "true"})
     assert row_refs(response) == ["component:default/gone"]
@@ -105,7 +114,7 @@ def test_entity_list_shows_orphan_and_error_markers_and_filters_orphans(auth_cli
 
 
 def test_entity_list_marks_owner_missing_from_the_catalog(auth_client):
-    ingest([component("lonely", owner="ghosts")], location=new_location(trusted=False))
+    ingest([ComponentDictFactory(name="lonely", owner="ghosts")], location=new_location(trusted=False))
     page = html(auth_client.get(LIST, {"kind": "Component"}))
     assert 'class="paved-missing" title="group:default/ghosts is not in the catalog"' in page
 
@@ -280,7 +289,10 @@ def test_api_page_lists_openapi_endpoints(auth_client):
 
 
 def test_api_page_with_unreadable_definition_shows_text_and_a_note(auth_client):
-    ingest([api("broken", definition="openapi: [unclosed\n  <b>bold</b>")], location=new_location())
+    ingest(
+        [ApiDictFactory(name="broken", owner="payments", openapi=True, definition="openapi: [unclosed\n  <b>bold</b>")],
+        location=new_location(),
+    )
     page = html(auth_client.get("/catalog/default/api/broken/"))
     assert "The definition could not be read" in page
     assert "&lt;b&gt;bold&lt;/b&gt;" in page
@@ -313,7 +325,7 @@ def test_user_page_shows_profile_groups_and_what_their_groups_own(auth_client):
 
 def test_entity_page_query_count_is_bounded(auth_client, django_assert_max_num_queries):
     seed_org()
-    ingest([component(f"extra-{n}", owner="payments") for n in range(40)], location=new_location())
+    ingest([ComponentDictFactory(name=f"extra-{n}", owner="payments") for n in range(40)], location=new_location())
     for url in [
         "/catalog/default/component/checkout/",
         "/catalog/default/group/payments/",
@@ -328,7 +340,7 @@ def test_entity_page_query_count_is_bounded(auth_client, django_assert_max_num_q
 
 
 def test_entity_content_is_escaped_everywhere_and_javascript_links_are_dropped(auth_client, htmx_client):
-    ingest([component("evil", owner="payments")], location=new_location())
+    ingest([ComponentDictFactory(name="evil", owner="payments")], location=new_location())
     force_metadata(
         "evil",
         title="<script>alert('title')</script>",
@@ -384,8 +396,8 @@ def test_search_query_is_escaped(htmx_client):
 def orphan_setup() -> None:
     location = new_location(trusted=True)
     org = [
-        user("alice", member_of=["payments"]),
-        user("zed", member_of=["other"]),
+        UserDictFactory(name="alice", member_of=["payments"]),
+        UserDictFactory(name="zed", member_of=["other"]),
         {
             "apiVersion": "backstage.io/v1alpha1",
             "kind": "Group",
@@ -393,7 +405,7 @@ def orphan_setup() -> None:
             "spec": {"type": "team", "children": []},
         },
     ]
-    ingest([*org, component("old", owner="payments")], location=location)
+    ingest([*org, ComponentDictFactory(name="old", owner="payments")], location=location)
     ingest(org, location=location)
     assert Entity.objects.get(name="old").orphan
 
@@ -542,7 +554,7 @@ def test_members_cannot_unregister_someone_elses_location_or_change_trust(auth_c
 
 def test_dry_run_preview_lists_entities_and_writes_nothing(admin_htmx_client, tmp_path, settings):
     settings.PAVED_CATALOG_FILE_ROOTS = [str(tmp_path)]
-    path = write_docs(tmp_path / "catalog-info.yaml", [component("billing"), {"kind": "Component"}])
+    path = write_docs(tmp_path / "catalog-info.yaml", [ComponentDictFactory(name="billing"), {"kind": "Component"}])
     response = admin_htmx_client.post(reverse("catalog:location_preview"), {"type": "file", "target": str(path)})
     assert response.status_code == 200
     assert is_fragment(response, "location-preview")
@@ -555,7 +567,7 @@ def test_dry_run_preview_lists_entities_and_writes_nothing(admin_htmx_client, tm
 
 def test_dry_run_preview_full_page_without_javascript(admin_client, tmp_path, settings):
     settings.PAVED_CATALOG_FILE_ROOTS = [str(tmp_path)]
-    path = write_docs(tmp_path / "catalog-info.yaml", [component("billing")])
+    path = write_docs(tmp_path / "catalog-info.yaml", [ComponentDictFactory(name="billing")])
     response = admin_client.post(reverse("catalog:location_preview"), {"type": "file", "target": str(path)})
     assert "<html" in html(response)
     assert 'id="preview-entities"' in html(response)
@@ -584,7 +596,7 @@ def test_staff_registers_location_and_is_sent_to_it(
     admin_client, tmp_path, settings, django_capture_on_commit_callbacks
 ):
     settings.PAVED_CATALOG_FILE_ROOTS = [str(tmp_path)]
-    path = write_docs(tmp_path / "catalog-info.yaml", [component("billing")])
+    path = write_docs(tmp_path / "catalog-info.yaml", [ComponentDictFactory(name="billing")])
     with django_capture_on_commit_callbacks() as callbacks:
         response = admin_client.post(reverse("catalog:location_create"), {"type": "file", "target": str(path)})
     location = Location.objects.get()
@@ -595,7 +607,7 @@ def test_staff_registers_location_and_is_sent_to_it(
 
 def test_registering_a_duplicate_says_it_exists(admin_htmx_client, tmp_path, settings):
     settings.PAVED_CATALOG_FILE_ROOTS = [str(tmp_path)]
-    path = write_docs(tmp_path / "catalog-info.yaml", [component("billing")])
+    path = write_docs(tmp_path / "catalog-info.yaml", [ComponentDictFactory(name="billing")])
     LocationFactory(type="file", target=str(path))
     response = admin_htmx_client.post(reverse("catalog:location_create"), {"type": "file", "target": str(path)})
     assert response.status_code == 400
@@ -605,9 +617,9 @@ def test_registering_a_duplicate_says_it_exists(admin_htmx_client, tmp_path, set
 
 def test_location_detail_shows_errors_conflicts_and_paginated_entities(auth_client, htmx_client):
     first = new_location()
-    ingest([component(f"c{n:02d}") for n in range(30)], location=first)
+    ingest([ComponentDictFactory(name=f"c{n:02d}") for n in range(30)], location=first)
     second = new_location()
-    ingest([component("c01")], location=second)
+    ingest([ComponentDictFactory(name="c01")], location=second)
     page = html(auth_client.get(reverse("catalog:location_detail", args=[second.pk])))
     assert 'id="location-errors"' in page
     assert "1 conflict" in page

@@ -34,7 +34,7 @@ from schemathesis.config import SchemathesisConfig
 from catalog import demo
 from catalog.models import Entity, Location, OnCallOverride
 from tests.catalog.oncall.factories import OnCallOverrideFactory
-from tests.factories import AdminFactory, ApiTokenFactory
+from tests.portal.factories import AdminFactory, ApiTokenFactory
 
 TOKEN = "pvd_contract-test-token"
 CHECKS = [

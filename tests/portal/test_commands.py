@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.test import Client
 
-from tests.factories import UserFactory
+from tests.portal.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -15,7 +15,7 @@ from rest_framework.throttling import SimpleRateThrottle
 from portal.api import views as api_views
 from portal.exceptions import api_exception_handler
 from portal.views import error_400
-from tests.factories import ApiTokenFactory
+from tests.portal.factories import ApiTokenFactory
 
 pytestmark = pytest.mark.django_db
 

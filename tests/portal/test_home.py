@@ -9,9 +9,9 @@ from django.test import Client
 from django.utils import timezone
 
 from catalog.models import Location
-from tests.catalog.factories import LocationFactory, component, group, ingest, user
+from tests.catalog.factories import ComponentDictFactory, GroupDictFactory, LocationFactory, UserDictFactory, ingest
 from tests.catalog.oncall.factories import OnCallOverrideFactory, payments_org
-from tests.factories import AdminFactory, UserFactory
+from tests.portal.factories import AdminFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -33,7 +33,7 @@ def _carol_on_call_now() -> None:
 
 
 def test_home_shows_the_users_team_with_owned_counts_and_who_is_on_call(auth_client):
-    ingest(payments_org(extra=[component("ledger", owner="payments")]), location=LocationFactory())
+    ingest(payments_org(extra=[ComponentDictFactory(name="ledger", owner="payments")]), location=LocationFactory())
     _carol_on_call_now()
 
     page = auth_client.get("/").content.decode()
@@ -54,9 +54,9 @@ def test_home_shows_the_users_team_with_owned_counts_and_who_is_on_call(auth_cli
 def test_home_marks_a_team_without_an_escalation_policy_and_one_nobody_covers(db):
     ingest(
         [
-            group("quiet", members=["ivy"]),
-            user("ivy", member_of=["quiet"]),
-            component("tool", owner="quiet"),
+            GroupDictFactory(name="quiet", members=["ivy"]),
+            UserDictFactory(name="ivy", member_of=["quiet"]),
+            ComponentDictFactory(name="tool", owner="quiet"),
         ],
         location=LocationFactory(),
     )
@@ -68,7 +68,10 @@ def test_home_marks_a_team_without_an_escalation_policy_and_one_nobody_covers(db
 
 
 def test_unlinked_user_sees_how_to_link_their_account(auth_client):
-    ingest([group("payments"), user("bob", member_of=["payments"])], location=LocationFactory())
+    ingest(
+        [GroupDictFactory(name="payments"), UserDictFactory(name="bob", member_of=["payments"])],
+        location=LocationFactory(),
+    )
 
     page = auth_client.get("/").content.decode()
 
@@ -81,7 +84,10 @@ def test_unlinked_user_sees_how_to_link_their_account(auth_client):
 
 def test_user_is_linked_by_email_when_no_user_entity_has_their_name(db):
     ingest(
-        [group("payments"), user("a.smith", member_of=["payments"], email="Ann@Example.com")],
+        [
+            GroupDictFactory(name="payments"),
+            UserDictFactory(name="a.smith", member_of=["payments"], email="Ann@Example.com"),
+        ],
         location=LocationFactory(),
     )
     page = _client(UserFactory(username="ann", email="ann@example.com")).get("/").content.decode()
@@ -90,7 +96,7 @@ def test_user_is_linked_by_email_when_no_user_entity_has_their_name(db):
 
 
 def test_linked_user_in_no_team_is_told_so(db):
-    ingest([user("loner")], location=LocationFactory())
+    ingest([UserDictFactory(name="loner")], location=LocationFactory())
     page = _client(UserFactory(username="loner")).get("/").content.decode()
     assert 'id="home-no-teams"' in page
 
@@ -112,8 +118,8 @@ def test_staff_see_locations_with_errors_and_orphans(db):
     LocationFactory(state=Location.State.OK, errors=[{"message": "bad entity"}])
     LocationFactory(state=Location.State.OK, errors=[])
     location = LocationFactory()
-    ingest([component("kept"), component("gone")], location=location)
-    ingest([component("kept")], location=location)  # "gone" disappears from a clean read: an orphan
+    ingest([ComponentDictFactory(name="kept"), ComponentDictFactory(name="gone")], location=location)
+    ingest([ComponentDictFactory(name="kept")], location=location)  # "gone" disappears from a clean read: an orphan
 
     page = _client(AdminFactory(username="root")).get("/").content.decode()
 
@@ -136,8 +142,8 @@ def test_home_query_count_does_not_grow_with_teams_entities_or_schedules(db, dja
     ingest(payments_org(), location=LocationFactory())
     counts = []
     for extra in (0, 30):
-        docs = [group(f"team-{n}", members=["alice"]) for n in range(extra)]
-        docs += [component(f"svc-{n}", owner=f"team-{n % 5}") for n in range(extra)]
+        docs = [GroupDictFactory(name=f"team-{n}", members=["alice"]) for n in range(extra)]
+        docs += [ComponentDictFactory(name=f"svc-{n}", owner=f"team-{n % 5}") for n in range(extra)]
         if docs:
             ingest(docs, location=LocationFactory())
         client = _client(AdminFactory(username="alice"))

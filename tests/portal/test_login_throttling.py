@@ -13,7 +13,7 @@ from django.urls import reverse
 from portal import signin
 from portal.models import AuditEvent
 from tests.conftest import PASSWORD
-from tests.factories import ApiTokenFactory, UserFactory
+from tests.portal.factories import ApiTokenFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 

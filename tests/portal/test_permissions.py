@@ -31,9 +31,9 @@ from django.utils import timezone
 from catalog import jobs, services
 from catalog.models import CalendarFeed, Entity, Location, OnCallOverride
 from portal.permissions import SYSTEM, Action, NotPermitted, may, require
-from tests.catalog.factories import LocationFactory, component, ingest
+from tests.catalog.factories import ComponentDictFactory, LocationFactory, ingest
 from tests.catalog.oncall.factories import CalendarFeedFactory, OnCallOverrideFactory, payments_org
-from tests.factories import AdminFactory, ApiTokenFactory, UserFactory
+from tests.portal.factories import AdminFactory, ApiTokenFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -123,7 +123,7 @@ def world(tmp_path, settings, monkeypatch) -> World:
     Entity.objects.filter(ref="component:default/checkout").update(orphan=True)
     settings.PAVED_CATALOG_FILE_ROOTS = [str(tmp_path)]
     target = tmp_path / "catalog-info.yaml"
-    target.write_text(yaml.safe_dump(component("newcomer", owner="payments")))
+    target.write_text(yaml.safe_dump(ComponentDictFactory(name="newcomer", owner="payments")))
     alice = UserFactory(username="alice")
     start = timezone.now() + timedelta(days=2)
     world = World(
@@ -497,7 +497,7 @@ def test_an_inactive_superuser_is_not_an_administrator(world):
 
 
 def test_owners_are_found_by_profile_email_and_may_own_directly(world):
-    ingest([component("personal", owner="user:alice")], location=world.org_location)
+    ingest([ComponentDictFactory(name="personal", owner="user:alice")], location=world.org_location)
     by_email = UserFactory(username="a.lovelace", email="ALICE@example.com")
     assert may(by_email, Action.ENTITY_DELETE, world.entity)
     assert may(by_email, Action.ENTITY_DELETE, Entity.objects.get(name="personal"))

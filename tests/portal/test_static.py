@@ -14,7 +14,7 @@ from django.core.management import call_command
 from django.test import override_settings
 from django.urls import reverse
 
-from tests.factories import UserFactory
+from tests.portal.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 

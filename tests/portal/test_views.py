@@ -167,7 +167,7 @@ def test_token_authenticates_api_with_token_and_bearer_and_stops_after_revoke(au
 
 
 def test_user_cannot_revoke_someone_elses_token(auth_client):
-    from tests.factories import ApiTokenFactory
+    from tests.portal.factories import ApiTokenFactory
 
     other = ApiTokenFactory()
     response = auth_client.post(reverse("portal:token_revoke", args=[other.pk]))

@@ -13,8 +13,8 @@ import yaml
 
 from catalog.models import Entity, Location
 from portal.services import apitoken_create
-from tests.catalog.factories import component
-from tests.factories import UserFactory
+from tests.catalog.factories import ComponentDictFactory
+from tests.portal.factories import UserFactory
 
 SCRIPT = Path(__file__).with_name("client_check.mjs")
 NODE = shutil.which("node")
@@ -27,7 +27,7 @@ def test_backstage_catalog_client_works_unchanged(live_server, transactional_db,
     assert CLIENT.is_dir(), "run `npm ci` first: @backstage/catalog-client is a devDependency"
     settings.PAVED_CATALOG_FILE_ROOTS = [str(tmp_path)]
     registered = tmp_path / "catalog-info.yaml"
-    registered.write_text(yaml.safe_dump(component("registered-by-client", owner="team-a")))
+    registered.write_text(yaml.safe_dump(ComponentDictFactory(name="registered-by-client", owner="team-a")))
     token = apitoken_create(user=UserFactory(username="alice"), name="catalog-client check").raw
     env = {
         **os.environ,

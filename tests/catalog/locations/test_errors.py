@@ -11,8 +11,14 @@ from catalog.descriptors.errors import IssueCode
 from catalog.locations import LocationReadError, UrlReader, errors, parse_target
 from catalog.models import Entity
 from portal.permissions import SYSTEM
-from tests.catalog.factories import LocationFactory, component, group, ingest
-from tests.catalog.location_helpers import location_doc, write_docs
+from tests.catalog.factories import (
+    ComponentDictFactory,
+    GroupDictFactory,
+    LocationDictFactory,
+    LocationFactory,
+    ingest,
+    write_docs,
+)
 
 KEYS = {"code", "file", "document", "entityRef", "path", "message"}
 
@@ -34,12 +40,22 @@ def by_code(recorded) -> dict[str, list[dict]]:
 
 
 def test_a_refresh_records_each_error_with_its_code(db, root):
-    write_docs(root / "all.yaml", [location_doc("all", "./a.yaml", "./b.yaml", "./missing.yaml", "./broken.yaml")])
-    write_docs(root / "a.yaml", [component("shared"), component("twice"), {**component("bad"), "spec": {}}])
-    write_docs(root / "b.yaml", [component("twice"), group("team-a")])
+    write_docs(
+        root / "all.yaml",
+        [LocationDictFactory(name="all", targets=["./a.yaml", "./b.yaml", "./missing.yaml", "./broken.yaml"])],
+    )
+    write_docs(
+        root / "a.yaml",
+        [
+            ComponentDictFactory(name="shared"),
+            ComponentDictFactory(name="twice"),
+            {**ComponentDictFactory(name="bad"), "spec": {}},
+        ],
+    )
+    write_docs(root / "b.yaml", [ComponentDictFactory(name="twice"), GroupDictFactory(name="team-a")])
     (root / "broken.yaml").write_text("kind: [this is not yaml\n")
     other = LocationFactory(type="file", target="/srv/other.yaml")
-    ingest([component("shared")], location=other)
+    ingest([ComponentDictFactory(name="shared")], location=other)
     location = LocationFactory(type="file", target=str(root / "all.yaml"), trusted=False)
 
     result = services.location_refresh(location=location)
@@ -57,10 +73,10 @@ def test_a_refresh_records_each_error_with_its_code(db, root):
 
 
 def test_an_entity_keeps_the_codes_of_the_errors_that_hold_back_its_new_version(db, root):
-    path = write_docs(root / "a.yaml", [component("svc")])
+    path = write_docs(root / "a.yaml", [ComponentDictFactory(name="svc")])
     location = LocationFactory(type="file", target=str(path))
     services.location_refresh(location=location)
-    write_docs(path, [{**component("svc"), "spec": {"type": "service"}}])
+    write_docs(path, [{**ComponentDictFactory(name="svc"), "spec": {"type": "service"}}])
 
     services.location_refresh(location=location)
 
@@ -70,7 +86,14 @@ def test_an_entity_keeps_the_codes_of_the_errors_that_hold_back_its_new_version(
 
 
 def test_a_dry_run_answers_errors_with_their_codes(db, root, auth_client):
-    write_docs(root / "a.yaml", [component("a"), group("team-a"), {**component("bad"), "spec": {}}])
+    write_docs(
+        root / "a.yaml",
+        [
+            ComponentDictFactory(name="a"),
+            GroupDictFactory(name="team-a"),
+            {**ComponentDictFactory(name="bad"), "spec": {}},
+        ],
+    )
 
     response = auth_client.post(
         "/api/catalog/locations?dryRun=true",
@@ -150,7 +173,7 @@ def test_the_location_page_flags_conflicts_by_their_code_not_their_words(db, aut
 
 
 def test_a_failed_refresh_is_recorded_with_its_code(db, root):
-    location = LocationFactory(type="file", target=str(write_docs(root / "a.yaml", [component("a")])))
+    location = LocationFactory(type="file", target=str(write_docs(root / "a.yaml", [ComponentDictFactory(name="a")])))
 
     services.location_refresh_fail(location=location, error="database went away")
 
@@ -159,7 +182,7 @@ def test_a_failed_refresh_is_recorded_with_its_code(db, root):
 
 
 def test_a_dry_run_and_a_refresh_refuse_an_untrusted_kind_in_the_same_words(db, root):
-    path = write_docs(root / "org.yaml", [group("team-a")])
+    path = write_docs(root / "org.yaml", [GroupDictFactory(name="team-a")])
 
     dry = services.location_create(type="file", target=str(path), actor=SYSTEM, dry_run=True)
     refreshed = services.location_refresh(location=LocationFactory(type="file", target=str(path), trusted=False))

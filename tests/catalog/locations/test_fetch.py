@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from catalog.locations import fetch
-from tests.catalog.location_helpers import http_server
+from tests.catalog.remotes import http_server
 
 
 @pytest.fixture

@@ -8,8 +8,7 @@ import pytest
 
 from catalog.locations import FileReader, LocationReadError
 from catalog.locations.file import DEMO_ROOT
-from tests.catalog.factories import component
-from tests.catalog.location_helpers import write_docs
+from tests.catalog.factories import ComponentDictFactory, write_docs
 
 
 @pytest.fixture
@@ -21,16 +20,16 @@ def root(tmp_path, settings):
 
 
 def test_file_reader_expands_a_directory_to_its_yaml_files(root):
-    write_docs(root / "a.yaml", [component("a")])
-    write_docs(root / "b.yml", [component("b")])
+    write_docs(root / "a.yaml", [ComponentDictFactory(name="a")])
+    write_docs(root / "b.yml", [ComponentDictFactory(name="b")])
     (root / "notes.txt").write_text("not a descriptor")
 
     assert FileReader().expand(str(root)) == [str(root / "a.yaml"), str(root / "b.yml")]
 
 
 def test_file_reader_expands_a_recursive_glob(root):
-    write_docs(root / "x" / "one.yaml", [component("one")])
-    write_docs(root / "x" / "y" / "two.yaml", [component("two")])
+    write_docs(root / "x" / "one.yaml", [ComponentDictFactory(name="one")])
+    write_docs(root / "x" / "y" / "two.yaml", [ComponentDictFactory(name="two")])
 
     assert FileReader().expand(str(root / "**" / "*.yaml")) == [
         str(root / "x" / "one.yaml"),
@@ -44,7 +43,7 @@ def test_file_reader_reports_a_glob_matching_nothing(root):
 
 
 def test_file_reader_refuses_paths_outside_the_roots(root, tmp_path):
-    outside = write_docs(tmp_path / "elsewhere.yaml", [component("x")])
+    outside = write_docs(tmp_path / "elsewhere.yaml", [ComponentDictFactory(name="x")])
 
     with pytest.raises(LocationReadError, match="outside the allowed file roots"):
         FileReader().normalise(str(outside))

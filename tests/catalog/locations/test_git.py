@@ -7,8 +7,8 @@ import yaml
 
 from catalog.descriptors import LocationTarget
 from catalog.locations import GitReader, LocationReadError, parse_target
-from tests.catalog.factories import component
-from tests.catalog.location_helpers import bare_repo, commit_files, location_doc
+from tests.catalog.factories import ComponentDictFactory, LocationDictFactory
+from tests.catalog.remotes import bare_repo, commit_files
 
 
 @pytest.fixture
@@ -60,8 +60,8 @@ def test_parse_target_refuses_remote_repositories_on_private_addresses(settings)
 
 
 def test_git_reader_reads_a_blob_at_a_ref(roots):
-    repo = bare_repo(roots, {"catalog-info.yaml": yaml.safe_dump(component("svc"))})
-    commit_files(repo, {"catalog-info.yaml": yaml.safe_dump(component("svc-v2"))})
+    repo = bare_repo(roots, {"catalog-info.yaml": yaml.safe_dump(ComponentDictFactory(name="svc"))})
+    commit_files(repo, {"catalog-info.yaml": yaml.safe_dump(ComponentDictFactory(name="svc-v2"))})
     reader = GitReader()
 
     [source] = reader.expand(f"{repo}#main")
@@ -80,7 +80,7 @@ def test_git_reader_resolves_nested_locations_and_placeholders_within_the_reposi
     repo = bare_repo(
         roots,
         {
-            "catalog-info.yaml": yaml.safe_dump(location_doc("root", "./apis/api.yaml")),
+            "catalog-info.yaml": yaml.safe_dump(LocationDictFactory(name="root", targets=["./apis/api.yaml"])),
             "apis/api.yaml": yaml.safe_dump(api),
             "apis/openapi.yaml": "openapi: 3.0.0\n",
         },

@@ -8,7 +8,7 @@ from catalog.descriptors.errors import IssueCode
 from catalog.descriptors.kinds import registered_kinds, requires_trusted_location
 from catalog.locations.trust import location_is_trusted, untrusted_kind
 from catalog.models import Location
-from tests.catalog.factories import component, group
+from tests.catalog.factories import ComponentDictFactory, GroupDictFactory
 
 
 def test_the_kinds_that_shape_the_organisation_or_its_policy_need_a_trusted_location():
@@ -47,7 +47,7 @@ def test_a_location_is_trusted_when_marked_or_matched_by_a_configured_glob(setti
 
 
 def test_untrusted_kind_refuses_org_data_from_an_untrusted_location_only():
-    team = group("team-a")
+    team = GroupDictFactory(name="team-a")
 
     refused = untrusted_kind(entity=team, ref="group:default/team-a", file="file:/a.yaml", trusted=False, document=3)
 
@@ -55,4 +55,9 @@ def test_untrusted_kind_refuses_org_data_from_an_untrusted_location_only():
     assert (refused["code"], refused["path"], refused["document"]) == (IssueCode.UNTRUSTED_KIND, "kind", 3)
     assert "kind Group may only come from a trusted location" in refused["message"]
     assert untrusted_kind(entity=team, ref="group:default/team-a", file="file:/a.yaml", trusted=True) is None
-    assert untrusted_kind(entity=component("a"), ref="component:default/a", file="file:/a.yaml", trusted=False) is None
+    assert (
+        untrusted_kind(
+            entity=ComponentDictFactory(name="a"), ref="component:default/a", file="file:/a.yaml", trusted=False
+        )
+        is None
+    )

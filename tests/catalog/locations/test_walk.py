@@ -10,8 +10,8 @@ from catalog.descriptors.errors import IssueCode
 from catalog.locations import walk
 from catalog.locations.file import FileReader
 from catalog.models import Entity
-from tests.catalog.factories import LocationFactory, component
-from tests.catalog.location_helpers import http_server, location_doc, write_docs
+from tests.catalog.factories import ComponentDictFactory, LocationDictFactory, LocationFactory, write_docs
+from tests.catalog.remotes import http_server
 
 
 @pytest.fixture
@@ -39,9 +39,12 @@ def entity_names(outcome: walk.ReadOutcome) -> set[str]:
 
 def test_location_walk_follows_nested_locations_and_reads_cycles_once_without_the_database(root):
     # No `db` fixture: any query would fail the test.
-    write_docs(root / "all.yaml", [location_doc("all", "./teams/a.yaml", "./teams/*.yaml")])
-    write_docs(root / "teams" / "a.yaml", [component("a"), location_doc("back", "../all.yaml")])
-    write_docs(root / "teams" / "b.yaml", [component("b")])
+    write_docs(root / "all.yaml", [LocationDictFactory(name="all", targets=["./teams/a.yaml", "./teams/*.yaml"])])
+    write_docs(
+        root / "teams" / "a.yaml",
+        [ComponentDictFactory(name="a"), LocationDictFactory(name="back", targets=["../all.yaml"])],
+    )
+    write_docs(root / "teams" / "b.yaml", [ComponentDictFactory(name="b")])
 
     outcome = file_walk(root / "all.yaml")
 
@@ -57,8 +60,8 @@ def test_location_walk_follows_nested_locations_and_reads_cycles_once_without_th
 
 
 def test_location_walk_reports_every_file_it_reads(root):
-    write_docs(root / "all.yaml", [location_doc("all", "./a.yaml")])
-    write_docs(root / "a.yaml", [component("a")])
+    write_docs(root / "all.yaml", [LocationDictFactory(name="all", targets=["./a.yaml"])])
+    write_docs(root / "a.yaml", [ComponentDictFactory(name="a")])
     seen: list[str] = []
 
     file_walk(root / "all.yaml", on_file=seen.append)
@@ -67,7 +70,10 @@ def test_location_walk_reports_every_file_it_reads(root):
 
 
 def test_location_walk_records_an_unreadable_target_where_it_was_named(root):
-    write_docs(root / "all.yaml", [location_doc("all", "./missing.yaml"), component("stays")])
+    write_docs(
+        root / "all.yaml",
+        [LocationDictFactory(name="all", targets=["./missing.yaml"]), ComponentDictFactory(name="stays")],
+    )
 
     outcome = file_walk(root / "all.yaml")
 
@@ -100,7 +106,7 @@ def test_location_walk_fails_a_file_that_is_not_yaml_as_a_whole(root):
 
 
 def test_location_walk_keeps_the_good_entities_of_a_file_with_an_invalid_one(root):
-    write_docs(root / "a.yaml", [component("good"), {**component("bad"), "spec": {}}])
+    write_docs(root / "a.yaml", [ComponentDictFactory(name="good"), {**ComponentDictFactory(name="bad"), "spec": {}}])
 
     outcome = file_walk(root / "a.yaml")
 
@@ -113,8 +119,8 @@ def test_location_walk_keeps_the_good_entities_of_a_file_with_an_invalid_one(roo
 def test_location_walk_refuses_file_targets_nested_in_a_url_location(root, settings):
     settings.PAVED_CATALOG_ALLOWED_HOSTS = ["127.0.0.1"]
     settings.PAVED_CATALOG_ALLOW_PRIVATE_ADDRESSES = True
-    write_docs(root / "local.yaml", [component("local")])
-    body = yaml.safe_dump_all([location_doc("x", str(root / "local.yaml"), type="file")]).encode()
+    write_docs(root / "local.yaml", [ComponentDictFactory(name="local")])
+    body = yaml.safe_dump_all([LocationDictFactory(name="x", targets=[str(root / "local.yaml")], type="file")]).encode()
     with http_server({"/c.yaml": (200, {}, body)}) as base:
         outcome = walk.location_walk(type="url", target=f"{base}/c.yaml")
 
@@ -127,7 +133,7 @@ def test_location_walk_refuses_file_targets_nested_in_a_url_location(root, setti
 def test_location_walk_stops_at_the_nesting_cap(root, settings):
     settings.PAVED_CATALOG_MAX_NESTING = 2
     for depth in range(5):
-        write_docs(root / f"n{depth}.yaml", [location_doc(f"n{depth}", f"./n{depth + 1}.yaml")])
+        write_docs(root / f"n{depth}.yaml", [LocationDictFactory(name=f"n{depth}", targets=[f"./n{depth + 1}.yaml"])])
 
     outcome = file_walk(root / "n0.yaml")
 
@@ -139,7 +145,7 @@ def test_location_walk_stops_at_the_nesting_cap(root, settings):
 def test_location_walk_stops_at_the_file_cap_and_counts_the_rest_as_failed(root, settings):
     settings.PAVED_CATALOG_MAX_FILES = 2
     for name in "abc":
-        write_docs(root / f"{name}.yaml", [component(name)])
+        write_docs(root / f"{name}.yaml", [ComponentDictFactory(name=name)])
 
     outcome = file_walk(root)
 
@@ -175,8 +181,8 @@ def test_location_walk_records_a_refused_url_as_a_fetch_error(settings):
 
 
 def test_location_walk_skips_parsing_a_source_whose_bytes_match_the_cache(root, monkeypatch):
-    write_docs(root / "all.yaml", [location_doc("all", "./a.yaml")])
-    write_docs(root / "a.yaml", [component("a")])
+    write_docs(root / "all.yaml", [LocationDictFactory(name="all", targets=["./a.yaml"])])
+    write_docs(root / "a.yaml", [ComponentDictFactory(name="a")])
     first = file_walk(root / "all.yaml", salt="s")
     parsed: list[str] = []
     original = FileReader.parse
@@ -197,19 +203,22 @@ def test_location_walk_skips_parsing_a_source_whose_bytes_match_the_cache(root, 
 
 
 def test_location_walk_parses_again_when_the_salt_or_the_bytes_change(root):
-    path = write_docs(root / "a.yaml", [component("a")])
+    path = write_docs(root / "a.yaml", [ComponentDictFactory(name="a")])
     first = file_walk(path, salt="trusted=False")
 
     assert not file_walk(path, cache=first.digests, salt="trusted=True").sources[0].unchanged
-    write_docs(path, [component("a", owner="team-b")])
+    write_docs(path, [ComponentDictFactory(name="a", owner="team-b")])
     assert not file_walk(path, cache=first.digests, salt="trusted=False").sources[0].unchanged
 
 
 def test_location_walk_never_caches_files_with_placeholders_or_issues(root):
     (root / "desc.txt").write_text("text")
-    write_docs(root / "p.yaml", [{**component("p"), "metadata": {"name": "p", "description": {"$text": "./desc.txt"}}}])
-    write_docs(root / "bad.yaml", [component("ok"), {**component("bad"), "spec": {}}])
-    write_docs(root / "clean.yaml", [component("clean")])
+    write_docs(
+        root / "p.yaml",
+        [{**ComponentDictFactory(name="p"), "metadata": {"name": "p", "description": {"$text": "./desc.txt"}}}],
+    )
+    write_docs(root / "bad.yaml", [ComponentDictFactory(name="ok"), {**ComponentDictFactory(name="bad"), "spec": {}}])
+    write_docs(root / "clean.yaml", [ComponentDictFactory(name="clean")])
 
     outcome = file_walk(root)
 
@@ -221,7 +230,10 @@ def test_location_walk_never_caches_files_with_placeholders_or_issues(root):
 
 
 def test_location_read_uses_the_cache_only_for_sources_whose_entities_are_all_still_there(db, root):
-    location = LocationFactory(type="file", target=str(write_docs(root / "a.yaml", [component("a"), component("b")])))
+    location = LocationFactory(
+        type="file",
+        target=str(write_docs(root / "a.yaml", [ComponentDictFactory(name="a"), ComponentDictFactory(name="b")])),
+    )
     services.location_refresh(location=location)
     location.refresh_from_db()
 
@@ -231,9 +243,12 @@ def test_location_read_uses_the_cache_only_for_sources_whose_entities_are_all_st
 
 
 def test_location_read_keeps_the_sources_a_broken_file_hides_through_the_locations_it_declared(db, root):
-    write_docs(root / "all.yaml", [location_doc("all", "./team.yaml")])
-    team = write_docs(root / "team.yaml", [component("t1"), location_doc("deeper", "./deep.yaml")])
-    write_docs(root / "deep.yaml", [component("d1")])
+    write_docs(root / "all.yaml", [LocationDictFactory(name="all", targets=["./team.yaml"])])
+    team = write_docs(
+        root / "team.yaml",
+        [ComponentDictFactory(name="t1"), LocationDictFactory(name="deeper", targets=["./deep.yaml"])],
+    )
+    write_docs(root / "deep.yaml", [ComponentDictFactory(name="d1")])
     location = LocationFactory(type="file", target=str(root / "all.yaml"))
     services.location_refresh(location=location)
     team.write_text("kind: [this is not yaml\n")
@@ -249,7 +264,7 @@ def test_location_read_keeps_the_sources_a_broken_file_hides_through_the_locatio
 
 
 def test_location_read_keeps_nothing_when_everything_read(db, root):
-    location = LocationFactory(type="file", target=str(write_docs(root / "a.yaml", [component("a")])))
+    location = LocationFactory(type="file", target=str(write_docs(root / "a.yaml", [ComponentDictFactory(name="a")])))
     services.location_refresh(location=location)
 
     assert [s.ok for s in walk.location_read(location=location).sources] == [True]

@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 
 from catalog.oncall.models import OnCallOverride
 from tests.catalog.oncall.factories import OnCallOverrideFactory, ingest_payments_org
-from tests.factories import AdminFactory, UserFactory
+from tests.portal.factories import AdminFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 

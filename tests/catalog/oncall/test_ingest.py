@@ -6,7 +6,7 @@ import pytest
 
 from catalog.models import Entity, Relation
 from tests.catalog.factories import ingest
-from tests.catalog.oncall.factories import policy, schedule
+from tests.catalog.oncall.factories import EscalationPolicyDictFactory, ScheduleDictFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -23,8 +23,8 @@ def _messages(result, ref):
 
 
 def test_bad_schedule_yaml_is_rejected_with_every_problem_named():
-    bad = schedule(
-        "broken",
+    bad = ScheduleDictFactory(
+        name="broken",
         timezone="Mars/Olympus_Mons",
         layers=[
             {"name": "a", "start": "2026-01-05T09:00", "turn": "0h", "members": ["user:alice", "group:payments"]},
@@ -52,7 +52,7 @@ def test_bad_schedule_yaml_is_rejected_with_every_problem_named():
 
 
 def test_bad_policy_yaml_is_rejected_with_the_path_of_the_target():
-    result = ingest([policy("payments", levels=[["group:payments"]])])
+    result = ingest([EscalationPolicyDictFactory(name="payments", levels=[["group:payments"]])])
     messages = _messages(result, "escalationpolicy:default/payments")
     assert ("spec.levels[0].targets[0]", "targets must be schedule: or user: refs, found 'group:payments'") in messages
 
@@ -61,14 +61,19 @@ def test_an_invalid_change_keeps_the_last_good_schedule_with_the_errors_attached
     from tests.catalog.factories import LocationFactory
 
     location = LocationFactory()
-    ingest([schedule("primary")], location=location)
-    ingest([schedule("primary", timezone="Nowhere/Land")], location=location)
+    ingest([ScheduleDictFactory(name="primary")], location=location)
+    ingest([ScheduleDictFactory(name="primary", timezone="Nowhere/Land")], location=location)
     entity = Entity.objects.get(ref="schedule:default/primary")
     assert entity.data["spec"]["timezone"] == "Europe/Berlin"
     assert any("unknown time zone 'Nowhere/Land'" in error["message"] for error in entity.errors)
 
 
 def test_schedules_and_policies_relate_to_their_owner_team():
-    ingest([schedule("primary"), policy("payments", levels=[["schedule:primary"]])])
+    ingest(
+        [
+            ScheduleDictFactory(name="primary"),
+            EscalationPolicyDictFactory(name="payments", levels=[["schedule:primary"]]),
+        ]
+    )
     assert Relation.objects.filter(source_ref="group:default/payments", type="ownerOf").count() == 2
     assert Entity.objects.get(ref="schedule:default/primary").owner_ref == "group:default/payments"

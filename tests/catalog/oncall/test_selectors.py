@@ -17,12 +17,12 @@ from tests.catalog.factories import LocationFactory, ingest
 from tests.catalog.oncall.factories import (
     AT,
     CalendarFeedFactory,
+    EscalationPolicyDictFactory,
     OnCallOverrideFactory,
+    ScheduleDictFactory,
     ingest_payments_org,
-    policy,
-    schedule,
 )
-from tests.factories import UserFactory
+from tests.portal.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -110,7 +110,7 @@ def test_entities_without_a_policy_or_with_a_malformed_annotation(org):
 
 
 def test_a_policy_naming_a_schedule_that_is_not_in_the_catalog_shows_a_gap_with_a_note(org):
-    ingest([policy("ghost", levels=[["schedule:nowhere"]])], location=LocationFactory())
+    ingest([EscalationPolicyDictFactory(name="ghost", levels=[["schedule:nowhere"]])], location=LocationFactory())
     (now,), _ = sel._policies_now(
         [loading.policies_by_refs(refs=["escalationpolicy:default/ghost"])["escalationpolicy:default/ghost"]], AT
     )
@@ -150,8 +150,8 @@ def test_oncall_list_query_count_does_not_grow_with_the_number_of_policies(org, 
     docs = []
     for n in range(30):
         docs += [
-            schedule(f"team{n}-primary", owner=f"group:team{n}"),
-            policy(f"team{n}", owner=f"group:team{n}"),
+            ScheduleDictFactory(name=f"team{n}-primary", owner=f"group:team{n}"),
+            EscalationPolicyDictFactory(name=f"team{n}", owner=f"group:team{n}"),
         ]
     ingest(docs, location=LocationFactory())
     with django_assert_max_num_queries(7):

@@ -14,7 +14,7 @@ from catalog.oncall.models import CalendarFeed, OnCallOverride
 from portal.exceptions import ForbiddenError, NotFoundError
 from portal.models import AuditEvent
 from tests.catalog.oncall.factories import OnCallOverrideFactory, ingest_payments_org
-from tests.factories import AdminFactory, UserFactory
+from tests.portal.factories import AdminFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 

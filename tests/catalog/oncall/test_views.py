@@ -13,7 +13,7 @@ from django.utils import timezone
 from catalog.models import Entity
 from catalog.oncall.models import CalendarFeed, OnCallOverride
 from tests.catalog.oncall.factories import CalendarFeedFactory, OnCallOverrideFactory, ingest_payments_org
-from tests.factories import UserFactory
+from tests.portal.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -1,4 +1,4 @@
-"""Helpers for location tests: descriptor files on disk, a local http server, bare git repositories."""
+"""Remote sources for location tests: a local HTTP server and bare git repositories (helpers, not factories)."""
 
 from __future__ import annotations
 
@@ -10,22 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 Route = tuple[int, dict[str, str], bytes]
-
-
-def write_docs(path: Path, docs: list[dict[str, Any]]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump_all(docs, sort_keys=False))
-    return path
-
-
-def location_doc(name: str, *targets: str, type: str | None = None) -> dict[str, Any]:
-    spec: dict[str, Any] = {"targets": list(targets)}
-    if type:
-        spec["type"] = type
-    return {"apiVersion": "backstage.io/v1alpha1", "kind": "Location", "metadata": {"name": name}, "spec": spec}
 
 
 @contextmanager

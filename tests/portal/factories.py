@@ -1,4 +1,4 @@
-"""Factories shared by every app's tests."""
+"""Portal test data: users, administrators and API tokens."""
 
 from __future__ import annotations
 
