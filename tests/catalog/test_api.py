@@ -119,16 +119,14 @@ def test_by_uid_get_and_processing_errors_as_status(auth_client, api_catalog):
     assert "expected a string" in body["status"]["items"][0]["message"]
 
 
-def test_delete_by_uid_allowed_for_owner_group_members_and_admins_only(client, api_catalog):
+def test_delete_by_uid_allowed_for_owner_group_members_and_admins_only(client_for, api_catalog):
     entity = Entity.objects.get(name="billing")  # owned by team-a; alice is a member
-    client.force_login(UserFactory(username="bob"))
-    assert client.delete(f"{BASE}/entities/by-uid/{entity.uid}").status_code == 403
-    client.force_login(UserFactory(username="alice"))
-    assert client.delete(f"{BASE}/entities/by-uid/{entity.uid}").status_code == 204
+    assert client_for("bob").delete(f"{BASE}/entities/by-uid/{entity.uid}").status_code == 403
+    assert client_for("alice").delete(f"{BASE}/entities/by-uid/{entity.uid}").status_code == 204
     assert not Entity.objects.filter(pk=entity.pk).exists()
     other = Entity.objects.get(name="Petstore-Web")
-    client.force_login(AdminFactory())
-    assert client.delete(f"{BASE}/entities/by-uid/{other.uid}").status_code == 204
+    AdminFactory(username="root")
+    assert client_for("root").delete(f"{BASE}/entities/by-uid/{other.uid}").status_code == 204
 
 
 def test_by_refs_keeps_request_order_with_nulls(auth_client, api_catalog, django_assert_max_num_queries):

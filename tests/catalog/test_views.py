@@ -1,10 +1,9 @@
 from __future__ import annotations
 
 import re
-from typing import cast
+from collections.abc import Callable
 
 import pytest
-from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
 
@@ -432,10 +431,9 @@ def test_owner_deletes_orphan_over_htmx_with_client_redirect(htmx_client):
     assert response["HX-Redirect"] == LIST
 
 
-def test_non_owner_cannot_delete_orphan(db):
+def test_non_owner_cannot_delete_orphan(client_for):
     orphan_setup()
-    client = Client()
-    client.force_login(UserFactory(username="zed"))
+    client = client_for("zed")
     page = html(client.get("/catalog/default/component/old/"))
     assert 'id="orphan-banner"' in page
     assert 'id="delete-orphan"' not in page
@@ -444,10 +442,10 @@ def test_non_owner_cannot_delete_orphan(db):
     assert Entity.objects.filter(name="old").exists()
 
 
-def test_admin_may_delete_orphan(db):
+def test_admin_may_delete_orphan(client_for):
     orphan_setup()
-    client = Client()
-    client.force_login(cast(User, AdminFactory(username="root")))
+    AdminFactory(username="root")
+    client = client_for("root")
     assert client.post("/catalog/default/component/old/delete/").status_code == 302
     assert not Entity.objects.filter(name="old").exists()
 
@@ -502,17 +500,15 @@ def test_dependencies_query_count_is_bounded(auth_client, django_assert_max_num_
 
 
 @pytest.fixture
-def admin_client(db) -> Client:
-    client = Client()
-    client.force_login(cast(User, AdminFactory(username="root")))
-    return client
+def admin_client(client_for: Callable[..., Client]) -> Client:
+    AdminFactory(username="root")
+    return client_for("root")
 
 
 @pytest.fixture
-def admin_htmx_client(db) -> Client:
-    client = Client(headers={"HX-Request": "true"})
-    client.force_login(cast(User, AdminFactory(username="root2")))
-    return client
+def admin_htmx_client(client_for: Callable[..., Client]) -> Client:
+    AdminFactory(username="root2")
+    return client_for("root2", htmx=True)
 
 
 def test_every_member_may_register_a_location(auth_client):
@@ -674,10 +670,10 @@ def test_admin_toggles_trust(admin_htmx_client, django_capture_on_commit_callbac
     assert location.trusted is False
 
 
-def test_staff_who_is_not_superuser_cannot_toggle_trust(db):
+def test_staff_who_is_not_superuser_cannot_toggle_trust(client_for):
     location = seed_org()
-    client = Client()
-    client.force_login(UserFactory(username="ops", is_staff=True))
+    UserFactory(username="ops", is_staff=True)
+    client = client_for("ops")
     response = client.post(reverse("catalog:location_trust", args=[location.pk]), {"trusted": "false"})
     assert response.status_code == 403
     location.refresh_from_db()

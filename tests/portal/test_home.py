@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.test import Client
 from django.utils import timezone
 
 from catalog.models import Location
@@ -14,12 +13,6 @@ from tests.catalog.oncall.factories import OnCallOverrideFactory, payments_org
 from tests.portal.factories import AdminFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
-
-
-def _client(django_user) -> Client:
-    client = Client()
-    client.force_login(django_user)
-    return client
 
 
 def _carol_on_call_now() -> None:
@@ -51,7 +44,7 @@ def test_home_shows_the_users_team_with_owned_counts_and_who_is_on_call(auth_cli
     assert 'href="/catalog/oncall/people/default/alice/"' in page
 
 
-def test_home_marks_a_team_without_an_escalation_policy_and_one_nobody_covers(db):
+def test_home_marks_a_team_without_an_escalation_policy_and_one_nobody_covers(db, client_for):
     ingest(
         [
             GroupDictFactory(name="quiet", members=["ivy"]),
@@ -60,7 +53,7 @@ def test_home_marks_a_team_without_an_escalation_policy_and_one_nobody_covers(db
         ],
         location=LocationFactory(),
     )
-    page = _client(UserFactory(username="ivy")).get("/").content.decode()
+    page = client_for("ivy").get("/").content.decode()
     teams = page[page.index('id="your-teams"') : page.index('id="catalog-glance"')]
     assert 'data-team="group:default/quiet"' in teams
     assert "No escalation policy" in teams
@@ -82,7 +75,7 @@ def test_unlinked_user_sees_how_to_link_their_account(auth_client):
     assert "Automate with the API" in page
 
 
-def test_user_is_linked_by_email_when_no_user_entity_has_their_name(db):
+def test_user_is_linked_by_email_when_no_user_entity_has_their_name(db, client_for):
     ingest(
         [
             GroupDictFactory(name="payments"),
@@ -90,14 +83,15 @@ def test_user_is_linked_by_email_when_no_user_entity_has_their_name(db):
         ],
         location=LocationFactory(),
     )
-    page = _client(UserFactory(username="ann", email="ann@example.com")).get("/").content.decode()
+    UserFactory(username="ann", email="ann@example.com")
+    page = client_for("ann").get("/").content.decode()
     assert 'data-team="group:default/payments"' in page
     assert 'id="home-unlinked"' not in page
 
 
-def test_linked_user_in_no_team_is_told_so(db):
+def test_linked_user_in_no_team_is_told_so(db, client_for):
     ingest([UserDictFactory(name="loner")], location=LocationFactory())
-    page = _client(UserFactory(username="loner")).get("/").content.decode()
+    page = client_for("loner").get("/").content.decode()
     assert 'id="home-no-teams"' in page
 
 
@@ -113,7 +107,7 @@ def test_catalog_at_a_glance_links_each_kind_to_the_filtered_list(auth_client):
     assert 'id="catalog-health"' not in page
 
 
-def test_staff_see_locations_with_errors_and_orphans(db):
+def test_staff_see_locations_with_errors_and_orphans(db, client_for):
     LocationFactory(state=Location.State.FAILED, errors=[{"message": "unreachable"}])
     LocationFactory(state=Location.State.OK, errors=[{"message": "bad entity"}])
     LocationFactory(state=Location.State.OK, errors=[])
@@ -121,7 +115,8 @@ def test_staff_see_locations_with_errors_and_orphans(db):
     ingest([ComponentDictFactory(name="kept"), ComponentDictFactory(name="gone")], location=location)
     ingest([ComponentDictFactory(name="kept")], location=location)  # "gone" disappears from a clean read: an orphan
 
-    page = _client(AdminFactory(username="root")).get("/").content.decode()
+    AdminFactory(username="root")
+    page = client_for("root").get("/").content.decode()
 
     health = page[page.index('id="catalog-health"') :]
     assert "2 locations with errors" in health
@@ -138,7 +133,7 @@ def test_home_keeps_section_cards_and_the_api_card(auth_client):
     assert 'href="/account/tokens/"' in page or "Manage API tokens" in page
 
 
-def test_home_query_count_does_not_grow_with_teams_entities_or_schedules(db, django_assert_max_num_queries):
+def test_home_query_count_does_not_grow_with_teams_entities_or_schedules(db, django_assert_max_num_queries, client_for):
     ingest(payments_org(), location=LocationFactory())
     counts = []
     for extra in (0, 30):
@@ -146,7 +141,8 @@ def test_home_query_count_does_not_grow_with_teams_entities_or_schedules(db, dja
         docs += [ComponentDictFactory(name=f"svc-{n}", owner=f"team-{n % 5}") for n in range(extra)]
         if docs:
             ingest(docs, location=LocationFactory())
-        client = _client(AdminFactory(username="alice"))
+        AdminFactory(username="alice")
+        client = client_for("alice")
         with django_assert_max_num_queries(14) as captured:
             assert client.get("/").status_code == 200
         counts.append(len(captured.captured_queries))

@@ -380,11 +380,14 @@ API_DOORS = [
 ]
 
 
-def _session(world: World, role: str) -> Client:
-    client = Client()
-    if role != "anonymous":
-        client.force_login(world.users[role])
-    return client
+@pytest.fixture
+def session(world: World, client_for: Callable[..., Client]) -> Callable[[str], Client]:
+    """A client signed in as the user holding `role`, or an anonymous one."""
+
+    def for_role(role: str) -> Client:
+        return Client() if role == "anonymous" else client_for(world.users[role].username)
+
+    return for_role
 
 
 def _token(world: World, role: str) -> Client:
@@ -417,8 +420,8 @@ def _check(door: Door, world: World, role: str, response: Response, *, api: bool
 
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize("door", PAGE_DOORS, ids=lambda door: f"{door.row}:{door.name}")
-def test_pages_follow_the_table(world, door, role):
-    _check(door, world, role, door.call(_session(world, role), world), api=False)
+def test_pages_follow_the_table(world, door, role, session):
+    _check(door, world, role, door.call(session(role), world), api=False)
 
 
 API_CLIENTS = [("anonymous", "none")] + [(role, auth) for role in ROLES[1:] for auth in ("session", "token")]
@@ -426,8 +429,8 @@ API_CLIENTS = [("anonymous", "none")] + [(role, auth) for role in ROLES[1:] for 
 
 @pytest.mark.parametrize(("role", "auth"), API_CLIENTS, ids=[f"{role}-{auth}" for role, auth in API_CLIENTS])
 @pytest.mark.parametrize("door", API_DOORS, ids=lambda door: f"{door.row}:{door.name}")
-def test_the_api_follows_the_table_with_a_session_or_a_token(world, door, role, auth):
-    client = _token(world, role) if auth == "token" else _session(world, role)
+def test_the_api_follows_the_table_with_a_session_or_a_token(world, door, role, auth, session):
+    client = _token(world, role) if auth == "token" else session(role)
     _check(door, world, role, door.call(client, world), api=True)
 
 
@@ -448,8 +451,8 @@ BUTTONS = [
 
 @pytest.mark.parametrize("role", ROLES[1:])
 @pytest.mark.parametrize(("row", "path", "button"), BUTTONS, ids=[f"{row}:{button}" for row, _, button in BUTTONS])
-def test_pages_show_a_button_to_those_who_may_use_it(world, row, path, button, role):
-    response = _session(world, role).get(path.format(w=world))
+def test_pages_show_a_button_to_those_who_may_use_it(world, row, path, button, role, session):
+    response = session(role).get(path.format(w=world))
     assert response.status_code == 200
     assert (button in response.content.decode()) is (role in ROWS[row].allowed)
 
@@ -521,5 +524,5 @@ def test_a_rule_that_needs_an_object_says_so(world):
 
 
 @pytest.mark.parametrize(("role", "expected"), [("member", False), ("staff", False), ("superuser", True)])
-def test_me_says_whether_you_are_an_administrator(world, role, expected):
-    assert _session(world, role).get("/api/me").json()["isAdmin"] is expected
+def test_me_says_whether_you_are_an_administrator(world, role, expected, session):
+    assert session(role).get("/api/me").json()["isAdmin"] is expected

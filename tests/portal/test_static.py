@@ -14,8 +14,6 @@ from django.core.management import call_command
 from django.test import override_settings
 from django.urls import reverse
 
-from tests.portal.factories import UserFactory
-
 pytestmark = pytest.mark.django_db
 
 ONE_YEAR = 365 * 24 * 3600
@@ -75,16 +73,16 @@ def test_login_page_links_hashed_static_files_cached_for_a_year(client, producti
         assert _max_age(response) >= ONE_YEAR, (url, response.headers.get("Cache-Control"))
 
 
-def test_signed_in_pages_render_with_the_manifest(client, production_static):
-    client.force_login(UserFactory())
+def test_signed_in_pages_render_with_the_manifest(client_for, production_static):
+    client = client_for("alice")
     for name in ("portal:home", "catalog:entity_list", "catalog:oncall_now"):
         response = client.get(reverse(name))
         assert response.status_code == 200, name
         assert "/static/portal/paved." in response.content.decode()
 
 
-def test_api_docs_page_loads_swagger_ui_from_collected_files(client, production_static):
-    client.force_login(UserFactory())
+def test_api_docs_page_loads_swagger_ui_from_collected_files(client_for, production_static):
+    client = client_for("alice")
     page = client.get(reverse("api_docs"))
     assert page.status_code == 200
     urls = _static_urls(page.content.decode())

@@ -13,7 +13,6 @@ from django.utils import timezone
 from catalog.models import Entity
 from catalog.oncall.models import CalendarFeed, OnCallOverride
 from tests.catalog.oncall.factories import CalendarFeedFactory, OnCallOverrideFactory, ingest_payments_org
-from tests.portal.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -23,12 +22,6 @@ def org():
     assert ingest_payments_org().errors == []
 
 
-def _client(username, *, htmx=False):
-    client = Client(headers={"HX-Request": "true"} if htmx else {})
-    client.force_login(UserFactory(username=username))
-    return client
-
-
 def _card_url(component):
     return reverse("catalog:oncall_card", args=["default", "component", component])
 
@@ -36,13 +29,13 @@ def _card_url(component):
 CARD = _card_url("checkout")
 
 
-def test_entity_page_loads_the_oncall_card_lazily(org):
-    html = _client("alice").get(reverse("catalog:entity_detail", args=["default", "component", "checkout"])).content
+def test_entity_page_loads_the_oncall_card_lazily(org, client_for):
+    html = client_for("alice").get(reverse("catalog:entity_detail", args=["default", "component", "checkout"])).content
     assert f'hx-get="{CARD}"'.encode() in html
 
 
-def test_card_fragment_shows_levels_people_contacts_and_next(org):
-    response = _client("alice", htmx=True).get(CARD)
+def test_card_fragment_shows_levels_people_contacts_and_next(org, client_for):
+    response = client_for("alice", htmx=True).get(CARD)
     html = response.content.decode()
     assert response.status_code == 200
     assert "<html" not in html
@@ -57,36 +50,36 @@ def test_card_fragment_shows_levels_people_contacts_and_next(org):
     assert 'id="oncall-add-override"' in html
 
 
-def test_card_full_page_without_htmx_and_no_button_for_non_members(org):
-    response = _client("zoe").get(CARD)
+def test_card_full_page_without_htmx_and_no_button_for_non_members(org, client_for):
+    response = client_for("zoe").get(CARD)
     html = response.content.decode()
     assert "<html" in html
     assert 'id="oncall-card"' in html
     assert 'id="oncall-add-override"' not in html
 
 
-def test_card_of_an_entity_without_policy_explains_how_to_add_one(org):
-    html = _client("alice", htmx=True).get(_card_url("orphan-service")).content.decode()
+def test_card_of_an_entity_without_policy_explains_how_to_add_one(org, client_for):
+    html = client_for("alice", htmx=True).get(_card_url("orphan-service")).content.decode()
     assert "No escalation policy" in html
     assert "paved.dev/escalation-policy" in html
 
 
-def test_card_of_an_unknown_entity_is_404(org):
-    assert _client("alice").get(_card_url("nope")).status_code == 404
+def test_card_of_an_unknown_entity_is_404(org, client_for):
+    assert client_for("alice").get(_card_url("nope")).status_code == 404
 
 
-def test_oncall_page_full_and_fragment_with_filters(org):
-    full = _client("alice").get(reverse("catalog:oncall_now"))
+def test_oncall_page_full_and_fragment_with_filters(org, client_for):
+    full = client_for("alice").get(reverse("catalog:oncall_now"))
     assert full.status_code == 200
     assert 'id="oncall-filters"' in full.content.decode()
-    fragment = _client("alice", htmx=True).get(reverse("catalog:oncall_now"), {"team": "group:default/search"})
+    fragment = client_for("alice", htmx=True).get(reverse("catalog:oncall_now"), {"team": "group:default/search"})
     html = fragment.content.decode()
     assert "<html" not in html
     assert 'id="oncall-table"' in html
     assert "Zoe" in html
     assert "Carol" not in html
     empty = (
-        _client("alice", htmx=True).get(reverse("catalog:oncall_now"), {"q": "nobody-matches-this"}).content.decode()
+        client_for("alice", htmx=True).get(reverse("catalog:oncall_now"), {"q": "nobody-matches-this"}).content.decode()
     )
     assert "Nothing matches these filters" in empty
 
@@ -94,19 +87,19 @@ def test_oncall_page_full_and_fragment_with_filters(org):
 @pytest.mark.parametrize(
     "params", [{"level": "abc"}, {"page": "-3"}, {"page": "999"}, {"level": "0"}, {"team": "x" * 5000}]
 )
-def test_oncall_page_survives_hostile_query_strings(org, params):
-    assert _client("alice").get(reverse("catalog:oncall_now"), params).status_code == 200
+def test_oncall_page_survives_hostile_query_strings(org, params, client_for):
+    assert client_for("alice").get(reverse("catalog:oncall_now"), params).status_code == 200
 
 
-def test_oncall_page_escapes_the_search_text(org):
-    html = _client("alice").get(reverse("catalog:oncall_now"), {"q": "<script>alert(1)</script>"}).content.decode()
+def test_oncall_page_escapes_the_search_text(org, client_for):
+    html = client_for("alice").get(reverse("catalog:oncall_now"), {"q": "<script>alert(1)</script>"}).content.decode()
     assert "<script>alert(1)</script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
 
 
-def test_schedule_page_full_and_timeline_fragment(org):
+def test_schedule_page_full_and_timeline_fragment(org, client_for):
     url = reverse("catalog:oncall_schedule", args=["default", "payments-secondary"])
-    html = _client("alice").get(url).content.decode()
+    html = client_for("alice").get(url).content.decode()
     for piece in (
         'id="schedule-timeline"',
         "Final schedule",
@@ -115,20 +108,20 @@ def test_schedule_page_full_and_timeline_fragment(org):
         "Hours per person",
     ):
         assert piece in html
-    fragment = _client("alice", htmx=True).get(url, {"start": "2026-03-02"}).content.decode()
+    fragment = client_for("alice", htmx=True).get(url, {"start": "2026-03-02"}).content.decode()
     assert "<html" not in fragment
     assert fragment.strip().startswith('<div class="card mb-3" id="schedule-timeline">')
     assert re.search(r'<tspan class="paved-tl-weekday"[^>]*>Mon</tspan><tspan[^>]*>2 Mar</tspan>', fragment)
     # Drawn without style attributes, which the Content-Security-Policy refuses.
     assert "style=" not in fragment
-    assert _client("alice").get(url, {"start": "garbage"}).status_code == 200
+    assert client_for("alice").get(url, {"start": "garbage"}).status_code == 200
 
 
-def test_schedule_page_of_an_unknown_or_unreadable_schedule(org):
-    assert _client("alice").get(reverse("catalog:oncall_schedule", args=["default", "nope"])).status_code == 404
+def test_schedule_page_of_an_unknown_or_unreadable_schedule(org, client_for):
+    assert client_for("alice").get(reverse("catalog:oncall_schedule", args=["default", "nope"])).status_code == 404
     entity = Entity.objects.get(ref="schedule:default/payments-primary")
     Entity.objects.filter(pk=entity.pk).update(data={**entity.data, "spec": {"timezone": "Bad/Zone"}})
-    response = _client("alice").get(reverse("catalog:oncall_schedule", args=["default", "payments-primary"]))
+    response = client_for("alice").get(reverse("catalog:oncall_schedule", args=["default", "payments-primary"]))
     assert response.status_code == 200
     assert "This schedule cannot be shown" in response.content.decode()
 
@@ -146,8 +139,8 @@ def _form(start_hours=1, length=4, **changes):
     return {**values, **changes}
 
 
-def test_member_gets_the_override_form_and_saving_returns_the_refreshed_card(org):
-    alice = _client("alice", htmx=True)
+def test_member_gets_the_override_form_and_saving_returns_the_refreshed_card(org, client_for):
+    alice = client_for("alice", htmx=True)
     form = alice.get(reverse("catalog:override_create"), {"entity": "component:default/checkout"}).content.decode()
     assert 'id="oncall-override-form"' in form
     assert "Payments primary" in form
@@ -162,28 +155,28 @@ def test_member_gets_the_override_form_and_saving_returns_the_refreshed_card(org
     assert "Bob" in html.split('data-level="1"')[1].split('data-level="2"')[0]
 
 
-def test_override_form_times_are_read_in_the_schedules_zone(org):
-    _client("alice", htmx=True).post(
+def test_override_form_times_are_read_in_the_schedules_zone(org, client_for):
+    client_for("alice", htmx=True).post(
         reverse("catalog:override_create"), _form(start="2030-07-01T09:00", end="2030-07-01T17:00")
     )
     override = OnCallOverride.objects.get()
     assert override.start.isoformat() == "2030-07-01T07:00:00+00:00"  # 09:00 in Berlin in summer
 
 
-def test_override_form_errors_replace_only_the_form(org):
-    response = _client("alice", htmx=True).post(reverse("catalog:override_create"), _form(user="ghost"))
+def test_override_form_errors_replace_only_the_form(org, client_for):
+    response = client_for("alice", htmx=True).post(reverse("catalog:override_create"), _form(user="ghost"))
     assert response.status_code == 200
     assert response["HX-Retarget"] == "#oncall-override-form"
     assert response["HX-Reswap"] == "outerHTML"
     assert "user:default/ghost is not a user in the catalog" in response.content.decode()
-    backwards = _client("alice").post(reverse("catalog:override_create"), _form(length=-2))
+    backwards = client_for("alice").post(reverse("catalog:override_create"), _form(length=-2))
     assert backwards.status_code == 400
     assert "must end after it starts" in backwards.content.decode()
     assert not OnCallOverride.objects.exists()
 
 
-def test_non_members_get_no_form_and_a_forged_post_is_403(org):
-    zoe = _client("zoe")
+def test_non_members_get_no_form_and_a_forged_post_is_403(org, client_for):
+    zoe = client_for("zoe")
     assert zoe.get(reverse("catalog:override_create"), {"entity": "component:default/checkout"}).status_code == 403
     assert zoe.post(reverse("catalog:override_create"), _form()).status_code == 403
     forged = _form()
@@ -192,23 +185,24 @@ def test_non_members_get_no_form_and_a_forged_post_is_403(org):
     assert not OnCallOverride.objects.exists()
 
 
-def test_schedule_page_lists_overrides_and_members_delete_them(org):
+def test_schedule_page_lists_overrides_and_members_delete_them(org, client_for):
     override = OnCallOverrideFactory(start=timezone.now(), end=timezone.now() + timedelta(hours=3))
     url = reverse("catalog:oncall_schedule", args=["default", "payments-primary"])
-    assert "Delete" in _client("alice").get(url).content.decode()
+    assert "Delete" in client_for("alice").get(url).content.decode()
     assert (
-        "Delete" not in _client("zoe").get(url).content.decode().split('id="schedule-overrides"')[1].split("Layers")[0]
+        "Delete"
+        not in client_for("zoe").get(url).content.decode().split('id="schedule-overrides"')[1].split("Layers")[0]
     )
-    assert _client("zoe").post(reverse("catalog:override_delete", args=[override.pk])).status_code == 403
-    response = _client("alice", htmx=True).post(reverse("catalog:override_delete", args=[override.pk]))
+    assert client_for("zoe").post(reverse("catalog:override_delete", args=[override.pk])).status_code == 403
+    response = client_for("alice", htmx=True).post(reverse("catalog:override_delete", args=[override.pk]))
     assert response.status_code == 200
     assert response["HX-Redirect"] == url
     assert not OnCallOverride.objects.exists()
-    assert _client("alice").post(reverse("catalog:override_delete", args=[override.pk])).status_code == 404
+    assert client_for("alice").post(reverse("catalog:override_delete", args=[override.pk])).status_code == 404
 
 
-def test_calendar_feed_token_is_shown_once_and_the_feed_serves_icalendar(org):
-    response = _client("alice", htmx=True).post(
+def test_calendar_feed_token_is_shown_once_and_the_feed_serves_icalendar(org, client_for):
+    response = client_for("alice", htmx=True).post(
         reverse("catalog:feed_create"), {"kind": "schedule", "ref": "schedule:default/payments-primary"}
     )
     html = response.content.decode()
@@ -220,7 +214,7 @@ def test_calendar_feed_token_is_shown_once_and_the_feed_serves_icalendar(org):
     assert feed.status_code == 200
     assert feed["Content-Type"].startswith("text/calendar")
     assert b"BEGIN:VCALENDAR" in feed.content
-    again = _client("alice").get(reverse("catalog:oncall_schedule", args=["default", "payments-primary"])).content
+    again = client_for("alice").get(reverse("catalog:oncall_schedule", args=["default", "payments-primary"])).content
     assert path.split("/")[-1].removesuffix(".ics").encode() not in again
     CalendarFeed.objects.update(revoked_at=timezone.now())
     assert Client().get(path).status_code == 404
@@ -246,13 +240,13 @@ def test_a_schedule_token_does_not_open_a_person_feed(org):
     assert Client().get(reverse("oncall_ical:person", args=["pcal_secret"])).status_code == 404
 
 
-def test_person_page_shows_upcoming_shifts_and_own_feed_form(org):
-    html = _client("carol").get(reverse("catalog:oncall_person", args=["default", "carol"])).content.decode()
+def test_person_page_shows_upcoming_shifts_and_own_feed_form(org, client_for):
+    html = client_for("carol").get(reverse("catalog:oncall_person", args=["default", "carol"])).content.decode()
     assert "Payments primary" in html
     assert 'id="oncall-feeds"' in html
-    other = _client("alice").get(reverse("catalog:oncall_person", args=["default", "carol"])).content.decode()
+    other = client_for("alice").get(reverse("catalog:oncall_person", args=["default", "carol"])).content.decode()
     assert 'id="oncall-feeds"' not in other
-    assert _client("alice").get(reverse("catalog:oncall_person", args=["default", "ghost"])).status_code == 404
+    assert client_for("alice").get(reverse("catalog:oncall_person", args=["default", "ghost"])).status_code == 404
 
 
 def test_pages_require_login(org):
@@ -262,9 +256,9 @@ def test_pages_require_login(org):
 
 
 def test_user_page_shows_their_current_and_next_shift_and_links_to_their_on_call_page(
-    org, django_assert_max_num_queries
+    org, django_assert_max_num_queries, client_for
 ):
-    client = _client("alice")
+    client = client_for("alice")
     with django_assert_max_num_queries(14):
         html = client.get(reverse("catalog:entity_detail", args=["default", "user", "carol"])).content.decode()
     card = html[html.index('id="oncall-shifts-card"') :]
@@ -274,8 +268,8 @@ def test_user_page_shows_their_current_and_next_shift_and_links_to_their_on_call
     assert 'id="oncall-shift-now"' in card or 'id="oncall-shift-next"' in card
 
 
-def test_user_page_of_someone_in_no_schedule_says_so(org):
-    html = _client("alice").get(reverse("catalog:entity_detail", args=["default", "user", "frank"])).content.decode()
+def test_user_page_of_someone_in_no_schedule_says_so(org, client_for):
+    html = client_for("alice").get(reverse("catalog:entity_detail", args=["default", "user", "frank"])).content.decode()
     assert 'id="oncall-shifts-card"' in html
     assert "Not in any on-call schedule." in html
     assert f'href="{reverse("catalog:oncall_person", args=["default", "frank"])}"' in html
@@ -284,8 +278,8 @@ def test_user_page_of_someone_in_no_schedule_says_so(org):
     assert 'href="/catalog/default/escalationpolicy/payments/"' in direct
 
 
-def test_component_and_group_pages_have_no_shifts_card(org):
-    client = _client("alice")
+def test_component_and_group_pages_have_no_shifts_card(org, client_for):
+    client = client_for("alice")
     for kind, name in (("component", "checkout"), ("group", "payments")):
         url = reverse("catalog:entity_detail", args=["default", kind, name])
         assert 'id="oncall-shifts-card"' not in client.get(url).content.decode()
