@@ -25,6 +25,7 @@ import yaml
 from django.db import DatabaseError, IntegrityError, OperationalError, connection, transaction
 from django.db.models import Count
 from django.test import Client
+from django.urls import reverse
 
 from catalog import services
 from catalog.locations import walk
@@ -290,7 +291,7 @@ def test_deleting_a_location_right_after_registering_it_answers_204_while_a_work
         for attempt in range(2):
             path = write_docs(root / f"big-{attempt}.yaml", services_of(3000))
             created = client.post(
-                "/api/catalog/locations", {"type": "file", "target": str(path)}, content_type="application/json"
+                reverse("catalog_api:locations"), {"type": "file", "target": str(path)}, content_type="application/json"
             )
             assert created.status_code == 201, created.content
             location_id = created.json()["location"]["id"]
@@ -298,7 +299,7 @@ def test_deleting_a_location_right_after_registering_it_answers_204_while_a_work
                 worker_logs(workers)
             )
 
-            answers.append(client.delete(f"/api/catalog/locations/{location_id}").status_code)
+            answers.append(client.delete(reverse("catalog_api:location", args=[location_id])).status_code)
         log = worker_logs(workers)
 
     assert answers == [204, 204]
@@ -327,6 +328,7 @@ class Browser(threading.Thread):
         self.failures: list[str] = []
 
     def paths(self) -> list[str]:
+        # What a Backstage catalog client asks over HTTP, by its literal paths (the compatible API is the contract).
         n = self.rng.randrange(5000)
         return [
             "/api/catalog/entities?filter=kind=component&limit=50",

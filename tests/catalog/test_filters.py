@@ -7,14 +7,15 @@ from typing import Any
 
 import pytest
 from django.http import QueryDict
+from django.urls import reverse
 
 from catalog import query
 from catalog.filters import EntityFilterSet
 from catalog.models import Entity
 from tests.catalog.factories import ComponentDictFactory, GroupDictFactory, ingest, new_location, seed_org
 
-LIST = "/catalog/"
-BY_QUERY = "/api/catalog/entities/by-query"
+LIST = reverse("catalog:entity_list")
+BY_QUERY = reverse("catalog_api:entities_by_query")
 
 
 def _seed() -> None:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 from django.template import Context, Template
-from django.urls import resolve
+from django.urls import resolve, reverse
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -15,10 +15,13 @@ _part = st.from_regex(r"[A-Za-z0-9][-A-Za-z0-9_.]{0,20}", fullmatch=True)
 @pytest.mark.parametrize(
     ("ref", "url"),
     [
-        ("group:default/payments", "/catalog/default/group/payments/"),
-        ("Group:Ops/SRE", "/catalog/ops/group/sre/"),
-        ("component:checkout", "/catalog/default/component/checkout/"),
-        (EntityRef("API", "default", "Payments-API"), "/catalog/default/api/payments-api/"),
+        ("group:default/payments", reverse("catalog:entity_detail", args=["default", "group", "payments"])),
+        ("Group:Ops/SRE", reverse("catalog:entity_detail", args=["ops", "group", "sre"])),
+        ("component:checkout", reverse("catalog:entity_detail", args=["default", "component", "checkout"])),
+        (
+            EntityRef("API", "default", "Payments-API"),
+            reverse("catalog:entity_detail", args=["default", "api", "payments-api"]),
+        ),
         ("payments", ""),  # no kind: no page to link to
         ("a:b:c", ""),
         ("", ""),
@@ -37,7 +40,11 @@ def test_ref_url_leads_to_the_entity_page_of_the_ref(kind, namespace, name):
 
 def test_entity_absolute_url_is_the_url_of_its_ref():
     entity = Entity(ref="component:default/checkout", kind="Component", namespace="default", name="Checkout")
-    assert entity.get_absolute_url() == ref_url(entity.ref) == "/catalog/default/component/checkout/"
+    assert (
+        entity.get_absolute_url()
+        == ref_url(entity.ref)
+        == reverse("catalog:entity_detail", args=["default", "component", "checkout"])
+    )
 
 
 def test_template_filters_link_and_label_entities_and_refs_alike():

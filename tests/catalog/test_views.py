@@ -24,7 +24,12 @@ from tests.portal.factories import AdminFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
-LIST = "/catalog/"
+LIST = reverse("catalog:entity_list")
+
+
+def entity_page(kind: str, name: str, view: str = "entity_detail") -> str:
+    """The URL of an entity's page (or of `view` for it) in the default namespace."""
+    return reverse(f"catalog:{view}", args=["default", kind, name])
 
 
 def html(response):
@@ -191,15 +196,15 @@ def test_search_ranks_exact_name_before_other_matches(htmx_client):
     seed_org()
     response = htmx_client.get(reverse("catalog:search"), {"q": "payments"})
     options = re.findall(r'role="option" href="([^"]+)"', html(response))
-    assert options[0] == "/catalog/default/group/payments/"
-    assert "/catalog/default/api/payments-api/" in options
+    assert options[0] == entity_page("group", "payments")
+    assert entity_page("api", "payments-api") in options
 
 
 def test_search_full_page_for_plain_request_and_empty_query(auth_client):
     seed_org()
     response = auth_client.get(reverse("catalog:search"), {"q": "python"})
     assert "<html" in html(response)
-    assert "/catalog/default/component/checkout/" in html(response)
+    assert entity_page("component", "checkout") in html(response)
     empty = auth_client.get(reverse("catalog:search"))
     assert "Type something to search" in html(empty)
 
@@ -210,9 +215,9 @@ def test_search_says_nothing_matches(htmx_client):
 
 
 def test_header_search_box_is_live_and_works_without_javascript(auth_client):
-    page = html(auth_client.get("/"))
-    assert 'action="/catalog/search/"' in page
-    assert 'hx-get="/catalog/search/"' in page
+    page = html(auth_client.get(reverse("portal:home")))
+    assert 'action="' + reverse("catalog:search") + '"' in page
+    assert 'hx-get="' + reverse("catalog:search") + '"' in page
     assert 'hx-trigger="input changed delay:250ms, search"' in page
 
 
@@ -221,13 +226,13 @@ def test_header_search_box_is_live_and_works_without_javascript(auth_client):
 
 def test_entity_page_shows_about_relations_links_and_provenance(auth_client):
     seed_org()
-    response = auth_client.get("/catalog/default/component/checkout/")
+    response = auth_client.get(entity_page("component", "checkout"))
     assert response.status_code == 200
     page = html(response)
     assert 'id="about-card"' in page
     assert "Takes the money.<br>Second line." in page
-    assert '<a href="/catalog/default/group/payments/"' in page  # owner
-    assert '<a href="/catalog/default/system/shop/"' in page
+    assert '<a href="' + entity_page("group", "payments") + '"' in page  # owner
+    assert '<a href="' + entity_page("system", "shop") + '"' in page
     assert 'href="https://runbooks.example.com/checkout" rel="noopener noreferrer"' in page
     assert 'href="https://git.example.com/shop/checkout" rel="noopener noreferrer" target="_blank">View source' in page
     assert "Edit source" not in page
@@ -237,34 +242,34 @@ def test_entity_page_shows_about_relations_links_and_provenance(auth_client):
 
 def test_entity_page_shows_missing_relation_targets_without_links(auth_client):
     seed_org()
-    page = html(auth_client.get("/catalog/default/component/checkout/"))
+    page = html(auth_client.get(entity_page("component", "checkout")))
     assert 'class="paved-missing" data-ref="resource:default/orders-db"' in page
-    assert 'href="/catalog/default/resource/orders-db/"' not in page
+    assert 'href="' + entity_page("resource", "orders-db") + '"' not in page
 
 
 def test_entity_page_is_case_insensitive(auth_client):
     seed_org()
-    response = auth_client.get("/catalog/Default/Component/CHECKOUT/")
+    response = auth_client.get(reverse("catalog:entity_detail", args=["Default", "Component", "CHECKOUT"]))
     assert response.status_code == 200
     assert "Checkout service" in html(response)
 
 
 def test_entity_page_404_for_unknown_entity(auth_client):
     seed_org()
-    response = auth_client.get("/catalog/default/component/nope/")
+    response = auth_client.get(entity_page("component", "nope"))
     assert response.status_code == 404
-    assert auth_client.get("/catalog/default/component/nope/dependencies/").status_code == 404
+    assert auth_client.get(entity_page("component", "nope", "entity_dependencies")).status_code == 404
 
 
 def test_entity_page_yaml_tab_full_page_and_fragment(auth_client, htmx_client):
     seed_org()
-    full = auth_client.get("/catalog/default/component/checkout/", {"tab": "yaml"})
+    full = auth_client.get(entity_page("component", "checkout"), {"tab": "yaml"})
     assert "<html" in html(full)
     assert "kind: Component" in html(full)
-    fragment = htmx_client.get("/catalog/default/component/checkout/", {"tab": "yaml"})
+    fragment = htmx_client.get(entity_page("component", "checkout"), {"tab": "yaml"})
     assert is_fragment(fragment, "entity-tab")
     assert 'id="raw-yaml"' in html(fragment)
-    overview = htmx_client.get("/catalog/default/component/checkout/")
+    overview = htmx_client.get(entity_page("component", "checkout"))
     assert is_fragment(overview, "entity-tab")
     assert 'id="about-card"' in html(overview)
 
@@ -274,14 +279,14 @@ def test_entity_page_shows_processing_errors(auth_client):
     Entity.objects.filter(name="checkout").update(
         errors=[{"message": "spec.owner must be a string", "path": "spec.owner", "file": "/srv/x.yaml"}]
     )
-    page = html(auth_client.get("/catalog/default/component/checkout/"))
+    page = html(auth_client.get(entity_page("component", "checkout")))
     assert 'id="entity-errors"' in page
     assert "spec.owner must be a string" in page
 
 
 def test_api_page_lists_openapi_endpoints(auth_client):
     seed_org()
-    page = html(auth_client.get("/catalog/default/api/payments-api/"))
+    page = html(auth_client.get(entity_page("api", "payments-api")))
     assert 'id="api-endpoints"' in page
     assert "<code>/payments/{id}</code>" in page
     assert "paved-method-delete" in page
@@ -292,7 +297,7 @@ def test_api_page_with_unreadable_definition_shows_text_and_a_note(auth_client):
         [ApiDictFactory(name="broken", owner="payments", openapi=True, definition="openapi: [unclosed\n  <b>bold</b>")],
         location=new_location(),
     )
-    page = html(auth_client.get("/catalog/default/api/broken/"))
+    page = html(auth_client.get(entity_page("api", "broken")))
     assert "The definition could not be read" in page
     assert "&lt;b&gt;bold&lt;/b&gt;" in page
     assert "<b>bold</b>" not in page
@@ -300,20 +305,20 @@ def test_api_page_with_unreadable_definition_shows_text_and_a_note(auth_client):
 
 def test_group_page_shows_members_sub_teams_and_owned_entities(auth_client):
     seed_org()
-    page = html(auth_client.get("/catalog/default/group/payments/"))
+    page = html(auth_client.get(entity_page("group", "payments")))
     assert 'id="members-card"' in page
     assert 'href="mailto:alice@example.com"' in page
-    assert '<a href="/catalog/default/group/engineering/"' in page  # parent
+    assert '<a href="' + entity_page("group", "engineering") + '"' in page  # parent
     assert 'data-kind="component"' in page
     assert "Checkout service" in page
-    parent = html(auth_client.get("/catalog/default/group/engineering/"))
+    parent = html(auth_client.get(entity_page("group", "engineering")))
     sub_teams = parent[parent.index('id="sub-teams"') :]
     assert re.search(r"payments</a></td><td[^>]*>2</td><td[^>]*>5</td><td[^>]*>0</td>", sub_teams)
 
 
 def test_user_page_shows_profile_groups_and_what_their_groups_own(auth_client):
     seed_org()
-    page = html(auth_client.get("/catalog/default/user/alice/"))
+    page = html(auth_client.get(entity_page("user", "alice")))
     assert 'id="profile-email"' in page
     assert 'href="mailto:alice@example.com"' in page
     assert 'id="groups-card"' in page
@@ -326,9 +331,9 @@ def test_entity_page_query_count_is_bounded(auth_client, django_assert_max_num_q
     seed_org()
     ingest([ComponentDictFactory(name=f"extra-{n}", owner="payments") for n in range(40)], location=new_location())
     for url in [
-        "/catalog/default/component/checkout/",
-        "/catalog/default/group/payments/",
-        "/catalog/default/user/alice/",
+        entity_page("component", "checkout"),
+        entity_page("group", "payments"),
+        entity_page("user", "alice"),
     ]:
         # 12: a User page also reads its on-call shifts card (schedules, overrides, policies naming the user).
         with django_assert_max_num_queries(12):
@@ -355,10 +360,10 @@ def test_entity_content_is_escaped_everywhere_and_javascript_links_are_dropped(a
         annotations={"backstage.io/edit-url": "javascript:alert(2)", "backstage.io/view-url": "vbscript:x"},
     )
     pages = [
-        auth_client.get("/catalog/default/component/evil/"),
-        auth_client.get("/catalog/default/component/evil/", {"tab": "yaml"}),
+        auth_client.get(entity_page("component", "evil")),
+        auth_client.get(entity_page("component", "evil"), {"tab": "yaml"}),
         auth_client.get(LIST),
-        auth_client.get("/catalog/default/component/evil/dependencies/"),
+        auth_client.get(entity_page("component", "evil", "entity_dependencies")),
         htmx_client.get(reverse("catalog:search"), {"q": "evil"}),
         auth_client.get(reverse("catalog:search"), {"q": "<script>"}),
     ]
@@ -411,14 +416,14 @@ def orphan_setup() -> None:
 
 def test_orphan_banner_offers_delete_to_owners(auth_client):
     orphan_setup()
-    page = html(auth_client.get("/catalog/default/component/old/"))
+    page = html(auth_client.get(entity_page("component", "old")))
     assert 'id="orphan-banner"' in page
     assert 'id="delete-orphan"' in page
 
 
 def test_owner_deletes_orphan_and_lands_on_the_list(auth_client):
     orphan_setup()
-    response = auth_client.post("/catalog/default/component/old/delete/")
+    response = auth_client.post(entity_page("component", "old", "entity_delete"))
     assert response.status_code == 302
     assert response["Location"] == LIST
     assert not Entity.objects.filter(name="old").exists()
@@ -426,7 +431,7 @@ def test_owner_deletes_orphan_and_lands_on_the_list(auth_client):
 
 def test_owner_deletes_orphan_over_htmx_with_client_redirect(htmx_client):
     orphan_setup()
-    response = htmx_client.post("/catalog/default/component/old/delete/")
+    response = htmx_client.post(entity_page("component", "old", "entity_delete"))
     assert response.status_code == 200
     assert response["HX-Redirect"] == LIST
 
@@ -434,10 +439,10 @@ def test_owner_deletes_orphan_over_htmx_with_client_redirect(htmx_client):
 def test_non_owner_cannot_delete_orphan(client_for):
     orphan_setup()
     client = client_for("zed")
-    page = html(client.get("/catalog/default/component/old/"))
+    page = html(client.get(entity_page("component", "old")))
     assert 'id="orphan-banner"' in page
     assert 'id="delete-orphan"' not in page
-    response = client.post("/catalog/default/component/old/delete/")
+    response = client.post(entity_page("component", "old", "entity_delete"))
     assert response.status_code == 403
     assert Entity.objects.filter(name="old").exists()
 
@@ -446,13 +451,13 @@ def test_admin_may_delete_orphan(client_for):
     orphan_setup()
     AdminFactory(username="root")
     client = client_for("root")
-    assert client.post("/catalog/default/component/old/delete/").status_code == 302
+    assert client.post(entity_page("component", "old", "entity_delete")).status_code == 302
     assert not Entity.objects.filter(name="old").exists()
 
 
 def test_delete_requires_post(auth_client):
     orphan_setup()
-    assert auth_client.get("/catalog/default/component/old/delete/").status_code == 405
+    assert auth_client.get(entity_page("component", "old", "entity_delete")).status_code == 405
 
 
 # --- dependencies ---------------------------------------------------------------------------------------------
@@ -460,13 +465,13 @@ def test_delete_requires_post(auth_client):
 
 def test_dependencies_page_draws_graph_and_lists_the_same_edges(auth_client):
     seed_org()
-    response = auth_client.get("/catalog/default/component/checkout/dependencies/")
+    response = auth_client.get(entity_page("component", "checkout", "entity_dependencies"))
     assert response.status_code == 200
     page = html(response)
     assert "<svg" in page
     assert 'class="paved-graph-node is-focus" data-ref="component:default/checkout"' in page
     assert 'class="paved-graph-node is-missing" data-ref="resource:default/orders-db"' in page
-    assert '<a href="/catalog/default/api/payments-api/">' in page
+    assert '<a href="' + entity_page("api", "payments-api") + '">' in page
     table = page[page.index('id="dependency-table"') :]
     assert table.count("<tr>") - 1 == page.count('class="paved-graph-edge"')
     assert "component:default/web" in table  # second hop: the API's consumer
@@ -485,7 +490,7 @@ def test_dependencies_page_empty_state(auth_client):
         location=new_location(trusted=False),
     )
     Entity.objects.filter(name="db").update(owner_ref="")
-    page = html(auth_client.get("/catalog/default/resource/db/dependencies/"))
+    page = html(auth_client.get(entity_page("resource", "db", "entity_dependencies")))
     assert "<svg" in page  # ownedBy x is still a relation
     assert "group:default/x" in page
 
@@ -493,7 +498,7 @@ def test_dependencies_page_empty_state(auth_client):
 def test_dependencies_query_count_is_bounded(auth_client, django_assert_max_num_queries):
     seed_org()
     with django_assert_max_num_queries(8):
-        assert auth_client.get("/catalog/default/component/checkout/dependencies/").status_code == 200
+        assert auth_client.get(entity_page("component", "checkout", "entity_dependencies")).status_code == 200
 
 
 # --- locations ------------------------------------------------------------------------------------------------
@@ -628,8 +633,9 @@ def test_location_detail_shows_errors_conflicts_and_paginated_entities(auth_clie
 
 
 def test_location_detail_404_for_unknown_id(auth_client):
-    assert auth_client.get("/catalog/locations/00000000-0000-0000-0000-000000000000/").status_code == 404
-    assert auth_client.get("/catalog/locations/not-a-uuid/").status_code == 404
+    unknown = reverse("catalog:location_detail", args=["00000000-0000-0000-0000-000000000000"])
+    assert auth_client.get(unknown).status_code == 404
+    assert auth_client.get("/catalog/locations/not-a-uuid/").status_code == 404  # no URL name builds a malformed id
 
 
 def test_refresh_enqueues_and_answers_with_the_status_fragment(htmx_client, django_capture_on_commit_callbacks):

@@ -35,7 +35,7 @@ def directives(response) -> dict[str, list[str]]:
 
 
 def test_pages_carry_a_strict_enforced_policy(auth_client):
-    for response in (auth_client.get("/"), Client().get(reverse("portal:login"))):
+    for response in (auth_client.get(reverse("portal:home")), Client().get(reverse("portal:login"))):
         assert response.status_code == 200
         assert "Content-Security-Policy-Report-Only" not in response
         policy = directives(response)
@@ -62,13 +62,13 @@ def test_templates_have_no_inline_script_style_or_event_handlers():
 
 
 def test_api_docs_page_loads_swagger_ui_and_its_start_up_script_as_files(auth_client):
-    page = auth_client.get("/api/docs/")
+    page = auth_client.get(reverse("api_docs"))
     assert page.status_code == 200
     html = page.content.decode()
     assert not INLINE["inline script"].search(html)
     assert not INLINE["style element"].search(html)
     scripts = re.findall(r'<script src="([^"]+)"', html)
-    assert scripts[-1] == "/api/docs/?script="
+    assert scripts[-1] == reverse("api_docs") + "?script="
     assert all(src.startswith("/") for src in scripts)  # our own static files, no third-party origin
 
     script = auth_client.get(scripts[-1])

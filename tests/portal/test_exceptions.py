@@ -9,6 +9,7 @@ import pytest
 from django.core.cache import cache
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.test import Client
+from django.urls import reverse
 from rest_framework.request import Request
 from rest_framework.throttling import SimpleRateThrottle
 
@@ -20,7 +21,7 @@ from tests.portal.factories import ApiTokenFactory
 pytestmark = pytest.mark.django_db
 
 TOKEN = "pvd_exceptions-test-token"
-BY_REFS = "/api/catalog/entities/by-refs"
+BY_REFS = reverse("catalog_api:entities_by_refs")
 
 
 @pytest.fixture
@@ -57,7 +58,7 @@ def test_a_multipart_body_is_415_without_being_read(token_client, settings):
 def test_an_oversized_multipart_body_with_a_session_is_415_too(auth_client, settings):
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
     auth_client.handler.enforce_csrf_checks = True
-    auth_client.get("/")
+    auth_client.get(reverse("portal:home"))
     token = auth_client.cookies["csrftoken"].value
     response = auth_client.post(BY_REFS, {"entityRefs": "x" * 2000}, headers={"X-CSRFToken": token})
     assert_error_body(response, 415, "UnsupportedMediaTypeError", method="POST", url=BY_REFS)
@@ -80,9 +81,9 @@ def test_bodies_django_refuses_are_json_errors_in_the_api_and_in_its_400_view(rf
 
 def test_django_400_under_the_api_is_json_and_pages_keep_djangos_page(token_client):
     # A Host not in ALLOWED_HOSTS is refused by Django itself, before any view.
-    refused = token_client.get("/api/me", headers={"Host": "evil.example"})
-    assert_error_body(refused, 400, "InputError", method="GET", url="/api/me")
-    page = token_client.get("/catalog/", headers={"Host": "evil.example"})
+    refused = token_client.get(reverse("api_me"), headers={"Host": "evil.example"})
+    assert_error_body(refused, 400, "InputError", method="GET", url=reverse("api_me"))
+    page = token_client.get(reverse("catalog:entity_list"), headers={"Host": "evil.example"})
     assert page.status_code == 400
     assert page["Content-Type"].startswith("text/html")
 
@@ -99,6 +100,7 @@ def test_malformed_json_is_400(token_client):
     assert_error_body(response, 400, "InputError", method="POST", url=BY_REFS)
 
 
+# Paths that name no endpoint, so no URL name can build them.
 @pytest.mark.parametrize("path", ["/api/nothing-here", "/api/catalog/entities/", "/api/oncall/overrides/abc"])
 def test_an_unknown_api_path_is_a_json_404(token_client, path):
     body = assert_error_body(token_client.get(path), 404, "NotFoundError", method="GET", url=path)
@@ -106,23 +108,23 @@ def test_an_unknown_api_path_is_a_json_404(token_client, path):
 
 
 def test_an_unknown_page_is_still_the_html_404(auth_client):
-    response = auth_client.get("/nothing-here/")
+    response = auth_client.get("/nothing-here/")  # a path that names no page
     assert response.status_code == 404
     assert response["Content-Type"].startswith("text/html")
 
 
 def test_an_undocumented_method_is_a_json_405(token_client):
-    response = token_client.put("/api/me")
-    assert_error_body(response, 405, "MethodNotAllowedError", method="PUT", url="/api/me")
+    response = token_client.put(reverse("api_me"))
+    assert_error_body(response, 405, "MethodNotAllowedError", method="PUT", url=reverse("api_me"))
     assert response["Allow"]
 
 
 def test_throttling_is_a_json_429_with_retry_after(token_client, monkeypatch):
     cache.clear()
     monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", {"user": "1/min", "anon": "1/min"})
-    token_client.get("/api/me")
-    response = token_client.get("/api/me")
-    assert_error_body(response, 429, "TooManyRequests", method="GET", url="/api/me")
+    token_client.get(reverse("api_me"))
+    response = token_client.get(reverse("api_me"))
+    assert_error_body(response, 429, "TooManyRequests", method="GET", url=reverse("api_me"))
     assert int(response["Retry-After"]) > 0
 
 
@@ -132,13 +134,14 @@ def test_a_crash_under_the_api_is_a_json_500(token_client, monkeypatch):
 
     monkeypatch.setattr(api_views.MeApi, "get", crash)
     token_client.raise_request_exception = False
-    response = token_client.get("/api/me")
-    body = assert_error_body(response, 500, "InternalServerError", method="GET", url="/api/me")
+    response = token_client.get(reverse("api_me"))
+    body = assert_error_body(response, 500, "InternalServerError", method="GET", url=reverse("api_me"))
     assert "boom" not in body["error"]["message"]
 
 
 def test_a_nul_character_in_the_query_is_400_and_in_the_path_404(token_client):
-    query = token_client.get("/api/catalog/entity-facets?facet=ki%00nd")
+    # The error body repeats the request path as sent, NUL byte included, so the literal path is what is checked.
+    query = token_client.get(reverse("catalog_api:entity_facets") + "?facet=ki%00nd")
     body = assert_error_body(query, 400, "InputError", method="GET", url="/api/catalog/entity-facets?facet=ki%00nd")
     assert "'facet'" in body["error"]["message"]
     path = token_client.get("/api/catalog/entities/by-name/component/default/a%00b")

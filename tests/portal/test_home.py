@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
 from catalog.models import Location
@@ -29,19 +30,19 @@ def test_home_shows_the_users_team_with_owned_counts_and_who_is_on_call(auth_cli
     ingest(payments_org(extra=[ComponentDictFactory(name="ledger", owner="payments")]), location=LocationFactory())
     _carol_on_call_now()
 
-    page = auth_client.get("/").content.decode()
+    page = auth_client.get(reverse("portal:home")).content.decode()
 
     teams = page[page.index('id="your-teams"') : page.index('id="catalog-glance"')]
     assert 'data-team="group:default/payments"' in teams
-    assert 'href="/catalog/default/group/payments/"' in teams
+    assert 'href="' + reverse("catalog:entity_detail", args=["default", "group", "payments"]) + '"' in teams
     assert "2 Components" in teams
     assert "?owner=group%3Adefault/payments&amp;kind=Component" in teams
     oncall = teams[teams.index("paved-team-oncall") :]
-    assert 'href="/catalog/default/user/carol/"' in oncall
+    assert 'href="' + reverse("catalog:entity_detail", args=["default", "user", "carol"]) + '"' in oncall
     assert "Carol" in oncall
     assert 'data-team="group:default/search"' not in teams
     assert 'id="home-unlinked"' not in page
-    assert 'href="/catalog/oncall/people/default/alice/"' in page
+    assert 'href="' + reverse("catalog:oncall_person", args=["default", "alice"]) + '"' in page
 
 
 def test_home_marks_a_team_without_an_escalation_policy_and_one_nobody_covers(db, client_for):
@@ -53,7 +54,7 @@ def test_home_marks_a_team_without_an_escalation_policy_and_one_nobody_covers(db
         ],
         location=LocationFactory(),
     )
-    page = client_for("ivy").get("/").content.decode()
+    page = client_for("ivy").get(reverse("portal:home")).content.decode()
     teams = page[page.index('id="your-teams"') : page.index('id="catalog-glance"')]
     assert 'data-team="group:default/quiet"' in teams
     assert "No escalation policy" in teams
@@ -66,7 +67,7 @@ def test_unlinked_user_sees_how_to_link_their_account(auth_client):
         location=LocationFactory(),
     )
 
-    page = auth_client.get("/").content.decode()
+    page = auth_client.get(reverse("portal:home")).content.decode()
 
     assert 'id="home-unlinked"' in page
     assert "Your account is not linked to a catalog User: Paved matches your username or email to a User entity" in page
@@ -84,23 +85,23 @@ def test_user_is_linked_by_email_when_no_user_entity_has_their_name(db, client_f
         location=LocationFactory(),
     )
     UserFactory(username="ann", email="ann@example.com")
-    page = client_for("ann").get("/").content.decode()
+    page = client_for("ann").get(reverse("portal:home")).content.decode()
     assert 'data-team="group:default/payments"' in page
     assert 'id="home-unlinked"' not in page
 
 
 def test_linked_user_in_no_team_is_told_so(db, client_for):
     ingest([UserDictFactory(name="loner")], location=LocationFactory())
-    page = client_for("loner").get("/").content.decode()
+    page = client_for("loner").get(reverse("portal:home")).content.decode()
     assert 'id="home-no-teams"' in page
 
 
 def test_catalog_at_a_glance_links_each_kind_to_the_filtered_list(auth_client):
     ingest(payments_org(), location=LocationFactory())
-    page = auth_client.get("/").content.decode()
+    page = auth_client.get(reverse("portal:home")).content.decode()
     glance = page[page.index('id="catalog-glance"') : page.index('id="api-card"')]
-    assert 'href="/catalog/?kind=Component"' in glance
-    assert 'href="/catalog/?kind=EscalationPolicy"' in glance
+    assert 'href="' + reverse("catalog:entity_list") + '?kind=Component"' in glance
+    assert 'href="' + reverse("catalog:entity_list") + '?kind=EscalationPolicy"' in glance
     assert "EscalationPolicies" in glance
     # Component comes before Group (the catalog's kind order), whatever the alphabet says.
     assert glance.index('data-kind="component"') < glance.index('data-kind="group"')
@@ -116,17 +117,17 @@ def test_staff_see_locations_with_errors_and_orphans(db, client_for):
     ingest([ComponentDictFactory(name="kept")], location=location)  # "gone" disappears from a clean read: an orphan
 
     AdminFactory(username="root")
-    page = client_for("root").get("/").content.decode()
+    page = client_for("root").get(reverse("portal:home")).content.decode()
 
     health = page[page.index('id="catalog-health"') :]
     assert "2 locations with errors" in health
-    assert 'href="/catalog/locations/"' in health
+    assert 'href="' + reverse("catalog:location_list") + '"' in health
     assert "1 orphan<" in health
-    assert 'href="/catalog/?orphan=true"' in health
+    assert 'href="' + reverse("catalog:entity_list") + '?orphan=true"' in health
 
 
 def test_home_keeps_section_cards_and_the_api_card(auth_client):
-    page = auth_client.get("/").content.decode()
+    page = auth_client.get(reverse("portal:home")).content.decode()
     assert 'data-section="catalog"' in page
     assert 'data-section="oncall"' in page
     assert 'id="api-card"' in page
@@ -144,6 +145,6 @@ def test_home_query_count_does_not_grow_with_teams_entities_or_schedules(db, dja
         AdminFactory(username="alice")
         client = client_for("alice")
         with django_assert_max_num_queries(14) as captured:
-            assert client.get("/").status_code == 200
+            assert client.get(reverse("portal:home")).status_code == 200
         counts.append(len(captured.captured_queries))
     assert counts[0] == counts[1], counts

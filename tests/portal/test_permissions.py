@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from django.contrib.auth.models import AnonymousUser, User
 from django.core.management import call_command
 from django.shortcuts import resolve_url
 from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 
 from catalog import jobs, services
@@ -188,16 +190,24 @@ class Door:
     done: Callable[[World], bool] | None
 
 
-def _json(method: str, path: str, body: dict[str, Any] | None = None) -> Callable[[Client, World], Response]:
+UrlOf = Callable[[World], str]
+
+
+def _url(name: str, *attributes: str, query: str = "") -> UrlOf:
+    """The URL named `name`, its arguments read from the world (`"org_location.pk"`), once the world exists."""
+    return lambda w: reverse(name, args=[attrgetter(attribute)(w) for attribute in attributes]) + query
+
+
+def _json(method: str, path: UrlOf, body: dict[str, Any] | None = None) -> Callable[[Client, World], Response]:
     def call(client: Client, world: World) -> Response:
-        return getattr(client, method)(path.format(w=world), body or {}, content_type="application/json")
+        return getattr(client, method)(path(world), body or {}, content_type="application/json")
 
     return call
 
 
-def _form(path: str, body: Callable[[World], dict[str, str]] = lambda w: {}) -> Callable[[Client, World], Response]:
+def _form(path: UrlOf, body: Callable[[World], dict[str, str]] = lambda w: {}) -> Callable[[Client, World], Response]:
     def call(client: Client, world: World) -> Response:
-        return client.post(path.format(w=world), body(world))
+        return client.post(path(world), body(world))
 
     return call
 
@@ -254,126 +264,137 @@ def _feed_revoked(world: World) -> bool:
     return CalendarFeed.objects.get(pk=world.schedule_feed.pk).revoked_at is not None
 
 
-ENTITY_PAGE = "/catalog/default/component/checkout/"
-API = "/api/catalog"
+CHECKOUT = ("default", "component", "checkout")
 PAGE_DOORS = [
-    Door("entity.delete", "entity delete", _form(ENTITY_PAGE + "delete/"), 302, _entity_gone),
+    Door(
+        "entity.delete",
+        "entity delete",
+        _form(lambda w: reverse("catalog:entity_delete", args=CHECKOUT)),
+        302,
+        _entity_gone,
+    ),
     Door(
         "location.register",
         "register",
-        _form("/catalog/locations/register/", lambda w: {"type": "file", "target": str(w.target)}),
+        _form(_url("catalog:location_create"), lambda w: {"type": "file", "target": str(w.target)}),
         302,
         _registered,
     ),
     Door(
         "location.register",
         "preview",
-        _form("/catalog/locations/preview/", lambda w: {"type": "file", "target": str(w.target)}),
+        _form(_url("catalog:location_preview"), lambda w: {"type": "file", "target": str(w.target)}),
         200,
         None,
     ),
-    Door("location.refresh", "refresh now", _form("/catalog/locations/{w.org_location.pk}/refresh/"), 302, None),
+    Door("location.refresh", "refresh now", _form(_url("catalog:location_refresh", "org_location.pk")), 302, None),
     Door(
         "location.delete",
         "unregister confirmation",
-        lambda client, w: client.get(f"/catalog/locations/{w.own_location.pk}/delete/"),
+        lambda client, w: client.get(reverse("catalog:location_delete", args=[w.own_location.pk])),
         200,
         None,
     ),
-    Door("location.delete", "unregister", _form("/catalog/locations/{w.own_location.pk}/delete/"), 302, _unregistered),
+    Door(
+        "location.delete", "unregister", _form(_url("catalog:location_delete", "own_location.pk")), 302, _unregistered
+    ),
     Door(
         "location.trust",
         "toggle trust",
-        _form("/catalog/locations/{w.org_location.pk}/trust/", lambda w: {"trusted": "false"}),
+        _form(_url("catalog:location_trust", "org_location.pk"), lambda w: {"trusted": "false"}),
         302,
         _untrusted,
     ),
     Door(
         "oncall.override.write",
         "add override",
-        _form("/catalog/oncall/overrides/new/", _override_form("from the page")),
+        _form(_url("catalog:override_create"), _override_form("from the page")),
         302,
         _override_with("from the page"),
     ),
     Door(
         "oncall.override.write",
         "delete override",
-        _form("/catalog/oncall/overrides/{w.override.pk}/delete/"),
+        _form(_url("catalog:override_delete", "override.pk")),
         302,
         _override_gone,
     ),
     Door(
         "oncall.feed.create-person",
         "person feed",
-        _form("/catalog/oncall/feeds/new/", lambda w: {"kind": "person", "ref": "user:default/alice"}),
+        _form(_url("catalog:feed_create"), lambda w: {"kind": "person", "ref": "user:default/alice"}),
         200,
         _feeds("person", 1),
     ),
     Door(
         "oncall.feed.create-schedule",
         "schedule feed",
-        _form("/catalog/oncall/feeds/new/", lambda w: {"kind": "schedule", "ref": w.schedule.ref}),
+        _form(_url("catalog:feed_create"), lambda w: {"kind": "schedule", "ref": w.schedule.ref}),
         200,
         _feeds("schedule", 2),
     ),
     Door(
         "oncall.feed.revoke",
         "revoke feed",
-        _form("/catalog/oncall/feeds/{w.schedule_feed.pk}/revoke/"),
+        _form(_url("catalog:feed_revoke", "schedule_feed.pk")),
         200,
         _feed_revoked,
     ),
 ]
 API_DOORS = [
-    Door("entity.delete", "DELETE by-uid", _json("delete", API + "/entities/by-uid/{w.entity.uid}"), 204, _entity_gone),
+    Door(
+        "entity.delete", "DELETE by-uid", _json("delete", _url("catalog_api:by_uid", "entity.uid")), 204, _entity_gone
+    ),
     Door(
         "location.register",
         "POST locations",
-        lambda client, w: _json("post", API + "/locations", {"type": "file", "target": str(w.target)})(client, w),
+        lambda client, w: _json("post", _url("catalog_api:locations"), {"type": "file", "target": str(w.target)})(
+            client, w
+        ),
         201,
         _registered,
     ),
     Door(
         "location.register",
         "POST locations?dryRun",
-        lambda client, w: _json("post", API + "/locations?dryRun=true", {"type": "file", "target": str(w.target)})(
-            client, w
-        ),
+        lambda client, w: _json(
+            "post", _url("catalog_api:locations", query="?dryRun=true"), {"type": "file", "target": str(w.target)}
+        )(client, w),
         201,
         None,
     ),
     Door(
         "location.refresh",
         "POST refresh",
-        _json("post", API + "/refresh", {"entityRef": "component:checkout"}),
+        _json("post", _url("catalog_api:refresh"), {"entityRef": "component:checkout"}),
         200,
         None,
     ),
     Door(
         "location.delete",
         "DELETE location",
-        _json("delete", API + "/locations/{w.own_location.pk}"),
+        _json("delete", _url("catalog_api:location", "own_location.pk")),
         204,
         _unregistered,
     ),
     Door(
         "oncall.override.write",
         "POST overrides",
-        _json("post", "/api/oncall/overrides", _new_override("from the API")),
+        _json("post", _url("oncall_api:overrides"), _new_override("from the API")),
         201,
         _override_with("from the API"),
     ),
     Door(
         "oncall.override.write",
         "PATCH override",
-        _json("patch", "/api/oncall/overrides/{w.override.pk}", {"reason": "patched"}),
+        _json("patch", _url("oncall_api:override", "override.pk"), {"reason": "patched"}),
         200,
         _override_with("patched"),
     ),
     Door(
         "oncall.override.write",
         "DELETE override",
-        _json("delete", "/api/oncall/overrides/{w.override.pk}"),
+        _json("delete", _url("oncall_api:override", "override.pk")),
         204,
         _override_gone,
     ),
@@ -437,22 +458,24 @@ def test_the_api_follows_the_table_with_a_session_or_a_token(world, door, role, 
 # -- the buttons: pages offer an action to exactly those who may do it -------------------------------------------------
 
 
+PRIMARY = ("default", "payments-primary")
+ALICE = ("default", "alice")
 BUTTONS = [
-    ("entity.delete", ENTITY_PAGE, 'id="delete-orphan"'),
-    ("location.register", "/catalog/locations/", 'id="register-form"'),
-    ("location.refresh", "/catalog/locations/{w.org_location.pk}/", 'id="refresh-button"'),
-    ("location.delete", "/catalog/locations/{w.own_location.pk}/", 'id="unregister-link"'),
-    ("location.trust", "/catalog/locations/{w.org_location.pk}/", 'id="trust-button"'),
-    ("oncall.override.write", "/catalog/oncall/schedules/default/payments-primary/", 'id="schedule-add-override"'),
-    ("oncall.feed.create-person", "/catalog/oncall/people/default/alice/", 'id="feed-create"'),
-    ("oncall.feed.create-schedule", "/catalog/oncall/schedules/default/payments-primary/", 'id="feed-create"'),
+    ("entity.delete", lambda w: reverse("catalog:entity_detail", args=CHECKOUT), 'id="delete-orphan"'),
+    ("location.register", _url("catalog:location_list"), 'id="register-form"'),
+    ("location.refresh", _url("catalog:location_detail", "org_location.pk"), 'id="refresh-button"'),
+    ("location.delete", _url("catalog:location_detail", "own_location.pk"), 'id="unregister-link"'),
+    ("location.trust", _url("catalog:location_detail", "org_location.pk"), 'id="trust-button"'),
+    ("oncall.override.write", lambda w: reverse("catalog:oncall_schedule", args=PRIMARY), 'id="schedule-add-override"'),
+    ("oncall.feed.create-person", lambda w: reverse("catalog:oncall_person", args=ALICE), 'id="feed-create"'),
+    ("oncall.feed.create-schedule", lambda w: reverse("catalog:oncall_schedule", args=PRIMARY), 'id="feed-create"'),
 ]
 
 
 @pytest.mark.parametrize("role", ROLES[1:])
 @pytest.mark.parametrize(("row", "path", "button"), BUTTONS, ids=[f"{row}:{button}" for row, _, button in BUTTONS])
 def test_pages_show_a_button_to_those_who_may_use_it(world, row, path, button, role, session):
-    response = session(role).get(path.format(w=world))
+    response = session(role).get(path(world))
     assert response.status_code == 200
     assert (button in response.content.decode()) is (role in ROWS[row].allowed)
 
@@ -525,4 +548,4 @@ def test_a_rule_that_needs_an_object_says_so(world):
 
 @pytest.mark.parametrize(("role", "expected"), [("member", False), ("staff", False), ("superuser", True)])
 def test_me_says_whether_you_are_an_administrator(world, role, expected, session):
-    assert session(role).get("/api/me").json()["isAdmin"] is expected
+    assert session(role).get(reverse("api_me")).json()["isAdmin"] is expected

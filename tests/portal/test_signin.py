@@ -175,7 +175,7 @@ def test_api_tokens_are_not_throttled(user):
     ApiTokenFactory(user=user, raw="pvd_throttling-test-token")
     fail("alice", 6)
     headers = {"Authorization": "Bearer pvd_throttling-test-token"}
-    response = Client(REMOTE_ADDR="198.51.100.7").get("/api/me", headers=headers)
+    response = Client(REMOTE_ADDR="198.51.100.7").get(reverse("api_me"), headers=headers)
     assert response.status_code == 200
 
 
@@ -199,5 +199,5 @@ def test_forwarded_address_is_ignored_unless_behind_a_proxy(user):
 def test_client_address_behind_a_proxy_is_the_entry_the_proxies_appended(rf, settings, forwarded, hops, expected):
     settings.PAVED_BEHIND_PROXY = True
     settings.PAVED_PROXY_HOPS = hops
-    request = rf.post("/login/", REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR=forwarded)
+    request = rf.post(reverse("portal:login"), REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR=forwarded)
     assert signin.client_address(request) == expected

@@ -13,13 +13,13 @@ pytestmark = pytest.mark.django_db
 
 
 def test_page_redirects_anonymous_user_to_login():
-    response = Client().get("/")
+    response = Client().get(reverse("portal:home"))
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("portal:login"))
 
 
 def test_api_answers_anonymous_request_with_401_json():
-    response = Client().get("/api/me")
+    response = Client().get(reverse("api_me"))
     assert response.status_code == 401
     body = response.json()
     assert body["error"]["name"] == "AuthenticationError"
@@ -49,9 +49,11 @@ def test_login_with_wrong_password_says_so(user):
 def test_logout_requires_post_and_ends_session(auth_client):
     response = auth_client.post(reverse("portal:logout"))
     assert response.status_code == 302
-    assert auth_client.get("/").status_code == 302
+    assert auth_client.get(reverse("portal:home")).status_code == 302
 
 
+# Load balancers, orchestrators and Prometheus probe /healthz, /readyz and /metrics by these literal paths: the
+# path itself is under test in the tests below.
 def test_healthz_is_public_and_says_ok():
     response = Client().get("/healthz")
     assert response.status_code == 200
@@ -103,23 +105,23 @@ def test_every_response_carries_a_request_id_and_honours_a_sane_incoming_one():
 
 
 def test_unknown_page_renders_styled_404(auth_client):
-    response = auth_client.get("/no/such/page/")
+    response = auth_client.get("/no/such/page/")  # a path that names no page
     assert response.status_code == 404
     assert b"Page not found" in response.content
     assert b"Back to the home page" in response.content
 
 
 def test_api_schema_and_docs_are_served_without_a_cdn(auth_client):
-    schema = auth_client.get("/api/schema/")
+    schema = auth_client.get(reverse("api_schema"))
     assert schema.status_code == 200
-    docs = auth_client.get("/api/docs/")
+    docs = auth_client.get(reverse("api_docs"))
     assert docs.status_code == 200
     assert b"cdn.jsdelivr" not in docs.content
     assert b"/static/vendor/swagger-ui" in docs.content
 
 
 def test_home_page_lists_no_cdn_assets(auth_client):
-    response = auth_client.get("/")
+    response = auth_client.get(reverse("portal:home"))
     assert response.status_code == 200
     for needle in (b"/static/vendor/htmx/htmx.min.js", b"/static/vendor/tabler/tabler.min.css"):
         assert needle in response.content
@@ -156,12 +158,12 @@ def test_token_authenticates_api_with_token_and_bearer_and_stops_after_revoke(au
     raw = auth_client.post(reverse("portal:token_list"), {"name": "script"}).context["new_token"].raw
     anonymous = Client()
     for scheme in ("Token", "Bearer"):
-        response = anonymous.get("/api/me", headers={"Authorization": f"{scheme} {raw}"})
+        response = anonymous.get(reverse("api_me"), headers={"Authorization": f"{scheme} {raw}"})
         assert response.status_code == 200
         assert response.json()["username"] == "alice"
     token_id = user.api_tokens.get().pk
     auth_client.post(reverse("portal:token_revoke", args=[token_id]))
-    response = anonymous.get("/api/me", headers={"Authorization": f"Bearer {raw}"})
+    response = anonymous.get(reverse("api_me"), headers={"Authorization": f"Bearer {raw}"})
     assert response.status_code == 401
     assert response.json()["error"]["message"] == "Invalid or revoked token."
 
@@ -181,5 +183,5 @@ def test_user_cannot_revoke_someone_elses_token(auth_client):
     ["Bearer", "Bearer a b", "Bearer not-a-paved-token", "Token pvd_" + "x" * 300, "Bearer \u00e9\u00e9"],
 )
 def test_malformed_authorization_headers_get_401_not_500(header):
-    response = Client().get("/api/me", headers={"Authorization": header.encode("utf-8").decode("latin-1")})
+    response = Client().get(reverse("api_me"), headers={"Authorization": header.encode("utf-8").decode("latin-1")})
     assert response.status_code == 401

@@ -10,6 +10,7 @@ import pytest
 
 from catalog.models import Location
 
+# Backstage's catalog clients call these paths literally: the path under /api/catalog is the contract tested here.
 BASE = "/api/catalog"
 
 

@@ -96,7 +96,7 @@ def test_a_dry_run_answers_errors_with_their_codes(db, root, auth_client):
     )
 
     response = auth_client.post(
-        "/api/catalog/locations?dryRun=true",
+        reverse("catalog_api:locations") + "?dryRun=true",
         {"type": "file", "target": str(root / "a.yaml")},
         content_type="application/json",
     )

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 import pytest
+from django.urls import reverse
 
 from tests.catalog.oncall.factories import OnCallOverrideFactory
 
 pytestmark = pytest.mark.django_db
 
-OVERRIDES = "/api/oncall/overrides"
+OVERRIDES = reverse("oncall_api:overrides")
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.test import Client
+from django.urls import reverse
 
 from tests.portal.factories import UserFactory
 
@@ -18,7 +19,7 @@ def test_apitoken_command_prints_a_working_token():
     call_command("apitoken", "ops", "--name", "deploys", stdout=out)
     raw = out.getvalue().strip()
     assert raw.startswith("pvd_")
-    response = Client().get("/api/me", headers={"Authorization": f"Token {raw}"})
+    response = Client().get(reverse("api_me"), headers={"Authorization": f"Token {raw}"})
     assert response.json()["username"] == "ops"
 
 
