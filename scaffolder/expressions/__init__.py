@@ -8,6 +8,7 @@ from __future__ import annotations
 from scaffolder.expressions.engine import (
     FILTERS,
     MAX_EACH_ITEMS,
+    MAX_SECONDS,
     MAX_TEMPLATE_LENGTH,
     MAX_VALUE_SIZE,
     ExpressionContext,
@@ -22,6 +23,7 @@ from scaffolder.expressions.filters import RepoSpec, parse_entity_ref, parse_rep
 __all__ = [
     "FILTERS",
     "MAX_EACH_ITEMS",
+    "MAX_SECONDS",
     "MAX_TEMPLATE_LENGTH",
     "MAX_VALUE_SIZE",
     "ExpressionContext",

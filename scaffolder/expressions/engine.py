@@ -21,7 +21,8 @@ ImmutableSandboxedEnvironment:
 - Inside a longer string, booleans render as `true`/`false`, missing values as nothing, lists and objects as JSON.
 - Limits: a template string of at most MAX_TEMPLATE_LENGTH characters, and values of at most MAX_VALUE_SIZE
   (characters of text plus items of lists and objects), checked before `*`, `**`, `+`, `join`, `replace`, `center`
-  and `indent` build anything larger; string formatting with `%` is refused.
+  and `indent` build anything larger; string formatting with `%` is refused. One template string evaluates for at
+  most MAX_SECONDS: the sandbox's hooks and every filter check the time.
 """
 
 from __future__ import annotations
@@ -29,9 +30,11 @@ from __future__ import annotations
 import json
 import math
 import re
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
+from functools import lru_cache, wraps
 from typing import Any, Final
 
 from jinja2 import ChainableUndefined, TemplateError, TemplateSyntaxError, Undefined, UndefinedError, nodes
@@ -58,6 +61,7 @@ MAX_VALUE_SIZE: Final = 1_000_000
 MAX_INTEGER_BITS: Final = 4_096
 MAX_DEPTH: Final = 100
 MAX_EACH_ITEMS: Final = 256
+MAX_SECONDS: Final = 2.0
 
 _START: Final = "${{"
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -113,11 +117,24 @@ def _too_large(what: str) -> _TooLarge:
     return _TooLarge(f"{what} would exceed {MAX_VALUE_SIZE} characters and items")
 
 
+_DEADLINE: ContextVar[float] = ContextVar("expression_deadline", default=math.inf)
+
+
+def _tick() -> None:
+    """Stop an evaluation that runs past its time: every hook of the sandbox and every filter calls this."""
+    if time.monotonic() > _DEADLINE.get():
+        raise _TooLarge(f"the expression took longer than {MAX_SECONDS} seconds")
+
+
 def _size(value: Any, limit: int = MAX_VALUE_SIZE) -> int:
     """Characters of text plus items of lists and objects, counted until `limit` is passed."""
     total = 0
     stack = [value]
+    steps = 0
     while stack and total <= limit:
+        steps += 1
+        if steps % 10_000 == 0:
+            _tick()
         item = stack.pop()
         if isinstance(item, str):
             total += len(item)
@@ -139,6 +156,7 @@ class _Sandbox(ImmutableSandboxedEnvironment):
     intercepted_binops = frozenset({"*", "**", "+", "%"})
 
     def getattr(self, obj: Any, attribute: str) -> Any:
+        _tick()
         if isinstance(obj, Mapping) and not isinstance(obj, Undefined):
             if attribute in obj:
                 return obj[attribute]
@@ -149,6 +167,7 @@ class _Sandbox(ImmutableSandboxedEnvironment):
         return self.undefined(obj=obj, name=attribute)
 
     def getitem(self, obj: Any, argument: Any) -> Any:
+        _tick()
         if isinstance(obj, Mapping) and not isinstance(obj, Undefined):
             try:
                 return obj[argument]
@@ -164,6 +183,7 @@ class _Sandbox(ImmutableSandboxedEnvironment):
         return self.undefined(obj=obj, name=argument)
 
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        _tick()
         if operator == "%" and isinstance(left, str):
             raise SecurityError("string formatting with % is not available; use ~ to join text")
         if operator == "*":
@@ -241,9 +261,12 @@ def _to_data(value: Any, depth: int = 0) -> Any:
         return [_to_data(item, depth + 1) for item in value]
     if isinstance(value, Iterator):
         items: list[Any] = []
+        total = 0
         for item in value:
+            _tick()
             items.append(_to_data(item, depth + 1))
-            if _size(items) > MAX_VALUE_SIZE:
+            total += 1 + _size(items[-1])
+            if total > MAX_VALUE_SIZE:
                 raise _too_large("the value")
         return items
     raise ValueError(f"the value is not data (a {type(value).__name__})")
@@ -344,7 +367,17 @@ FILTERS: Final[Mapping[str, Callable[..., Any]]] = {
 }
 
 
+def _timed(function: Callable[..., Any]) -> Callable[..., Any]:
+    @wraps(function)  # keeps Jinja's pass_context / pass_environment marks
+    def timed(*args: Any, **kwargs: Any) -> Any:
+        _tick()
+        return function(*args, **kwargs)
+
+    return timed
+
+
 def _finalize(value: Any) -> str:
+    _tick()
     if not isinstance(value, str) and _size(value) > MAX_VALUE_SIZE:
         raise _too_large("the value")
     return _text(value)
@@ -366,7 +399,7 @@ def _environment() -> _Sandbox:
     )
     environment.globals.clear()
     environment.filters.clear()
-    environment.filters.update(FILTERS)
+    environment.filters.update({name: _timed(function) for name, function in FILTERS.items()})
     return environment
 
 
@@ -406,6 +439,7 @@ def _render_string(source: str, names: Mapping[str, Any], path: str) -> Any:
         raise ExpressionError(f"the template is longer than {MAX_TEMPLATE_LENGTH} characters", path, code=TOO_LARGE)
     if "\0" in source:
         raise ExpressionError("the template contains a NUL character", path, code=SYNTAX)
+    deadline = _DEADLINE.set(time.monotonic() + MAX_SECONDS)
     try:
         compiled = _compile(source)
         if compiled.expression is not None:
@@ -418,6 +452,8 @@ def _render_string(source: str, names: Mapping[str, Any], path: str) -> Any:
     except Exception as error:  # every failure of a template becomes an ExpressionError
         message, code = _describe(error)
         raise ExpressionError(message, path, code=code) from error
+    finally:
+        _DEADLINE.reset(deadline)
     if len(text) > MAX_VALUE_SIZE:
         raise ExpressionError(f"the rendered text is longer than {MAX_VALUE_SIZE} characters", path, code=TOO_LARGE)
     return _OMITTED if text == "" else text
