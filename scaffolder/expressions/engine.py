@@ -20,7 +20,7 @@ ImmutableSandboxedEnvironment:
   `_` that are not keys are refused. There are no global functions, and only the filters listed in `FILTERS`.
 - Inside a longer string, booleans render as `true`/`false`, missing values as nothing, lists and objects as JSON.
 - Limits: a template string of at most MAX_TEMPLATE_LENGTH characters, and values of at most MAX_VALUE_SIZE
-  (characters of text plus items of lists and objects), checked before `*`, `**`, `+`, `join`, `replace`, `center`
+  (characters of text plus items of lists and objects), checked before `*`, `**`, `+`, `~`, `join`, `replace`, `center`
   and `indent` build anything larger; string formatting with `%` is refused. One template string evaluates for at
   most MAX_SECONDS: the sandbox's hooks and every filter check the time.
 """
@@ -43,6 +43,7 @@ from jinja2.environment import Template, TemplateExpression
 from jinja2.exceptions import SecurityError
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.visitor import NodeTransformer
 
 from scaffolder.expressions import filters
 from scaffolder.expressions.errors import (
@@ -118,6 +119,7 @@ def _too_large(what: str) -> _TooLarge:
 
 
 _DEADLINE: ContextVar[float] = ContextVar("expression_deadline", default=math.inf)
+_WRITTEN: ContextVar[list[int] | None] = ContextVar("expression_written", default=None)
 
 
 def _tick() -> None:
@@ -378,9 +380,15 @@ def _timed(function: Callable[..., Any]) -> Callable[..., Any]:
 
 def _finalize(value: Any) -> str:
     _tick()
+    written = _WRITTEN.get()
     if not isinstance(value, str) and _size(value) > MAX_VALUE_SIZE:
         raise _too_large("the value")
-    return _text(value)
+    text = _text(value)
+    if written is not None:
+        written[0] += len(text)
+        if written[0] > MAX_VALUE_SIZE:
+            raise _too_large("the rendered text")
+    return text
 
 
 def _environment() -> _Sandbox:
@@ -406,6 +414,24 @@ def _environment() -> _Sandbox:
 _ENVIRONMENT: Final = _environment()
 
 
+class _Rewrite(NodeTransformer):
+    """Two rewrites of the parsed expression: bare names as object keys, and `~` through the size-checked join."""
+
+    def visit_Dict(self, node: nodes.Dict) -> nodes.Node:
+        # nunjucks reads `{ defaultKind: "group" }` with bare names as keys
+        for pair in node.items:
+            if isinstance(pair.key, nodes.Name):
+                pair.key = nodes.Const(pair.key.name, lineno=pair.key.lineno)
+        return self.generic_visit(node)
+
+    def visit_Concat(self, node: nodes.Concat) -> nodes.Node:
+        # Jinja joins `a ~ b ~ c` in one step that no hook sees; the join filter checks the size first
+        visited = self.generic_visit(node)
+        assert isinstance(visited, nodes.Concat)
+        items = nodes.List(visited.nodes, lineno=node.lineno)
+        return nodes.Filter(items, "join", [], [], None, None, lineno=node.lineno)
+
+
 @dataclass(frozen=True, slots=True)
 class _Compiled:
     """A template string, compiled: an expression when the string is exactly one `${{ }}`, else a text template."""
@@ -416,12 +442,8 @@ class _Compiled:
 
 @lru_cache(maxsize=1024)
 def _compile(source: str) -> _Compiled:
-    tree = _ENVIRONMENT.parse(source)
-    for literal in tree.find_all(nodes.Dict):
-        # nunjucks reads `{ defaultKind: "group" }` with bare names as keys
-        for pair in literal.items:
-            if isinstance(pair.key, nodes.Name):
-                pair.key = nodes.Const(pair.key.name, lineno=pair.key.lineno)
+    tree = _Rewrite().visit(_ENVIRONMENT.parse(source))
+    assert isinstance(tree, nodes.Template)
     body = tree.body
     if len(body) == 1 and isinstance(body[0], nodes.Output) and len(body[0].nodes) == 1:
         expression = body[0].nodes[0]
@@ -440,6 +462,7 @@ def _render_string(source: str, names: Mapping[str, Any], path: str) -> Any:
     if "\0" in source:
         raise ExpressionError("the template contains a NUL character", path, code=SYNTAX)
     deadline = _DEADLINE.set(time.monotonic() + MAX_SECONDS)
+    written = _WRITTEN.set([0])
     try:
         compiled = _compile(source)
         if compiled.expression is not None:
@@ -451,9 +474,11 @@ def _render_string(source: str, names: Mapping[str, Any], path: str) -> Any:
         raise
     except Exception as error:  # every failure of a template becomes an ExpressionError
         message, code = _describe(error)
-        raise ExpressionError(message, path, code=code) from error
+        excerpt = source if len(source) <= 120 else f"{source[:119]}…"
+        raise ExpressionError(f"{message}, in `{excerpt}`", path, code=code) from error
     finally:
         _DEADLINE.reset(deadline)
+        _WRITTEN.reset(written)
     if len(text) > MAX_VALUE_SIZE:
         raise ExpressionError(f"the rendered text is longer than {MAX_VALUE_SIZE} characters", path, code=TOO_LARGE)
     return _OMITTED if text == "" else text

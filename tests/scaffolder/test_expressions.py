@@ -82,6 +82,7 @@ def test_render_value_returns_values_without_expressions_unchanged(value):
         ("${{ parameters.tags | length }}", 2),
         ("${{ parameters.tags.length }}", 2),
         ("${{ {'a': [1, 2], 'b': true} }}", {"a": [1, 2], "b": True}),
+        ("${{ parameters.name ~ '-' ~ parameters.memoryMiB ~ parameters.missing }}", "checkout-2048"),
     ],
 )
 def test_a_string_that_is_one_expression_yields_the_native_value(template, expected):
@@ -507,6 +508,9 @@ def test_there_are_no_globals_and_no_methods(template):
         "${{ (['x' * 1000] * 1000) | join('y' * 1000) }}",
         "${{ ['x'] | map('center', 100000000) | list }}",
         "${{ ('x' * 900000) + ('x' * 900000) }}",
+        "${{ ('x' * 900000) ~ ('x' * 900000) }}",
+        "${{ 'x' * 900000 }}${{ 'x' * 900000 }}",
+        "a${{ 'x' * 600000 }} ${{ 'x' * 600000 }}b",
         "${{ " + "(" * 1000 + "1" + ")" * 1000 + " }}",
     ],
 )
@@ -541,6 +545,7 @@ def test_errors_name_the_place_in_the_template_and_what_failed(template, code):
 
     assert caught.value.code == code
     assert caught.value.path == "steps[1].input.name"
+    assert caught.value.message.endswith(f", in `{template}`")
     assert str(caught.value) == f"steps[1].input.name: {caught.value.message}"
 
 
