@@ -64,7 +64,7 @@ def _status_json(errors: Sequence[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def entities_json(entities: Sequence[Entity], *, fields: Sequence[str] | None = None) -> list[dict[str, Any]]:
+def entity_list_json(*, entities: Sequence[Entity], fields: Sequence[str] | None = None) -> list[dict[str, Any]]:
     """Entities as Backstage serves them: the stored JSON, `relations` (where the entity is the source), and
     `status.items` for processing errors; then projected to `fields`.
 
@@ -172,7 +172,7 @@ def location_for_entity(*, kind: str, namespace: str, name: str) -> Location | N
 # -- who a user is --------------------------------------------------------------------------------------------------
 
 
-def catalog_user_for(user: AbstractBaseUser | AnonymousUser) -> Entity | None:
+def user_entity_get(*, user: AbstractBaseUser | AnonymousUser) -> Entity | None:
     """The catalog User entity that stands for a Django user: the one named like the username, else the one whose
     `spec.profile.email` is the user's email (both compared case-insensitively)."""
     if not user.is_authenticated:
@@ -188,7 +188,7 @@ def catalog_user_for(user: AbstractBaseUser | AnonymousUser) -> Entity | None:
     return users.filter(Exists(has_email)).order_by("namespace", "name").first()
 
 
-def user_group_refs(user_entity: Entity) -> set[str]:
+def user_group_refs(*, user_entity: Entity) -> set[str]:
     """Refs of the groups a catalog user is a direct member of (memberOf relations, whoever declared them)."""
     return set(
         Relation.objects.filter(source_ref=user_entity.ref, type="memberOf").values_list("target_ref", flat=True)

@@ -8,7 +8,7 @@ Who is asking (the *actor*):
 - **member** — any active signed-in user, through a session or a personal API token (a token acts as its user).
 - **owner** — a member whose catalog User is the owner of the thing, or a direct member of the owning Group. The
   catalog User of a Django user is the User entity named like the username, else the one whose
-  `spec.profile.email` is the user's email (`catalog.selectors.catalog_user_for`).
+  `spec.profile.email` is the user's email (`catalog.selectors.user_entity_get`).
 - **administrator** — an active user with `is_superuser`. That is the one meaning of administrator in Paved.
   `is_staff` alone only opens Django's admin site, where Django's model permissions apply.
 - **system** — `SYSTEM`, passed explicitly by management commands and the demo loader, which run with the
@@ -152,8 +152,12 @@ def membership(actor: Actor | None) -> Membership:
     if isinstance(cached, Membership):
         return cached
     assert isinstance(actor, User)
-    entity = catalog_selectors.catalog_user_for(actor)
-    found = _NOBODY if entity is None else Membership(entity.ref, frozenset(catalog_selectors.user_group_refs(entity)))
+    entity = catalog_selectors.user_entity_get(user=actor)
+    found = (
+        _NOBODY
+        if entity is None
+        else Membership(entity.ref, frozenset(catalog_selectors.user_group_refs(user_entity=entity)))
+    )
     setattr(actor, _CACHE_ATTRIBUTE, found)
     return found
 

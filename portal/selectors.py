@@ -116,11 +116,11 @@ def home_page(*, user: User, at: datetime | None = None) -> HomePage:
     by email, group refs, groups, owned counts, policies, schedules, overrides, people, kind counts, locations).
     """
     at = at or timezone.now()
-    user_entity = catalog_selectors.catalog_user_for(user)
+    user_entity = catalog_selectors.user_entity_get(user=user)
     teams: list[TeamCard] = []
     more = 0
     if user_entity is not None:
-        refs = sorted(catalog_selectors.user_group_refs(user_entity))
+        refs = sorted(catalog_selectors.user_group_refs(user_entity=user_entity))
         groups = catalog_selectors.entities_of_kind_by_refs(refs=refs, kind="group", limit=HOME_MAX_TEAMS)
         more = max(len(refs) - HOME_MAX_TEAMS, 0)
         owned = catalog_selectors.owned_counts_by_kind(owner_refs=[group.ref for group in groups])

@@ -109,7 +109,7 @@ class EntitiesApi(APIView):
         limit, offset = params["limit"], params["offset"]
         queryset = query.order_entities(query.entity_queryset(params["filter"]), params["order"])
         rows = list(queryset[offset : offset + limit + 1])
-        response = Response(selectors.entities_json(rows[:limit], fields=params["fields"]))
+        response = Response(selectors.entity_list_json(entities=rows[:limit], fields=params["fields"]))
         if len(rows) > limit:
             following: QueryDict = request.query_params.copy()
             following.pop("offset", None)
@@ -163,7 +163,7 @@ class EntitiesByQueryApi(APIView):
             page_info["prevCursor"] = page.prev_cursor
         return Response(
             {
-                "items": selectors.entities_json(page.entities, fields=fields),
+                "items": selectors.entity_list_json(entities=page.entities, fields=fields),
                 "totalItems": page.total,
                 "pageInfo": page_info,
             }
@@ -177,7 +177,7 @@ class EntityByNameApi(APIView):
         entity = selectors.entity_get_by_name(kind=kind, namespace=namespace, name=name)
         if entity is None:
             raise _not_found_by_name(kind, namespace, name)
-        return Response(selectors.entities_json([entity])[0])
+        return Response(selectors.entity_list_json(entities=[entity])[0])
 
 
 def _entity_by_uid(uid: str) -> Entity:
@@ -198,7 +198,7 @@ class EntityByUidApi(APIView):
     @extend_schema(operation_id="GetEntityByUid", parameters=[_UID], responses=s.EntityOutputSerializer)
     def get(self, request: Request, uid: str) -> Response:
         entity = _entity_by_uid(uid)
-        return Response(selectors.entities_json([entity])[0])
+        return Response(selectors.entity_list_json(entities=[entity])[0])
 
     @extend_schema(operation_id="DeleteEntityByUid", parameters=[_UID], responses={204: None})
     def delete(self, request: Request, uid: str) -> Response:
@@ -231,7 +231,9 @@ class EntitiesByRefsApi(APIView):
         )
         entity_filter = _parameters(s.FilterParameters, request)["filter"]
         found = selectors.entities_by_refs(refs=body.validated_data["entityRefs"], entity_filter=entity_filter)
-        rendered = iter(selectors.entities_json([entity for entity in found if entity is not None], fields=fields))
+        rendered = iter(
+            selectors.entity_list_json(entities=[entity for entity in found if entity is not None], fields=fields)
+        )
         return Response({"items": [next(rendered) if entity is not None else None for entity in found]})
 
 

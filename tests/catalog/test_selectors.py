@@ -8,20 +8,20 @@ from tests.portal.factories import UserFactory
 
 
 def test_catalog_user_for_matches_username_then_email(api_catalog):
-    assert selectors.catalog_user_for(UserFactory(username="Alice")).name == "alice"
+    assert selectors.user_entity_get(user=UserFactory(username="Alice")).name == "alice"
     by_email = UserFactory(username="builder", email="bob.builder@EXAMPLE.com")
-    assert selectors.catalog_user_for(by_email).name == "bob"
-    assert selectors.catalog_user_for(UserFactory(username="stranger", email="")) is None
-    assert selectors.catalog_user_for(AnonymousUser()) is None
+    assert selectors.user_entity_get(user=by_email).name == "bob"
+    assert selectors.user_entity_get(user=UserFactory(username="stranger", email="")) is None
+    assert selectors.user_entity_get(user=AnonymousUser()) is None
 
 
 def test_entities_json_fetches_relations_in_one_query(api_catalog, django_assert_num_queries):
     entities = list(Entity.objects.all())
     with django_assert_num_queries(1):
-        rendered = selectors.entities_json(entities)
+        rendered = selectors.entity_list_json(entities=entities)
     assert all("relations" in e for e in rendered)
     with django_assert_num_queries(0):
-        selectors.entities_json(entities, fields=["metadata.name"])
+        selectors.entity_list_json(entities=entities, fields=["metadata.name"])
 
 
 def test_entities_by_refs_keeps_order_and_normalises_refs(api_catalog):
