@@ -1,0 +1,22 @@
+"""Scaffolder actions: the registry and one module per action family. Importing the package registers them all."""
+
+from __future__ import annotations
+
+from .base import Action, ActionContext, ActionError, ActionSettings
+from .fetch import DebugLog, FetchPlain, FetchTemplate
+from .publish import PublishGit
+from .registry import action_get, action_list, register, validate_input
+
+for _action in (FetchTemplate(), FetchPlain(), DebugLog(), PublishGit()):
+    register(_action)
+
+__all__ = [
+    "Action",
+    "ActionContext",
+    "ActionError",
+    "ActionSettings",
+    "action_get",
+    "action_list",
+    "register",
+    "validate_input",
+]
