@@ -18,6 +18,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import traceback
 from pathlib import Path
 from typing import Any, Final
 
@@ -41,6 +42,9 @@ _COPIER_CONFIG: Final = {
         "comment_start_string": "{#",
         "comment_end_string": "#}",
         "keep_trailing_newline": True,
+        # Nunjucks, which Backstage renders skeletons with, prints an undefined value (an optional parameter left
+        # empty) as nothing and treats it as false in `{% if %}`; Copier's default would fail the run instead.
+        "undefined": "jinja2.Undefined",
     },
     "_templates_suffix": _SUFFIX,
     "_subdirectory": "template",
@@ -244,9 +248,21 @@ def _render(template: Path, staging: Path, values: object, url: str) -> None:
         where = _skeleton_path(error.filename, template)
         raise ActionError("template", f"the skeleton {url}: {where}, line {error.lineno}: {error.message}") from None
     except jinja2.TemplateError as error:
-        raise ActionError("template", f"the skeleton {url} cannot be rendered: {error}") from None
+        where = _failing_template(error, template)
+        raise ActionError("template", f"the skeleton {url}: {where}: {error}") from None
     except (CopierError, ValueError) as error:
         raise ActionError("template", f"the skeleton {url} cannot be rendered: {error}") from None
+
+
+def _failing_template(error: BaseException, template: Path) -> str:
+    """The skeleton file and line a rendering error happened in, from the frames Jinja maps to the template."""
+    inside = str(template / "template") + os.sep
+    where = "a file name"
+    for frame, line in traceback.walk_tb(error.__traceback__):
+        filename = frame.f_code.co_filename
+        if filename.startswith(inside):
+            where = f"{_skeleton_path(filename, template)}, line {line}"
+    return where
 
 
 def _skeleton_path(filename: str | None, template: Path) -> str:
