@@ -1,0 +1,283 @@
+"""Scaffolder runs: create from a Template entity, approve or reject what crossed a guard rail, cancel, retry, fail.
+
+Each service is one transaction; execution is enqueued through `scaffolder.jobs` once it commits, and the worker
+runs it in `scaffolder.runner`. Every decision a person takes on a run is recorded in the audit log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any, Final
+
+import structlog
+from django.contrib.auth.models import User
+from django.db import transaction
+from django.utils import timezone
+
+from catalog import selectors as catalog_selectors
+from portal.exceptions import ApplicationError, ConflictError, ForbiddenError
+from portal.permissions import Action, Actor, SystemActor, is_admin, is_member, may, require
+from portal.services import audit_record
+from scaffolder import jobs
+from scaffolder.expressions import ExpressionContext, ExpressionError, condition_true
+from scaffolder.models import Approval, Event, Run, Step
+
+log = structlog.get_logger(__name__)
+
+# A processing run whose worker gave no sign of life for this long is taken to be lost (the worker was killed).
+RUN_STALE_AFTER: Final = timedelta(minutes=30)
+MAX_EVENT_BODY: Final = 10_000
+
+
+def _template_ref(template: Mapping[str, Any]) -> str:
+    metadata = template.get("metadata") or {}
+    namespace = metadata.get("namespace") or "default"
+    return f"template:{namespace}/{metadata.get('name', '')}".lower()
+
+
+def _template_dir(template: Mapping[str, Any]) -> str:
+    """The directory of a template read from a file location (`file:` or `dir:`), else ""."""
+    annotations = (template.get("metadata") or {}).get("annotations") or {}
+    location = str(annotations.get("backstage.io/managed-by-origin-location") or "")
+    location = str(annotations.get("backstage.io/managed-by-location") or location)
+    kind, _, target = location.partition(":")
+    if kind == "file" and target:
+        return target.rsplit("/", 1)[0] if "/" in target else ""
+    if kind == "dir" and target:
+        return target.rstrip("/")
+    return ""
+
+
+@transaction.atomic
+def run_create(
+    *, template: Mapping[str, Any], parameters: Mapping[str, Any], actor: Actor | None, dry_run: bool = False
+) -> Run:
+    """Create a run of `template` (a Template entity's data) with its steps, in order.
+
+    Guard rails (`spec.guardrails: [{if, approvers, reason}]`) are evaluated over the parameters: any that holds
+    makes the run wait for approval, one Approval per guard rail; otherwise execution is enqueued on commit.
+    """
+    if not isinstance(actor, User) or not actor.is_authenticated:
+        raise ForbiddenError("Sign in first: running a template needs a signed-in user.")
+    spec = dict(template.get("spec") or {})
+    steps = spec.get("steps") or []
+    if not isinstance(steps, list):
+        raise ApplicationError("The template's spec.steps must be a list.")
+    user_entity = catalog_selectors.user_entity_get(user=actor)
+    user_ref = user_entity.ref if user_entity is not None else ""
+    context = ExpressionContext(
+        parameters=dict(parameters),
+        user_entity=user_entity.data if user_entity is not None else None,
+        user_ref=user_ref or None,
+    )
+    triggered: list[tuple[int, str, str]] = []
+    for position, rail in enumerate(spec.get("guardrails") or []):
+        if not isinstance(rail, Mapping):
+            raise ApplicationError(f"spec.guardrails[{position}] must be an object.")
+        try:
+            holds = condition_true(rail.get("if", False), context=context, path=f"spec.guardrails[{position}].if")
+        except ExpressionError as error:
+            raise ApplicationError(f"The template's guard rail could not be evaluated: {error}") from None
+        if holds:
+            approvers = rail.get("approvers") or ""
+            if isinstance(approvers, list):
+                approvers = approvers[0] if approvers else ""
+            triggered.append((position, str(approvers), str(rail.get("reason") or "")))
+    metadata = template.get("metadata") or {}
+    annotations = metadata.get("annotations") or {}
+    run = Run.objects.create(
+        template_ref=_template_ref(template),
+        template_version=str(annotations.get("paved.dev/template-version") or spec.get("version") or ""),
+        spec={key: spec[key] for key in ("steps", "output") if key in spec},
+        template_dir=_template_dir(template),
+        parameters=dict(parameters),
+        status=Run.Status.AWAITING_APPROVAL if triggered else Run.Status.OPEN,
+        created_by=actor,
+        user_ref=user_ref,
+        dry_run=dry_run,
+    )
+    for position, raw in enumerate(steps):
+        if not isinstance(raw, Mapping) or not raw.get("action"):
+            raise ApplicationError(f"spec.steps[{position}] must be an object with an action.")
+        Step.objects.create(
+            run=run,
+            position=position,
+            step_id=str(raw.get("id") or f"step-{position}"),
+            name=str(raw.get("name") or raw.get("id") or raw["action"]),
+            action=str(raw["action"]),
+            definition=dict(raw),
+        )
+    for position, approver_ref, reason in triggered:
+        Approval.objects.create(run=run, position=position, approver_ref=approver_ref, reason=reason)
+        event_append(run=run, type=Event.Type.STATUS, body=f"Needs approval by {approver_ref}: {reason}".strip())
+    audit_record(
+        actor=actor,
+        action="scaffolder.run.create",
+        target=run,
+        after={"template": run.template_ref, "status": run.status, "dry_run": dry_run},
+    )
+    if not triggered:
+        jobs.run_execute_enqueue(run_id=str(run.pk))
+    return run
+
+
+def _pending_approvals(run: Run) -> list[Approval]:
+    if run.status != Run.Status.AWAITING_APPROVAL:
+        raise ConflictError(f"The run is {run.get_status_display().lower()}, not awaiting approval.")
+    return [approval for approval in run.approvals.select_related("run") if approval.is_pending]
+
+
+def _decide(*, run: Run, actor: Actor | None, decision: str, comment: str) -> list[Approval]:
+    run = Run.objects.select_for_update().get(pk=run.pk)
+    pending = _pending_approvals(run)
+    mine = [approval for approval in pending if may(actor, Action.SCAFFOLDER_RUN_APPROVE, approval)]
+    if not mine:
+        require(actor, Action.SCAFFOLDER_RUN_APPROVE, pending[0] if pending else run)
+    assert isinstance(actor, User)
+    now = timezone.now()
+    for approval in mine:
+        approval.decision = decision
+        approval.decided_by = actor
+        approval.comment = comment
+        approval.decided_at = now
+        approval.save(update_fields=["decision", "decided_by", "comment", "decided_at"])
+    return mine
+
+
+@transaction.atomic
+def run_approve(*, run: Run, actor: Actor | None, comment: str = "") -> Run:
+    """Approve the guard rails of `run` the actor may approve (an administrator, a member of the approver group;
+    never the requester). When none is left pending the run opens and is enqueued."""
+    decided = _decide(run=run, actor=actor, decision=Approval.Decision.APPROVED, comment=comment)
+    run.refresh_from_db()
+    who = actor.get_username() if isinstance(actor, User) else str(actor)
+    for approval in decided:
+        event_append(run=run, type=Event.Type.STATUS, body=f"Approved by {who} for {approval.approver_ref}")
+    if not any(approval.is_pending for approval in run.approvals.all()):
+        run.status = Run.Status.OPEN
+        run.save(update_fields=["status"])
+        jobs.run_execute_enqueue(run_id=str(run.pk))
+    audit_record(
+        actor=actor,
+        action="scaffolder.run.approve",
+        target=run,
+        after={"approvers": [approval.approver_ref for approval in decided], "comment": comment, "status": run.status},
+    )
+    return run
+
+
+@transaction.atomic
+def run_reject(*, run: Run, actor: Actor | None, comment: str = "") -> Run:
+    """Reject the run (by whoever may approve it): it ends cancelled and nothing of it runs."""
+    _decide(run=run, actor=actor, decision=Approval.Decision.REJECTED, comment=comment)
+    run.refresh_from_db()
+    who = actor.get_username() if isinstance(actor, User) else str(actor)
+    reason = f"Rejected by {who}" + (f": {comment}" if comment else "")
+    _finish_cancelled(run, reason)
+    audit_record(actor=actor, action="scaffolder.run.reject", target=run, after={"comment": comment})
+    return run
+
+
+def _require_requester_or_admin(run: Run, actor: Actor | None, what: str) -> None:
+    if isinstance(actor, SystemActor) or is_admin(actor):
+        return
+    if not is_member(actor):
+        raise ForbiddenError("Sign in first: this needs a signed-in user.")
+    assert isinstance(actor, User)
+    if run.created_by_id is None or run.created_by_id != actor.pk:
+        raise ForbiddenError(f"Only whoever asked for the run and administrators may {what} it.")
+
+
+def _finish_cancelled(run: Run, reason: str) -> None:
+    now = timezone.now()
+    run.steps.filter(status__in=[Step.Status.PENDING, Step.Status.PROCESSING]).update(
+        status=Step.Status.CANCELLED, finished_at=now
+    )
+    run.status = Run.Status.CANCELLED
+    run.error = reason
+    run.finished_at = now
+    run.cancel_requested = False
+    run.save(update_fields=["status", "error", "finished_at", "cancel_requested"])
+    event_append(run=run, type=Event.Type.STATUS, body=reason)
+
+
+@transaction.atomic
+def run_cancel(*, run: Run, actor: Actor | None) -> Run:
+    """Cancel the run (its requester or an administrator). One not started yet ends at once; a processing one is
+    asked to stop and stops before its next step."""
+    locked = Run.objects.select_for_update().get(pk=run.pk)
+    _require_requester_or_admin(locked, actor, "cancel")
+    if locked.is_finished:
+        raise ConflictError(f"The run is {locked.get_status_display().lower()} already.")
+    who = actor.get_username() if isinstance(actor, User) else str(actor)
+    if locked.status == Run.Status.PROCESSING:
+        locked.cancel_requested = True
+        locked.save(update_fields=["cancel_requested"])
+        event_append(run=locked, type=Event.Type.STATUS, body=f"Cancel asked by {who}; stopping before the next step")
+    else:
+        _finish_cancelled(locked, f"Cancelled by {who}")
+    audit_record(actor=actor, action="scaffolder.run.cancel", target=locked, after={"status": locked.status})
+    return locked
+
+
+@transaction.atomic
+def run_retry(*, run: Run, actor: Actor | None) -> Run:
+    """Run a failed or cancelled run again from its first step that did not finish (its requester or an
+    administrator). Completed and skipped steps keep their outputs and are not run again. A processing run whose
+    worker was lost (no sign of life for RUN_STALE_AFTER) may be retried too."""
+    locked = Run.objects.select_for_update().get(pk=run.pk)
+    _require_requester_or_admin(locked, actor, "retry")
+    stale = locked.status == Run.Status.PROCESSING and (
+        locked.heartbeat_at is None or locked.heartbeat_at < timezone.now() - RUN_STALE_AFTER
+    )
+    if locked.status not in (Run.Status.FAILED, Run.Status.CANCELLED) and not stale:
+        raise ConflictError(f"Only a failed or cancelled run can be retried; this one is {locked.status}.")
+    if locked.approvals.filter(decision=Approval.Decision.REJECTED).exists():
+        raise ConflictError("A rejected run cannot be retried; run the template again.")
+    first = locked.steps.exclude(status__in=[Step.Status.COMPLETED, Step.Status.SKIPPED]).order_by("position").first()
+    if first is not None:
+        locked.steps.filter(position__gte=first.position).update(
+            status=Step.Status.PENDING, output={}, error="", started_at=None, finished_at=None
+        )
+    before = locked.status
+    locked.status = Run.Status.OPEN
+    locked.error = ""
+    locked.finished_at = None
+    locked.cancel_requested = False
+    locked.save(update_fields=["status", "error", "finished_at", "cancel_requested"])
+    who = actor.get_username() if isinstance(actor, User) else str(actor)
+    where = f"from step {first.step_id}" if first is not None else "(no step left to run)"
+    event_append(run=locked, type=Event.Type.STATUS, body=f"Retried by {who} {where}")
+    audit_record(actor=actor, action="scaffolder.run.retry", target=locked, before={"status": before})
+    jobs.run_execute_enqueue(run_id=str(locked.pk))
+    return locked
+
+
+@transaction.atomic
+def run_fail(*, run_id: str, error: str) -> Run | None:
+    """Record that executing the run broke down outside of a step's own error handling (the task's on_failure):
+    the step in progress and the run fail with `error`. A finished or missing run is left alone."""
+    run = Run.objects.select_for_update().filter(pk=run_id).first()
+    if run is None or run.is_finished:
+        return run
+    now = timezone.now()
+    message = error or "The run failed"
+    for step in run.steps.filter(status=Step.Status.PROCESSING):
+        step.status = Step.Status.FAILED
+        step.error = message
+        step.finished_at = now
+        step.save(update_fields=["status", "error", "finished_at"])
+        event_append(run=run, step=step, type=Event.Type.ERROR, body=message)
+    run.status = Run.Status.FAILED
+    run.error = message
+    run.finished_at = now
+    run.save(update_fields=["status", "error", "finished_at"])
+    event_append(run=run, type=Event.Type.COMPLETION, body=f"Run failed: {message}")
+    log.warning("scaffolder.run.failed", run_id=str(run.pk), error=message)
+    return run
+
+
+def event_append(*, run: Run, type: str, body: str, step: Step | None = None) -> Event:
+    """Append one line to the run's log (it joins the caller's transaction, or commits at once outside of one)."""
+    return Event.objects.create(run=run, step=step, type=type, body=body[:MAX_EVENT_BODY])
