@@ -7,9 +7,14 @@ the files to be templated get that suffix in the copy, copyWithoutTemplating fil
 templateFileExtension, the files without the extension do not, so Copier renders the contents of the first and
 copies the others verbatim; it renders every file and directory name, as Backstage does. The values are the single
 answer `values`: Copier renders each file once with them as data, so a value that looks like a template stays
-literal. The template's own Copier settings are never honoured: a skeleton with a `copier.yml` declaring tasks,
-migrations or Jinja extensions is refused, as are symbolic links, names rendering outside targetPath and output
-beyond the size limits. Rendering goes to a staging directory that is checked before anything reaches the workspace.
+literal. The template's own Copier settings are never honoured: a skeleton whose `copier.yml` declares tasks,
+migrations or Jinja extensions is refused (any other `copier.yml` is an ordinary file of the output), as are symbolic
+links, names rendering outside targetPath and output beyond the size limits. Rendering goes to a staging directory
+that is checked before anything reaches the workspace. The host's Copier user settings are never read.
+
+Copier writes `.copier-answers.yml` at the root of targetPath; since it rendered a temporary copy, `_src_path` is
+then set to the template's directory and `_commit` to its git version (`git describe --tags`, so a tag when the
+template's checkout sits on one) when that directory is a git checkout.
 """
 
 from __future__ import annotations

@@ -341,3 +341,21 @@ def test_fetch_template_names_the_file_where_an_undefined_object_is_used(tmp_pat
 
     assert caught.value.code == "template"
     assert ".github/workflows/ci.yaml, line 1: 'github' is undefined" in caught.value.message
+
+
+def test_fetch_template_ignores_the_hosts_copier_settings(tmp_path, template_dir, monkeypatch):
+    settings = tmp_path / "copier-settings.yml"
+    settings.write_text("defaults:\n  values: {name: from-settings}\ntrust: ['/']\n: not yaml [\n")
+    monkeypatch.setenv("COPIER_SETTINGS_PATH", str(settings))
+
+    ctx, _ = fetch_template(tmp_path, template_dir, values={"name": "checkout"})
+
+    assert (ctx.workspace / "src" / "checkout" / "__init__.py").is_file()
+
+
+def test_fetch_template_treats_a_harmless_copier_config_as_an_ordinary_file(tmp_path, template_dir):
+    (template_dir / "skeleton" / "copier.yml").write_text("project: ${{ values.name }}\n")
+
+    ctx, _ = fetch_template(tmp_path, template_dir, values={"name": "checkout"})
+
+    assert (ctx.workspace / "copier.yml").read_text() == "project: checkout\n"
