@@ -359,3 +359,21 @@ def test_fetch_template_treats_a_harmless_copier_config_as_an_ordinary_file(tmp_
     ctx, _ = fetch_template(tmp_path, template_dir, values={"name": "checkout"})
 
     assert (ctx.workspace / "copier.yml").read_text() == "project: checkout\n"
+
+
+@pytest.mark.parametrize("pattern", [".github", ".github/**", "**/*.yaml", "./.github/workflows/ci.yaml"])
+def test_fetch_template_copy_without_templating_globs(tmp_path, template_dir, pattern):
+    ctx, _ = fetch_template(tmp_path, template_dir, values={"name": "checkout"}, copyWithoutTemplating=[pattern])
+
+    assert (ctx.workspace / ".github" / "workflows" / "ci.yaml").read_text() == "run: echo ${{ github.sha }}\n"
+    assert (ctx.workspace / "README.md").read_text().startswith("# checkout")
+
+
+def test_fetch_template_renders_the_names_of_files_copied_without_templating(tmp_path):
+    skeleton = tmp_path / "template" / "skeleton"
+    skeleton.mkdir(parents=True)
+    (skeleton / "${{ values.name }}.sql").write_text("SELECT '${{ values.name }}';\n")
+
+    ctx, _ = fetch_template(tmp_path, tmp_path / "template", values={"name": "orders"}, copyWithoutTemplating=["*.sql"])
+
+    assert (ctx.workspace / "orders.sql").read_text() == "SELECT '${{ values.name }}';\n"
