@@ -202,16 +202,21 @@ def _finish_cancelled(run: Run, reason: str) -> None:
     event_append(run=run, type=Event.Type.STATUS, body=reason)
 
 
+def _worker_lost(run: Run) -> bool:
+    """A processing run whose worker gave no sign of life for RUN_STALE_AFTER: the worker was killed."""
+    return run.heartbeat_at is None or run.heartbeat_at < timezone.now() - RUN_STALE_AFTER
+
+
 @transaction.atomic
 def run_cancel(*, run: Run, actor: Actor | None) -> Run:
     """Cancel the run (its requester or an administrator). One not started yet ends at once; a processing one is
-    asked to stop and stops before its next step."""
+    asked to stop and stops before its next step (one whose worker was lost ends at once)."""
     locked = Run.objects.select_for_update().get(pk=run.pk)
     _require_requester_or_admin(locked, actor, "cancel")
     if locked.is_finished:
         raise ConflictError(f"The run is {locked.get_status_display().lower()} already.")
     who = actor.get_username() if isinstance(actor, User) else str(actor)
-    if locked.status == Run.Status.PROCESSING:
+    if locked.status == Run.Status.PROCESSING and not _worker_lost(locked):
         locked.cancel_requested = True
         locked.save(update_fields=["cancel_requested"])
         event_append(run=locked, type=Event.Type.STATUS, body=f"Cancel asked by {who}; stopping before the next step")
@@ -228,9 +233,7 @@ def run_retry(*, run: Run, actor: Actor | None) -> Run:
     worker was lost (no sign of life for RUN_STALE_AFTER) may be retried too."""
     locked = Run.objects.select_for_update().get(pk=run.pk)
     _require_requester_or_admin(locked, actor, "retry")
-    stale = locked.status == Run.Status.PROCESSING and (
-        locked.heartbeat_at is None or locked.heartbeat_at < timezone.now() - RUN_STALE_AFTER
-    )
+    stale = locked.status == Run.Status.PROCESSING and _worker_lost(locked)
     if locked.status not in (Run.Status.FAILED, Run.Status.CANCELLED) and not stale:
         raise ConflictError(f"Only a failed or cancelled run can be retried; this one is {locked.status}.")
     if locked.approvals.filter(decision=Approval.Decision.REJECTED).exists():

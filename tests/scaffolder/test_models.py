@@ -56,3 +56,12 @@ def test_the_run_log_is_read_in_order():
     first, second = EventFactory(run=run, body="one"), EventFactory(run=run, body="two")
     assert list(Event.objects.filter(run=run)) == [first, second]
     assert run.requested_by_id == run.created_by_id
+
+
+def test_the_admin_shows_runs_read_only(admin_client):
+    step = StepFactory()
+    EventFactory(run=step.run)
+    assert admin_client.get("/admin/scaffolder/run/").status_code == 200
+    assert admin_client.get(f"/admin/scaffolder/run/{step.run.pk}/change/").status_code == 200
+    assert admin_client.get("/admin/scaffolder/event/").status_code == 200
+    assert admin_client.get("/admin/scaffolder/run/add/").status_code == 403

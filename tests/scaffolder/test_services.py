@@ -162,11 +162,20 @@ def test_cancel_an_open_run_ends_it_and_its_steps(db):
 
 
 def test_cancel_a_processing_run_asks_it_to_stop(db):
-    run = RunFactory(status=Run.Status.PROCESSING)
+    run = RunFactory(status=Run.Status.PROCESSING, heartbeat_at=timezone.now())
     services.run_cancel(run=run, actor=AdminFactory())
     run.refresh_from_db()
     assert run.status == Run.Status.PROCESSING
     assert run.cancel_requested
+
+
+def test_cancel_a_processing_run_whose_worker_was_lost_ends_it(db):
+    run = RunFactory(status=Run.Status.PROCESSING, heartbeat_at=timezone.now() - timedelta(hours=2))
+    step = StepFactory(run=run, status=Step.Status.PROCESSING)
+    services.run_cancel(run=run, actor=run.created_by)
+    run.refresh_from_db()
+    step.refresh_from_db()
+    assert (run.status, step.status) == (Run.Status.CANCELLED, Step.Status.CANCELLED)
 
 
 def test_only_the_requester_or_an_administrator_cancels(db):

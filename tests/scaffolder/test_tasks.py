@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import pytest
 from celery.exceptions import Retry
+from django.contrib.auth.models import User
 from django.db import OperationalError
 from django.utils import timezone
 
 from portal.celery import app as celery_app
-from scaffolder import jobs, runner, tasks
-from scaffolder.models import Run, Step
-from tests.scaffolder.factories import RunFactory, StepFactory
+from scaffolder import jobs, runner, services, tasks
+from scaffolder.models import Event, Run, Step
+from tests.portal.factories import UserFactory
+from tests.scaffolder.factories import RunFactory, StepFactory, template_data
 
 
 def test_the_task_is_registered_under_the_name_jobs_sends():
@@ -54,3 +58,21 @@ def test_on_failure_ignores_bad_and_missing_ids(db):
         {"run_id": "6a0c1c1e-0000-4000-8000-000000000000"},
         None,  # type: ignore[arg-type]
     )
+
+
+def test_a_created_run_executes_through_the_task_with_the_real_actions(
+    db, settings, tmp_path, django_capture_on_commit_callbacks
+):
+    settings.VAR_DIR = tmp_path
+    template = template_data(
+        steps=[{"id": "hello", "action": "debug:log", "input": {"message": "Hello ${{ parameters.name }}"}}],
+        output={"text": [{"title": "Greeted", "content": "${{ parameters.name }}"}]},
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        run = services.run_create(
+            template=template, parameters={"name": "Ada"}, actor=cast(User, UserFactory(username="ada"))
+        )
+    run.refresh_from_db()
+    assert run.status == Run.Status.COMPLETED
+    assert run.output == {"text": [{"title": "Greeted", "content": "Ada"}]}
+    assert Event.objects.filter(run=run, type=Event.Type.LOG, body="Hello Ada").exists()
