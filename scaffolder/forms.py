@@ -468,7 +468,17 @@ def build_field(
     ui_field = prop.get("ui:field")
     kind = prop.get("type", "string")
     default = prop.get("default")
-    common: dict[str, Any] = {"label": label, "help_text": help_text, "required": required}
+    common: dict[str, Any] = {
+        "label": label,
+        "help_text": help_text,
+        "required": required,
+        "error_messages": {
+            "required": f"{label} is required",
+            "invalid_choice": f"{label} must be one of the choices offered",
+            "invalid_list": f"{label} must be a list of choices",
+            "invalid": f"{label} is not valid",
+        },
+    }
     if default is not None:
         common["initial"] = default
     note: str | None = None
@@ -503,7 +513,7 @@ def build_field(
     if "enum" in prop and kind != "array":
         choices, lookup = _choices(prop)
         widget: forms.Widget = forms.RadioSelect(attrs=attrs) if widget_name == "radio" else forms.Select(attrs=attrs)
-        if not required or (default is None and widget_name != "radio"):
+        if widget_name != "radio" and (not required or default is None):
             choices = [("", "---------"), *choices]
         if default is not None:
             common["initial"] = _choice_key(default)
@@ -525,6 +535,7 @@ def build_field(
         if kind == "number" and "step" not in number_attrs:
             number_attrs["step"] = "any"
         field_class = forms.IntegerField if kind == "integer" else forms.FloatField
+        common["error_messages"]["invalid"] = f"{label} must be {_TYPE_WORDS[kind]}"
         return (
             field_class(
                 widget=forms.NumberInput(attrs=number_attrs), validators=_range_validators(label, prop), **common
@@ -704,7 +715,7 @@ def validate_parameters(pages: Sequence[FormPage], values: Mapping[str, Any]) ->
     Values that come straight from the API go through this too, so the bounds on strings and lists apply here.
     """
     errors: dict[str, list[str]] = {}
-    bounds = _bounds_errors(values)
+    bounds = _bounds_errors(pages, values)
     if bounds:
         return bounds
     for page in pages:
@@ -715,26 +726,41 @@ def validate_parameters(pages: Sequence[FormPage], values: Mapping[str, Any]) ->
     return errors
 
 
-def _bounds_errors(values: Mapping[str, Any]) -> dict[str, list[str]]:
+def _bounds_errors(pages: Sequence[FormPage], values: Mapping[str, Any]) -> dict[str, list[str]]:
+    """Strings, lists and numbers beyond what a parameter may be, before jsonschema looks at them."""
+    if len(values) > MAX_ITEMS:
+        return {NON_FIELD: [f"At most {MAX_ITEMS} parameters are accepted"]}
+    labels = {name: page.label(name) for page in pages for name in page.properties}
     errors: dict[str, list[str]] = {}
     for name, value in values.items():
-        stack = [value]
-        seen = 0
-        while stack:
-            item = stack.pop()
-            seen += 1
-            if seen > MAX_ITEMS * 10:
-                errors[str(name)] = [f"{name} is too large"]
-                break
-            if isinstance(item, str) and len(item) > MAX_STRING_LENGTH:
-                errors[str(name)] = [f"{name} must be at most {MAX_STRING_LENGTH} characters"]
-                break
-            if isinstance(item, list | tuple | Mapping):
-                if len(item) > MAX_ITEMS:
-                    errors[str(name)] = [f"{name} must have at most {MAX_ITEMS} items"]
-                    break
-                stack.extend(item.values() if isinstance(item, Mapping) else item)
+        label = labels.get(name) or f"{name!s:.100}"
+        message = _bounds_message(label, value)
+        if message:
+            errors[str(name)] = [message]
     return errors
+
+
+def _bounds_message(label: str, value: Any) -> str | None:
+    stack = [value]
+    seen = 0
+    while stack:
+        item = stack.pop()
+        seen += 1
+        if seen > MAX_ITEMS * 10:
+            return f"{label} is too large"
+        if isinstance(item, str) and len(item) > MAX_STRING_LENGTH:
+            return f"{label} must be at most {MAX_STRING_LENGTH} characters"
+        if isinstance(item, float) and not math.isfinite(item):
+            return f"{label} must be a finite number"
+        if isinstance(item, list | tuple | Mapping):
+            if len(item) > MAX_ITEMS:
+                return f"{label} must have at most {MAX_ITEMS} items"
+            if isinstance(item, Mapping):
+                stack.extend(item.keys())
+                stack.extend(item.values())
+            else:
+                stack.extend(item)
+    return None
 
 
 def _strip_ui(schema: Any, *, in_properties: bool = False) -> Any:

@@ -192,14 +192,14 @@ def test_pattern_and_length_messages_name_the_field(page):
     assert field_errors(page, "name", "Check Out") == ["Name must match ^[a-z0-9-]+$"]
     assert field_errors(page, "name", "a") == ["Name must be at least 2 characters"]
     assert field_errors(page, "name", "a" * 41) == ["Name must be at most 40 characters"]
-    assert field_errors(page, "name", "") == ["This field is required."]
+    assert field_errors(page, "name", "") == ["Name is required"]
     assert field_errors(page, "name", "checkout") == []
 
 
 def test_number_bounds_messages(page):
     assert field_errors(page, "memoryMiB", "20000") == ["Memory (MiB) must be at most 16384"]
     assert field_errors(page, "memoryMiB", "64") == ["Memory (MiB) must be at least 128"]
-    assert field_errors(page, "memoryMiB", "lots") == ["Enter a whole number."]
+    assert field_errors(page, "memoryMiB", "lots") == ["Memory (MiB) must be a whole number"]
     assert field_errors(page, "ratio", "0") == ["Ratio must be greater than 0"]
     assert field_errors(page, "ratio", "1") == ["Ratio must be less than 1"]
     assert field_errors(page, "ratio", "0.5") == []
@@ -374,12 +374,32 @@ def test_oversized_values_are_refused(page):
     huge = "a" * (MAX_STRING_LENGTH + 1)
     assert field_errors(page, "description", huge) == [f"Description must be at most {MAX_STRING_LENGTH} characters"]
     assert validate_parameters([page], {"description": huge}) == {
-        "description": [f"description must be at most {MAX_STRING_LENGTH} characters"]
+        "description": [f"Description must be at most {MAX_STRING_LENGTH} characters"]
     }
     assert validate_parameters([page], {"features": ["db"] * 1001}) == {
-        "features": ["features must have at most 1000 items"]
+        "features": ["Features must have at most 1000 items"]
     }
     assert field_errors(page, "features", ["db"] * 1001) == ["Features must have at most 1000 items"]
+
+
+def test_non_finite_numbers_and_too_many_parameters_are_refused(page):
+    assert validate_parameters([page], {"ratio": float("nan")}) == {"ratio": ["Ratio must be a finite number"]}
+    assert field_errors(page, "ratio", "1e400") == ["Ratio must be a number"]
+    assert list(validate_parameters([page], {f"p{i}": 1 for i in range(1001)})) == ["__all__"]
+
+
+def test_choice_messages_name_the_field(page):
+    assert field_errors(page, "language", "rust") == ["Language must be one of the choices offered"]
+    assert field_errors(page, "features", ["db", "mainframe"]) == ["Features must be one of the choices offered"]
+
+
+def test_initial_values_fill_the_form(page, repo_page):
+    html = str(page_form(page, initial={"name": "orders", "tier": 2}))
+    assert 'value="orders"' in html
+    assert 'value="2" id="id_tier_1" checked' in html
+    html = str(page_form(repo_page, initial={"repoUrl": "github.com?owner=acme&repo=web"}))
+    assert '<option value="github.com" selected>' in html
+    assert 'value="acme"' in html
 
 
 def test_guardrails_triggered_by_the_parameters():
