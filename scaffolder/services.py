@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from catalog import selectors as catalog_selectors
+from catalog.descriptors.refs import RefError, parse_ref
 from portal.exceptions import ApplicationError, ConflictError, ForbiddenError
 from portal.permissions import Action, Actor, SystemActor, is_admin, is_member, may, require
 from portal.services import audit_record
@@ -49,6 +50,17 @@ def _template_dir(template: Mapping[str, Any]) -> str:
     return ""
 
 
+def _approver_ref(value: Any, position: int) -> str:
+    """A guard rail's `approvers` as a complete ref (`group:platform` → `group:default/platform`); of a list, the
+    first."""
+    if isinstance(value, list):
+        value = value[0] if value else ""
+    try:
+        return str(parse_ref(str(value or ""), default_kind="group"))
+    except RefError as error:
+        raise ApplicationError(f"spec.guardrails[{position}].approvers: {error}") from None
+
+
 @transaction.atomic
 def run_create(
     *, template: Mapping[str, Any], parameters: Mapping[str, Any], actor: Actor | None, dry_run: bool = False
@@ -80,10 +92,7 @@ def run_create(
         except ExpressionError as error:
             raise ApplicationError(f"The template's guard rail could not be evaluated: {error}") from None
         if holds:
-            approvers = rail.get("approvers") or ""
-            if isinstance(approvers, list):
-                approvers = approvers[0] if approvers else ""
-            triggered.append((position, str(approvers), str(rail.get("reason") or "")))
+            triggered.append((position, _approver_ref(rail.get("approvers"), position), str(rail.get("reason") or "")))
     metadata = template.get("metadata") or {}
     annotations = metadata.get("annotations") or {}
     run = Run.objects.create(

@@ -9,7 +9,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.utils import timezone
 
-from portal.exceptions import ConflictError, ForbiddenError
+from portal.exceptions import ApplicationError, ConflictError, ForbiddenError
 from portal.models import AuditEvent
 from portal.permissions import NotPermitted
 from scaffolder import jobs, services
@@ -20,7 +20,7 @@ from tests.scaffolder.factories import RunFactory, StepFactory, template_data
 
 MEMORY_RAIL = {
     "if": "${{ parameters.memoryMiB > 1024 }}",
-    "approvers": "group:default/payments",
+    "approvers": "group:payments",
     "reason": "More than 1 GiB of memory",
 }
 
@@ -238,3 +238,22 @@ def test_event_append_adds_to_the_log(db):
     run = RunFactory()
     event = services.event_append(run=run, type=Event.Type.LOG, body="x" * 20_000)
     assert len(event.body) == services.MAX_EVENT_BODY
+
+
+@pytest.mark.parametrize(
+    "rail",
+    [
+        {"if": True, "approvers": "", "reason": "nobody named"},
+        {"if": "${{ parameters.memoryMiB > }}", "approvers": "group:payments"},
+    ],
+)
+def test_a_broken_guard_rail_refuses_the_run_and_creates_nothing(db, queued, rail):
+    with pytest.raises(ApplicationError):
+        services.run_create(template=template_data(guardrails=[rail]), parameters={}, actor=cast(User, UserFactory()))
+    assert not Run.objects.exists()
+    assert queued == []
+
+
+def test_an_anonymous_actor_cannot_create_a_run(db, queued):
+    with pytest.raises(ForbiddenError):
+        services.run_create(template=template_data(), parameters={}, actor=None)
