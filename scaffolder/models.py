@@ -80,6 +80,13 @@ class Run(models.Model):
         return self.created_by_id
 
     @property
+    def approver_ref(self) -> str:
+        """Who may approve the run now: the approver of its first pending approval ("" when none is pending), so a
+        page may ask `may(user, Action.SCAFFOLDER_RUN_APPROVE, run)` to show the buttons."""
+        pending = [approval for approval in self.approvals.all() if approval.is_pending]
+        return pending[0].approver_ref if pending else ""
+
+    @property
     def is_finished(self) -> bool:
         return self.status in self.FINISHED
 

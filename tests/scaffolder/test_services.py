@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from portal.exceptions import ApplicationError, ConflictError, ForbiddenError
 from portal.models import AuditEvent
-from portal.permissions import NotPermitted
+from portal.permissions import Action, NotPermitted, may
 from scaffolder import jobs, services
 from scaffolder.models import Approval, Event, Run, Step
 from tests.catalog.factories import seed_org
@@ -130,6 +130,9 @@ def test_the_requester_never_approves_their_own_run_even_in_the_approver_group(o
 
 def test_someone_outside_the_approver_group_cannot_approve(org, queued):
     run = _waiting("alice")
+    assert run.approver_ref == "group:default/payments"
+    assert may(UserFactory(username="bob"), Action.SCAFFOLDER_RUN_APPROVE, run)
+    assert not may(UserFactory(username="carol"), Action.SCAFFOLDER_RUN_APPROVE, run)
     with pytest.raises(NotPermitted):
         services.run_approve(run=run, actor=UserFactory(username="carol"), comment="")
 
