@@ -1,7 +1,7 @@
 """Forms built from a Backstage Template v1beta3's `spec.parameters`: JSON Schema pages as Django forms.
 
 Each page is an object schema (`title`, `required`, `properties`, `ui:*` keys). `page_form` turns one page into a
-Django form, `field_errors` checks a single field as it changes (htmx), and `clean_parameters` /
+Django form, `field_value` + `field_errors` check a single field as it changes (htmx), and `clean_parameters` /
 `validate_parameters` check everything again on submit, with the Django forms and then with `jsonschema`
 (Draft 7, as Backstage uses), so values that reach a run are plain JSON of the declared types.
 
@@ -13,7 +13,9 @@ strings (one per line) and object (JSON), with `enum`/`enumNames`, `default`, `p
 `minLength`/`maxLength`, `minimum`/`maximum`/`exclusive*`, `multipleOf`, `minItems`/`maxItems`, and the ui keys
 `ui:widget`, `ui:help`, `ui:placeholder`, `ui:autofocus`, and `ui:field` OwnerPicker, EntityPicker and
 RepoUrlPicker. Conditional fields (`dependencies`, `oneOf`, `allOf`, `if`) are not drawn; the page lists them in
-`FormPage.notes` and the full check on submit still applies them.
+`FormPage.notes` and the full check on submit still applies them. Drawn plainly (the check on submit still
+holds): a boolean with `ui:widget` radio or select (a checkbox), a `type` given as a list (text), RepoUrlPicker's
+`allowedOwners`/`allowedRepos` (free text), and any other `ui:field` (text, with a note).
 """
 
 from __future__ import annotations
@@ -115,6 +117,11 @@ def template_pages(parameters: Sequence[Mapping[str, Any]] | Mapping[str, Any] |
             Draft7Validator.check_schema(_strip_ui(raw))
         except SchemaError as error:
             raise TemplateSchemaError(f"parameters[{index - 1}]: not a valid JSON Schema: {error.message}") from None
+        for name, prop in properties.items():
+            try:
+                build_field(str(name), prop, required=False)
+            except TemplateSchemaError as error:
+                raise TemplateSchemaError(f"parameters[{index - 1}].properties.{error}") from None
         notes = [
             f"This page has conditional fields ({key}) that the form does not show; they are checked on submit."
             for key in _CONDITIONAL_KEYS
@@ -690,6 +697,15 @@ def field_errors(page: FormPage, name: str, value: Any, *, extra_validator: Fiel
         except ValidationError as error:
             return list(error.messages)
     return []
+
+
+def field_value(page: FormPage, name: str, data: Mapping[str, Any], *, prefix: str | None = None) -> Any:
+    """What the browser sent for one field, read as the form reads it: a list for checkboxes, the three parts of a
+    RepoUrlPicker (`name_host`, `name_owner`, `name_repo`), text otherwise. None for a name the page does not have."""
+    if name not in page.properties:
+        return None
+    bound = page_form(page, prefix=prefix)[name]
+    return bound.field.widget.value_from_datadict(data, {}, bound.html_name)
 
 
 def clean_parameters(pages: Sequence[FormPage], data: Mapping[str, Any]) -> CleanedParameters:

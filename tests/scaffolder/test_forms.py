@@ -6,6 +6,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from django import forms
 from django.core.exceptions import ValidationError
+from django.http import QueryDict
 
 from scaffolder.forms import (
     MAX_STRING_LENGTH,
@@ -13,6 +14,7 @@ from scaffolder.forms import (
     TemplateSchemaError,
     clean_parameters,
     field_errors,
+    field_value,
     guardrails_triggered,
     page_form,
     template_pages,
@@ -116,6 +118,8 @@ def test_template_pages_refuses_a_schema_that_is_not_one():
         template_pages([{"properties": {"x": {"type": "nonsense"}}}])
     with pytest.raises(TemplateSchemaError):
         template_pages(["not a page"])
+    with pytest.raises(TemplateSchemaError, match=r"parameters\[0\]: .*'\(unclosed' is not a 'regex'"):
+        template_pages([{"properties": {"name": {"type": "string", "pattern": "(unclosed"}}}])
 
 
 def test_template_pages_notes_conditional_fields():
@@ -223,6 +227,18 @@ def test_field_errors_runs_the_extra_validator_last(page):
     assert field_errors(page, "name", "Bad Name", extra_validator=taken) == ["Name must match ^[a-z0-9-]+$"]
     assert field_errors(page, "name", "orders", extra_validator=taken) == []
     assert field_errors(page, "nope", "x") == ["nope is not a field of this form"]
+
+
+def test_field_value_reads_what_the_browser_sent(page, repo_page):
+    data = QueryDict(mutable=True)
+    data.setlist("features", ["db", "queue"])
+    data.update({"repoUrl_host": "local", "repoUrl_owner": "payments", "repoUrl_repo": "a&repo=b", "name": "x"})
+    assert field_value(page, "features", data) == ["db", "queue"]
+    assert field_value(page, "name", data) == "x"
+    assert field_value(page, "missing", data) is None
+    parts = field_value(repo_page, "repoUrl", data)
+    assert parts == ["local", "payments", "a&repo=b"]
+    assert "the repository may contain only" in field_errors(repo_page, "repoUrl", parts)[0]
 
 
 def test_field_validators_join_the_form(page):
