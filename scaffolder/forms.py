@@ -14,7 +14,7 @@ strings (one per line) and object (JSON), with `enum`/`enumNames`, `default`, `p
 `ui:widget`, `ui:help`, `ui:placeholder`, `ui:autofocus`, and `ui:field` OwnerPicker, EntityPicker and
 RepoUrlPicker. Conditional fields (`dependencies`, `oneOf`, `allOf`, `if`) are not drawn; the page lists them in
 `FormPage.notes` and the full check on submit still applies them. Drawn plainly (the check on submit still
-holds): a boolean with `ui:widget` radio or select (a checkbox), a `type` given as a list (text), RepoUrlPicker's
+holds): a `type` given as a list (text), RepoUrlPicker's
 `allowedOwners`/`allowedRepos` (free text), and any other `ui:field` (text, with a note).
 """
 
@@ -527,6 +527,21 @@ def build_field(
         return (
             forms.TypedChoiceField(
                 choices=choices, coerce=lambda key: lookup[key], empty_value=None, widget=widget, **common
+            ),
+            note,
+        )
+    if kind == "boolean" and widget_name in ("radio", "select"):
+        yes_no = [("true", "Yes"), ("false", "No")]
+        choice_widget = forms.RadioSelect(attrs=attrs) if widget_name == "radio" else forms.Select(attrs=attrs)
+        if isinstance(default, bool):
+            common["initial"] = "true" if default else "false"
+        return (
+            forms.TypedChoiceField(
+                choices=yes_no if required or widget_name == "radio" else [("", "---------"), *yes_no],
+                coerce=lambda key: key == "true",
+                empty_value=None,
+                widget=choice_widget,
+                **common,
             ),
             note,
         )

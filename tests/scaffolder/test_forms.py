@@ -192,6 +192,22 @@ def test_required_fields_are_required_but_a_required_boolean_may_be_false():
     assert form.json_values() == {"name": "x", "agree": False}
 
 
+def test_a_boolean_drawn_as_radio_buttons_is_yes_or_no():
+    page = template_pages(
+        {
+            "required": ["ha"],
+            "properties": {"ha": {"title": "HA", "type": "boolean", "ui:widget": "radio", "default": True}},
+        }
+    )[0]
+    form = page_form(page)
+    assert isinstance(form.fields["ha"].widget, forms.RadioSelect)
+    assert form.fields["ha"].initial == "true"
+    bound = page_form(page, data={"ha": "false"})
+    assert bound.is_valid()
+    assert bound.json_values() == {"ha": False}
+    assert field_errors(page, "ha", "") == ["HA is required"]
+
+
 def test_pattern_and_length_messages_name_the_field(page):
     assert field_errors(page, "name", "Check Out") == ["Name must match ^[a-z0-9-]+$"]
     assert field_errors(page, "name", "a") == ["Name must be at least 2 characters"]
