@@ -16,6 +16,7 @@ portal_patterns = [
 
 urlpatterns = [
     path("catalog/", include("catalog.urls")),
+    path("create/", include("scaffolder.urls")),
     path("ical/", include(oncall_urls.ical_patterns)),
     path("", include((portal_patterns, "portal"))),
     path("healthz", views.healthz, name="healthz"),

@@ -1,0 +1,306 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+from django.urls import reverse
+
+from scaffolder.models import Run
+from tests.catalog.factories import ingest, new_location, org_docs
+from tests.portal.factories import AdminFactory
+from tests.scaffolder.factories import ApprovalFactory, EventFactory, RunFactory, StepFactory
+
+pytestmark = pytest.mark.django_db
+
+MENU = reverse("scaffolder:template_list")
+
+
+def template_doc(name: str = "python-service", **metadata: Any) -> dict[str, Any]:
+    """A small Template: a name and an owner on page one, memory on page two, a guard rail above 1024 MiB."""
+    return {
+        "apiVersion": "scaffolder.backstage.io/v1beta3",
+        "kind": "Template",
+        "metadata": {
+            "name": name,
+            "title": "Python service",
+            "description": "A web service in Python.",
+            "tags": ["python"],
+            **metadata,
+        },
+        "spec": {
+            "owner": "group:default/payments",
+            "type": "service",
+            "parameters": [
+                {
+                    "title": "About",
+                    "required": ["name"],
+                    "properties": {
+                        "name": {"type": "string", "title": "Name", "pattern": "^[a-z][a-z0-9-]*$"},
+                        "owner": {"type": "string", "title": "Owner", "ui:field": "OwnerPicker"},
+                    },
+                },
+                {
+                    "title": "Resources",
+                    "properties": {"memoryMiB": {"type": "integer", "title": "Memory (MiB)", "default": 512}},
+                },
+            ],
+            "guardrails": [
+                {"if": "${{ parameters.memoryMiB > 1024 }}", "approvers": "group:payments", "reason": "Big memory"}
+            ],
+            "steps": [{"id": "log", "name": "Say hello", "action": "debug:log", "input": {"message": "hi"}}],
+        },
+    }
+
+
+@pytest.fixture
+def catalog() -> None:
+    result = ingest([*org_docs(), template_doc()], location=new_location(trusted=True))
+    assert not result.errors, result.errors
+
+
+def html(response) -> str:
+    return str(response.content.decode())
+
+
+def is_fragment(response, dom_id: str) -> bool:
+    text = html(response).lstrip()
+    first_tag = text[: text.index(">") + 1] if ">" in text else ""
+    return f'id="{dom_id}"' in first_tag and "<html" not in text and "<nav" not in text
+
+
+FORM = reverse("scaffolder:template_form", args=["default", "python-service"])
+CHECK = reverse("scaffolder:template_check", args=["default", "python-service"])
+REVIEW = reverse("scaffolder:template_review", args=["default", "python-service"])
+CREATE = reverse("scaffolder:template_create", args=["default", "python-service"])
+
+
+# --- the menu ------------------------------------------------------------------------------------------------
+
+
+def test_template_list_shows_templates_with_owner_and_description(catalog, auth_client: Client) -> None:
+    response = auth_client.get(MENU)
+    assert response.status_code == 200
+    assert "Python service" in html(response)
+    assert "A web service in Python." in html(response)
+    assert "group:default/payments" in html(response)
+    assert 'aria-current="page"' in html(response)
+
+
+def test_template_list_filters_by_text_tag_and_type(catalog, auth_client: Client) -> None:
+    assert "Python service" in html(auth_client.get(MENU, {"q": "python web"}))
+    assert "Python service" not in html(auth_client.get(MENU, {"q": "rust"}))
+    assert "Python service" in html(auth_client.get(MENU, {"tag": "python", "type": "service"}))
+    assert "Python service" not in html(auth_client.get(MENU, {"type": "website"}))
+
+
+def test_template_list_fragment_is_the_results_only(catalog, htmx_client: Client) -> None:
+    response = htmx_client.get(MENU, {"q": "python"})
+    assert is_fragment(response, "template-results")
+
+
+def test_template_list_empty_explains_how_to_add_templates(auth_client: Client) -> None:
+    response = auth_client.get(MENU)
+    assert "No templates yet" in html(response)
+    assert "trusted" in html(response)
+
+
+# --- the form --------------------------------------------------------------------------------------------------
+
+
+def test_template_form_shows_the_first_page(catalog, auth_client: Client) -> None:
+    response = auth_client.get(FORM)
+    assert response.status_code == 200
+    assert 'name="name"' in html(response)
+    assert 'name="memoryMiB"' not in html(response)
+    assert reverse("scaffolder:picker") in html(response)
+
+
+def test_template_form_of_an_unknown_template_is_404(auth_client: Client) -> None:
+    assert auth_client.get(reverse("scaffolder:template_form", args=["default", "nope"])).status_code == 404
+
+
+def test_template_form_refuses_an_invalid_page_and_keeps_going_when_fixed(catalog, auth_client: Client) -> None:
+    refused = auth_client.post(FORM, {"page": "1", "action": "next", "name": "Bad Name"})
+    assert refused.status_code == 400
+    assert 'id="field-errors-name"' in html(refused)
+    moved = auth_client.post(FORM, {"page": "1", "action": "next", "name": "good-name"})
+    assert moved.status_code == 302
+    assert moved["Location"].endswith("?page=2")
+    second = auth_client.get(moved["Location"])
+    assert 'name="memoryMiB"' in html(second)
+    back = auth_client.post(FORM, {"page": "2", "action": "back", "memoryMiB": "600"})
+    assert back["Location"].endswith("?page=1")
+    assert 'value="good-name"' in html(auth_client.get(back["Location"]))
+
+
+def test_template_form_refuses_a_name_the_catalog_has(catalog, auth_client: Client) -> None:
+    refused = auth_client.post(FORM, {"page": "1", "action": "next", "name": "checkout"})
+    assert refused.status_code == 400
+    assert "already exists" in html(refused)
+
+
+def test_template_check_answers_field_errors_and_guard_rails_out_of_band(catalog, htmx_client: Client) -> None:
+    response = htmx_client.post(CHECK, {"page": "1", "name": "checkout"})
+    assert response.status_code == 200
+    assert 'id="field-errors-name"' in html(response)
+    assert "already exists" in html(response)
+    assert 'hx-swap-oob="true"' in html(response)
+    assert "<nav" not in html(response)
+    rail = htmx_client.post(CHECK, {"page": "2", "memoryMiB": "2048"})
+    assert "Needs approval" in html(rail)
+    assert "Big memory" in html(rail)
+    calm = htmx_client.post(CHECK, {"page": "2", "memoryMiB": "512"})
+    assert "Needs approval" not in html(calm)
+
+
+def _answer(client: Client, memory: str = "512") -> None:
+    assert client.post(FORM, {"page": "1", "action": "next", "name": "new-service"}).status_code == 302
+    assert client.post(FORM, {"page": "2", "action": "next", "memoryMiB": memory}).status_code == 302
+
+
+def test_review_lists_values_and_create_starts_a_run(catalog, auth_client: Client, user) -> None:
+    _answer(auth_client)
+    review = auth_client.get(REVIEW)
+    assert "new-service" in html(review)
+    assert "Memory (MiB)" in html(review)
+    assert "Needs approval" not in html(review)
+    created = auth_client.post(CREATE)
+    run = Run.objects.get()
+    assert created["Location"] == reverse("scaffolder:run_detail", args=[run.pk])
+    assert run.parameters == {"name": "new-service", "memoryMiB": 512}
+    assert run.template_ref == "template:default/python-service"
+    assert run.created_by == user
+
+
+def test_review_warns_of_guard_rails_and_the_run_waits(catalog, auth_client: Client) -> None:
+    _answer(auth_client, memory="2048")
+    assert "Needs approval" in html(auth_client.get(REVIEW))
+    auth_client.post(CREATE)
+    assert Run.objects.get().status == Run.Status.AWAITING_APPROVAL
+
+
+def test_create_without_answers_shows_the_errors(catalog, auth_client: Client) -> None:
+    response = auth_client.post(CREATE)
+    assert response.status_code == 400
+    assert not Run.objects.exists()
+
+
+# --- runs -------------------------------------------------------------------------------------------------------
+
+
+def test_run_detail_shows_steps_log_and_polls_while_running(auth_client: Client, user) -> None:
+    run = RunFactory(created_by=user, status=Run.Status.PROCESSING)
+    StepFactory(run=run, step_id="fetch", name="Fetch skeleton")
+    EventFactory(run=run, body="fetching the skeleton")
+    response = auth_client.get(reverse("scaffolder:run_detail", args=[run.pk]))
+    assert response.status_code == 200
+    assert "Fetch skeleton" in html(response)
+    assert "fetching the skeleton" in html(response)
+    assert 'hx-trigger="every 1s"' in html(response)
+
+
+def test_run_detail_fragment_polls_then_stops_with_286_when_finished(auth_client: Client, htmx_client: Client, user):
+    run = RunFactory(created_by=user, status=Run.Status.PROCESSING)
+    url = reverse("scaffolder:run_detail", args=[run.pk])
+    running = htmx_client.get(url)
+    assert running.status_code == 200
+    assert is_fragment(running, "run-live")
+    Run.objects.filter(pk=run.pk).update(
+        status=Run.Status.COMPLETED, output={"links": [{"title": "Repository", "url": "https://git.example/x"}]}
+    )
+    Run.objects.filter(pk=run.pk).update(finished_at=run.created_at)
+    done = htmx_client.get(url)
+    assert done.status_code == 286
+    assert is_fragment(done, "run-live")
+    assert "every 1s" not in html(done)
+    assert "https://git.example/x" in html(done)
+
+
+def test_run_detail_of_someone_elses_run_is_404(auth_client: Client) -> None:
+    run = RunFactory()
+    assert auth_client.get(reverse("scaffolder:run_detail", args=[run.pk])).status_code == 404
+
+
+def test_run_cancel_by_the_requester(auth_client: Client, user) -> None:
+    run = RunFactory(created_by=user, status=Run.Status.OPEN)
+    response = auth_client.post(reverse("scaffolder:run_cancel", args=[run.pk]))
+    assert response.status_code == 302
+    run.refresh_from_db()
+    assert run.status == Run.Status.CANCELLED
+
+
+def test_run_list_shows_own_runs_and_admins_see_all(client_for: Callable[..., Client], user) -> None:
+    mine = RunFactory(created_by=user)
+    other = RunFactory()
+    page = html(client_for("alice").get(reverse("scaffolder:run_list")))
+    assert str(mine.pk) in page
+    assert str(other.pk) not in page
+    AdminFactory(username="root")
+    everything = html(client_for("root").get(reverse("scaffolder:run_list")))
+    assert str(mine.pk) in everything
+    assert str(other.pk) in everything
+
+
+def test_run_list_fragment(htmx_client: Client) -> None:
+    assert is_fragment(htmx_client.get(reverse("scaffolder:run_list")), "run-table")
+
+
+# --- approvals --------------------------------------------------------------------------------------------------
+
+
+def test_approval_queue_lists_runs_the_user_may_approve(catalog, client_for: Callable[..., Client]) -> None:
+    bob = client_for("bob")
+    carol = client_for("carol")
+    run = ApprovalFactory(approver_ref="group:default/payments").run
+    assert str(run.pk) in html(bob.get(reverse("scaffolder:approval_queue")))
+    assert str(run.pk) not in html(carol.get(reverse("scaffolder:approval_queue")))
+
+
+def test_approver_approves_from_the_queue(catalog, client_for: Callable[..., Client]) -> None:
+    bob = client_for("bob")
+    run = ApprovalFactory(approver_ref="group:default/payments").run
+    response = bob.post(reverse("scaffolder:run_approve", args=[run.pk]), {"comment": "fine", "next": "approvals"})
+    assert response["Location"] == reverse("scaffolder:approval_queue")
+    run.refresh_from_db()
+    assert run.status == Run.Status.OPEN
+    assert run.approvals.get().comment == "fine"
+
+
+def test_non_approver_may_not_approve(catalog, client_for: Callable[..., Client]) -> None:
+    carol = client_for("carol")
+    run = ApprovalFactory(approver_ref="group:default/payments").run
+    assert carol.post(reverse("scaffolder:run_approve", args=[run.pk])).status_code in (403, 404)
+    run.refresh_from_db()
+    assert run.status == Run.Status.AWAITING_APPROVAL
+
+
+def test_requester_may_not_approve_their_own_run(catalog, client_for: Callable[..., Client]) -> None:
+    bob = client_for("bob")
+    run = ApprovalFactory(approver_ref="group:default/payments", run__created_by=User.objects.get(username="bob")).run
+    page = bob.get(reverse("scaffolder:run_detail", args=[run.pk]))
+    assert "Approve" not in html(page)
+    assert bob.post(reverse("scaffolder:run_approve", args=[run.pk])).status_code == 403
+    run.refresh_from_db()
+    assert run.status == Run.Status.AWAITING_APPROVAL
+
+
+def test_approver_rejects_with_a_comment(catalog, client_for: Callable[..., Client]) -> None:
+    bob = client_for("bob")
+    run = ApprovalFactory(approver_ref="group:default/payments").run
+    bob.post(reverse("scaffolder:run_reject", args=[run.pk]), {"comment": "too big"})
+    run.refresh_from_db()
+    assert run.status == Run.Status.CANCELLED
+
+
+# --- picker -----------------------------------------------------------------------------------------------------
+
+
+def test_picker_suggests_at_most_ten_of_the_asked_kinds(catalog, auth_client: Client) -> None:
+    response = auth_client.get(reverse("scaffolder:picker"), {"field": "owner", "picker": "owner", "owner": "pay"})
+    assert response.status_code == 200
+    assert 'value="group:default/payments"' in html(response)
+    assert "component:" not in html(response)
+    assert html(response).count("<option") <= 10
