@@ -1,0 +1,1 @@
+"""${{ values.name }}: a WSGI application with a health endpoint."""
