@@ -28,15 +28,21 @@ DRY_RUN_LOCATION_ID: Final = "00000000-0000-0000-0000-000000000000"
 
 
 def _actor(ctx: ActionContext) -> Actor:
-    """The Django user whose username is the requester's; the system when there is none (a run started by the
-    command line, or a requester removed since)."""
-    user = get_user_model().objects.filter(username=ctx.user_name, is_active=True).first()
+    """The requester's Django user: the one active user with the requester's email, else the active user whose
+    username is `user_name` and whose email matches too (the engine passes the full name when there is one); the
+    system when there is none (a run started by the command line, or a requester removed since)."""
+    users = get_user_model().objects.filter(is_active=True)
+    by_email = list(users.filter(email__iexact=ctx.user_email)[:2]) if ctx.user_email else []
+    if len(by_email) == 1:
+        return by_email[0]
+    user = users.filter(username=ctx.user_name, email=ctx.user_email).first()
     return user if user is not None else SYSTEM
 
 
 class CatalogRegister:
     """Registers `<repoContentsUrl><catalogInfoPath>` (or `catalogInfoUrl`) as a `git` location of the catalog, as
-    the requester (looked up by username; the system if Paved has no such user), and refreshes it within the step.
+    the requester (found by email or username, see `_actor`; the system if Paved has no such user), and refreshes it
+    within the step.
 
     Idempotent: a location already registered for that target is reused and refreshed again."""
 

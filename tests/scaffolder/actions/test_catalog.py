@@ -70,7 +70,7 @@ def test_catalog_register_registers_and_reads_the_published_file_as_the_requeste
     action_input = {"repoContentsUrl": published, "catalogInfoPath": "/catalog-info.yaml"}
     validate_input(action, action_input)
 
-    output = action.run(make_ctx(tmp_path, action_input))
+    output = action.run(make_ctx(tmp_path, action_input, user_name="Ada Lovelace"))
 
     assert output["entityRef"] == "component:default/checkout"
     assert output["catalogInfoUrl"] == f"{published}catalog-info.yaml"
@@ -81,6 +81,14 @@ def test_catalog_register_registers_and_reads_the_published_file_as_the_requeste
     entity = Entity.objects.get(ref="component:default/checkout")
     assert entity.description == "Takes the money"
     assert entity.location == location
+
+
+@pytest.mark.django_db
+def test_catalog_register_acts_as_the_system_without_a_matching_user(tmp_path, published):
+    get_user_model().objects.create_user(username="mallory", email="mallory@example.com")
+    output = action_get("catalog:register").run(make_ctx(tmp_path, {"repoContentsUrl": published}, user_name="mallory"))
+
+    assert Location.objects.get(pk=output["locationId"]).created_by is None
 
 
 @pytest.mark.django_db
