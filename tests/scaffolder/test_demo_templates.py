@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
 from catalog.descriptors import parse_file
@@ -160,3 +161,40 @@ def test_demo_setup_loads_the_templates_from_tagged_repositories_once():
         )
         assert tags.stdout.split() == ["v1.0.0"]
         assert templates.get(name=name).location.target.endswith("template.yaml")
+
+
+@pytest.mark.django_db
+def test_a_demo_template_runs_end_to_end_into_a_registered_component(tmp_path, settings):
+    from scaffolder.models import Run
+    from scaffolder.runner import run_execute
+    from scaffolder.services import run_create
+
+    settings.VAR_DIR = tmp_path
+    call_command("demo_setup", stdout=io.StringIO())
+    template = Entity.objects.get(kind="Template", name="python-service")
+    user = get_user_model().objects.create_user(username="ada", email="ada@example.com", first_name="Ada")
+    parameters = {
+        **{key: VALUES[key] for key in ("description", "owner", "system", "lifecycle", "memoryMiB", "cpu")},
+        "name": "parcel-tracker",
+        "escalationPolicy": VALUES["escalationPolicy"],
+        "repoUrl": "local?owner=fulfilment&repo=parcel-tracker",
+    }
+    run = run_create(template=template.data, parameters=parameters, actor=user)
+    assert run.status == Run.Status.OPEN
+    # The engine reads a template's files from file locations only so far; the demo's come from git.
+    run.template_dir = str(TEMPLATES / "python-service")
+    run.save(update_fields=["template_dir"])
+
+    run_execute(run_id=str(run.pk))
+
+    run.refresh_from_db()
+    assert run.status == Run.Status.COMPLETED, run.error
+    component = Entity.objects.get(ref="component:default/parcel-tracker")
+    assert component.owner_ref == "group:default/fulfilment"
+    assert component.data["metadata"]["annotations"]["backstage.io/source-template"] == (
+        "template:default/python-service"
+    )
+    assert component.location.created_by == user
+    links = {link["title"]: link for link in run.output["links"]}
+    assert links["Open in catalog"]["entityRef"] == "component:default/parcel-tracker"
+    assert links["Repository"]["url"].endswith("/repos/fulfilment/parcel-tracker.git")
