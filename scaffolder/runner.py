@@ -27,6 +27,7 @@ from scaffolder.actions.base import ActionContext, ActionError, ActionSettings
 from scaffolder.actions.registry import action_get, validate_input
 from scaffolder.expressions import ExpressionContext, ExpressionError, condition_true, expand_each, render_value
 from scaffolder.models import Event, Run, Step
+from scaffolder.sources import TemplateSourceError, template_files
 
 log = structlog.get_logger(__name__)
 
@@ -132,7 +133,10 @@ def _run_step(run: Run, step: Step, context: ExpressionContext) -> dict[str, Any
         services.event_append(run=run, step=step, type=Event.Type.LOG, body=str(message))
 
     creator = run.created_by
-    template_dir = Path(run.template_dir) if run.template_dir else None
+    try:
+        template_dir = template_files(source=run.template_dir, run_dir=workspace_path(run_id=str(run.pk)).parent)
+    except TemplateSourceError as error:
+        raise _StepFailed(f"Step {step.step_id}: the template's files cannot be read: {error}") from None
     outputs: list[Mapping[str, Any]] = []
     for value in inputs:
         ctx = ActionContext(

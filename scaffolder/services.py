@@ -23,6 +23,7 @@ from portal.services import audit_record
 from scaffolder import jobs
 from scaffolder.expressions import ExpressionContext, ExpressionError, condition_true
 from scaffolder.models import Approval, Event, Run, Step
+from scaffolder.sources import template_source, template_version
 
 log = structlog.get_logger(__name__)
 
@@ -35,19 +36,6 @@ def _template_ref(template: Mapping[str, Any]) -> str:
     metadata = template.get("metadata") or {}
     namespace = metadata.get("namespace") or "default"
     return f"template:{namespace}/{metadata.get('name', '')}".lower()
-
-
-def _template_dir(template: Mapping[str, Any]) -> str:
-    """The directory of a template read from a file location (`file:` or `dir:`), else ""."""
-    annotations = (template.get("metadata") or {}).get("annotations") or {}
-    location = str(annotations.get("backstage.io/managed-by-origin-location") or "")
-    location = str(annotations.get("backstage.io/managed-by-location") or location)
-    kind, _, target = location.partition(":")
-    if kind == "file" and target:
-        return target.rsplit("/", 1)[0] if "/" in target else ""
-    if kind == "dir" and target:
-        return target.rstrip("/")
-    return ""
 
 
 def _approver_ref(value: Any, position: int) -> str:
@@ -95,11 +83,14 @@ def run_create(
             triggered.append((position, _approver_ref(rail.get("approvers"), position), str(rail.get("reason") or "")))
     metadata = template.get("metadata") or {}
     annotations = metadata.get("annotations") or {}
+    source = template_source(template)
     run = Run.objects.create(
         template_ref=_template_ref(template),
-        template_version=str(annotations.get("paved.dev/template-version") or spec.get("version") or ""),
+        template_version=str(
+            annotations.get("paved.dev/template-version") or spec.get("version") or template_version(source)
+        ),
         spec={key: spec[key] for key in ("steps", "output") if key in spec},
-        template_dir=_template_dir(template),
+        template_dir=source,
         parameters=dict(parameters),
         status=Run.Status.AWAITING_APPROVAL if triggered else Run.Status.OPEN,
         created_by=actor,

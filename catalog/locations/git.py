@@ -130,6 +130,18 @@ def run_git(args: list[str], *, git_dir: str | None = None, timeout: float | Non
     return done.stdout
 
 
+def local_git_dir(target: GitTarget) -> str:
+    """The git directory of a local repository target, confined to the file roots and `$PAVED_VAR_DIR/repos`."""
+    real = os.path.realpath(target.repo)
+    if not is_under_roots(real, _git_roots()):
+        raise LocationReadError(f"{target.repo}: outside the allowed repository roots ({', '.join(_git_roots())})")
+    if os.path.isdir(os.path.join(real, ".git")):
+        real = os.path.join(real, ".git")
+    if not os.path.isfile(os.path.join(real, "HEAD")):
+        raise LocationReadError(f"{target.repo}: not a git repository")
+    return real
+
+
 class GitReader:
     type = "git"
 
@@ -183,14 +195,7 @@ class GitReader:
     # --- repositories -----------------------------------------------------------------------------------
 
     def _local_dir(self, target: GitTarget) -> str:
-        real = os.path.realpath(target.repo)
-        if not is_under_roots(real, _git_roots()):
-            raise LocationReadError(f"{target.repo}: outside the allowed repository roots ({', '.join(_git_roots())})")
-        if os.path.isdir(os.path.join(real, ".git")):
-            real = os.path.join(real, ".git")
-        if not os.path.isfile(os.path.join(real, "HEAD")):
-            raise LocationReadError(f"{target.repo}: not a git repository")
-        return real
+        return local_git_dir(target)
 
     def _cache_dir(self, target: GitTarget) -> str:
         digest = hashlib.sha256(f"{target.repo}#{target.ref}".encode()).hexdigest()[:32]
