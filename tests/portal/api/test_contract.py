@@ -64,6 +64,7 @@ RULES_BEYOND_THE_SCHEMA = {
     ("POST", "/api/oncall/overrides"): "refs must name a schedule and a user; the override must end in the future",
     ("PATCH", "/api/oncall/overrides/{override_id}"): "userRef must name a user; the override must end in the future",
     ("GET", "/api/oncall/users/{ref}"): "ref must be a user ref",
+    ("POST", "/api/scaffolder/v2/tasks"): "values must fit the parameters of the template templateRef names",
 }
 
 RESPONSE_CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
@@ -110,7 +111,7 @@ def seeded(db, in_process_requests):
 
 def test_the_schema_covers_every_api_operation():
     operations = {(op.method.upper(), op.path) for op in (result.ok() for result in schema.get_all_operations())}
-    assert len(operations) == 25
+    assert len(operations) == 35
     assert set(RULES_BEYOND_THE_SCHEMA) <= operations
 
 
