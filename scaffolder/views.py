@@ -211,7 +211,11 @@ def template_create(request: HtmxHttpRequest, namespace: str, name: str) -> Http
     cleaned: forms.CleanedParameters = context["cleaned"]
     if cleaned.errors:
         return render_page(request, "scaffolder/template_review.html", context, status=400)
-    run = services.run_create(template=template.data, parameters=cleaned.values, actor=request.user)
+    dry_run = request.POST.get("dry_run") == "true"
+    run = services.run_create(template=template.data, parameters=cleaned.values, actor=request.user, dry_run=dry_run)
+    if dry_run:
+        messages.info(request, "A dry run: the template is rendered and nothing is published.")
+        return redirect(reverse("scaffolder:run_detail", args=[run.pk]))
     request.session.pop(SESSION_PREFIX + template.ref, None)
     if run.status == Run.Status.AWAITING_APPROVAL:
         messages.info(request, "The run waits for approval: its answers are beyond the template's guard rails.")

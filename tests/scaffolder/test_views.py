@@ -175,6 +175,15 @@ def test_review_lists_values_and_create_starts_a_run(catalog, auth_client: Clien
     assert run.created_by == user
 
 
+def test_dry_run_from_the_review_keeps_the_answers(catalog, auth_client: Client) -> None:
+    _answer(auth_client)
+    created = auth_client.post(CREATE, {"dry_run": "true"})
+    run = Run.objects.get()
+    assert run.dry_run
+    assert created["Location"] == reverse("scaffolder:run_detail", args=[run.pk])
+    assert "new-service" in html(auth_client.get(REVIEW))
+
+
 def test_review_warns_of_guard_rails_and_the_run_waits(catalog, auth_client: Client) -> None:
     _answer(auth_client, memory="2048")
     assert "Needs approval" in html(auth_client.get(REVIEW))
