@@ -13,6 +13,7 @@ from catalog import selectors as catalog_selectors
 from catalog.models import Entity
 from portal.permissions import Action, Actor, is_admin, may
 from scaffolder.models import Event, Run
+from scaffolder.runner import workspace_path
 
 
 def run_get(*, run_id: str) -> Run | None:
@@ -133,3 +134,38 @@ def approval_queue(*, user: Actor) -> list[Run]:
         .order_by("created_at")[:APPROVAL_QUEUE_LIMIT]
     )
     return [run for run in waiting if run.approver_ref and may(user, Action.SCAFFOLDER_RUN_APPROVE, run)]
+
+
+WORKSPACE_FILE_LIMIT: Final = 200
+WORKSPACE_TEXT_LIMIT: Final = 64 * 1024
+
+
+@dataclass(frozen=True)
+class WorkspaceFile:
+    """A file a dry run rendered: its path in the workspace and its text (None when binary or too large)."""
+
+    path: str
+    text: str | None
+
+
+def run_workspace_files(*, run: Run) -> list[WorkspaceFile]:
+    """The files a finished dry run rendered into its workspace (at most WORKSPACE_FILE_LIMIT, links left out)."""
+    if not run.dry_run or not run.is_finished:
+        return []
+    root = workspace_path(run_id=str(run.pk))
+    if not root.is_dir():
+        return []
+    found: list[WorkspaceFile] = []
+    for path in sorted(root.rglob("*")):
+        if len(found) >= WORKSPACE_FILE_LIMIT:
+            break
+        if path.is_symlink() or not path.is_file() or ".git" in path.relative_to(root).parts:
+            continue
+        text: str | None = None
+        if path.stat().st_size <= WORKSPACE_TEXT_LIMIT:
+            try:
+                text = path.read_text(encoding="utf-8")
+            except UnicodeDecodeError:
+                text = None
+        found.append(WorkspaceFile(path=str(path.relative_to(root)), text=text))
+    return found

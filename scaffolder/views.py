@@ -242,6 +242,7 @@ def _run_context(request: HtmxHttpRequest, run: Run) -> dict[str, Any]:
         "steps": list(run.steps.all()),
         "approvals": list(run.approvals.all()),
         "events": selectors.event_list(run=run),
+        "files": selectors.run_workspace_files(run=run),
         "links": links,
         "entity_ref": entity_ref,
         "may_cancel": not run.is_finished and (mine or request.user.is_superuser),

@@ -9,6 +9,7 @@ from django.test import Client
 from django.urls import reverse
 
 from scaffolder.models import Run
+from scaffolder.runner import workspace_path
 from tests.catalog.factories import ingest, new_location, org_docs
 from tests.portal.factories import AdminFactory
 from tests.scaffolder.factories import ApprovalFactory, EventFactory, RunFactory, StepFactory
@@ -226,6 +227,22 @@ def test_run_detail_fragment_polls_then_stops_with_286_when_finished(auth_client
     assert is_fragment(done, "run-live")
     assert "every 1s" not in html(done)
     assert "https://git.example/x" in html(done)
+
+
+def test_run_detail_of_a_finished_dry_run_shows_the_rendered_files(auth_client: Client, user, settings, tmp_path):
+    settings.VAR_DIR = tmp_path
+    run = RunFactory(created_by=user, dry_run=True, status=Run.Status.PROCESSING)
+    Run.objects.filter(pk=run.pk).update(status=Run.Status.COMPLETED, finished_at=run.created_at)
+    workspace = workspace_path(run_id=str(run.pk))
+    (workspace / "src").mkdir(parents=True)
+    (workspace / "README.md").write_text("# new-service\n")
+    (workspace / "src" / "app.py").write_text("print('hi')\n")
+    (workspace / "link").symlink_to(workspace / "README.md")
+    page = html(auth_client.get(reverse("scaffolder:run_detail", args=[run.pk])))
+    assert 'data-file="README.md"' in page
+    assert 'data-file="src/app.py"' in page
+    assert "# new-service" in page
+    assert 'data-file="link"' not in page
 
 
 def test_run_detail_of_someone_elses_run_is_404(auth_client: Client) -> None:
