@@ -624,6 +624,25 @@ def build_field(
     return JsonCharField(widget=widget, validators=validators, **common), note
 
 
+def _style(widget: forms.Widget) -> None:
+    """The portal's input classes (Tabler), so a template's form looks like every other form in Paved."""
+    if isinstance(widget, forms.MultiWidget):
+        for part in widget.widgets:
+            _style(part)
+        return
+    if isinstance(widget, forms.RadioSelect | forms.CheckboxSelectMultiple | forms.CheckboxInput):
+        css = "form-check-input"
+    elif isinstance(widget, forms.Select):
+        css = "form-select"
+    elif isinstance(widget, forms.HiddenInput):
+        return
+    else:
+        css = "form-control"
+    classes = str(widget.attrs.get("class", "")).split()
+    if css not in classes:
+        widget.attrs["class"] = " ".join([*classes, css])
+
+
 class ParametersForm(forms.Form):
     """One page of a template's parameters. `notes` lists what the form draws more plainly than the template asks."""
 
@@ -644,6 +663,7 @@ class ParametersForm(forms.Form):
             built, note = build_field(name, prop, required=name in page.required, picker_url=picker_url)
             for extra in (field_validators or {}).get(name, ()):
                 built.validators.append(extra)
+            _style(built.widget)
             self.fields[name] = built
             if note:
                 notes.append(note)
