@@ -2,54 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Any, Final
-
 import structlog
-from billiard.einfo import ExceptionInfo
-from celery import Task, shared_task
-from django.core.exceptions import ValidationError
-from django.db import DatabaseError, InterfaceError, OperationalError
+from celery import shared_task
 
 from catalog import jobs, services
 from catalog.models import Location
+from portal.tasking import RETRYING, RecordsFailure
 
 log = structlog.get_logger(__name__)
 
-MAX_RETRIES: Final = 5
-# Read failures of sources are not exceptions (the service records them); what is left is the database going away.
-TRANSIENT: Final = (OperationalError, InterfaceError)
+
+class LocationRefreshTask(RecordsFailure):
+    """A refresh that gives up is recorded on its location by `location_refresh_fail`: its entities stay, the
+    error and the failed attempt show."""
+
+    id_argument = "location_id"
+
+    def record_failure(self, object_id: str, error: str) -> None:
+        location = Location.objects.filter(pk=object_id).first()
+        if location is not None:
+            services.location_refresh_fail(location=location, error=error)
 
 
-class LocationRefreshTask(Task[Any, Any]):
-    """A refresh that ends in an error (retries used up, or an error not worth retrying) is recorded on its
-    location by `location_refresh_fail`: its entities stay, the error and the failed attempt show."""
-
-    def on_failure(
-        self, exc: Exception, task_id: str, args: tuple[Any, ...], kwargs: dict[str, Any], einfo: ExceptionInfo
-    ) -> None:
-        location_id = kwargs.get("location_id", args[0] if args else None)
-        log.warning("catalog.location_refresh.failed", location_id=location_id, error=str(exc))
-        if not isinstance(location_id, str):
-            return
-        try:
-            location = Location.objects.filter(pk=location_id).first()
-            if location is not None:
-                services.location_refresh_fail(location=location, error=str(exc) or type(exc).__name__)
-        except (DatabaseError, ValidationError) as failure:  # the database that failed may be gone still; a bad id
-            log.error("catalog.location_refresh.fail_not_recorded", location_id=location_id, error=str(failure))
-
-
-@shared_task(
-    name=jobs.LOCATION_REFRESH,
-    base=LocationRefreshTask,
-    ignore_result=True,
-    acks_late=True,
-    autoretry_for=TRANSIENT,
-    retry_backoff=10,
-    retry_backoff_max=600,
-    retry_jitter=True,
-    max_retries=MAX_RETRIES,
-)
+@shared_task(name=jobs.LOCATION_REFRESH, base=LocationRefreshTask, **RETRYING)
 def location_refresh(location_id: str) -> None:
     """Refresh one location. Idempotent: a deleted location is skipped and unchanged sources write nothing."""
     location = Location.objects.filter(pk=location_id).first()

@@ -15,6 +15,7 @@ from django.utils import timezone
 from catalog import jobs, services, tasks
 from catalog.descriptors.errors import IssueCode
 from catalog.models import Entity, Location
+from portal import tasking
 from portal.celery import app as celery_app
 from portal.permissions import SYSTEM
 from tests.catalog.factories import ComponentDictFactory, LocationFactory, write_docs
@@ -89,7 +90,7 @@ def test_location_refresh_task_records_the_failure_once_its_retries_are_used_up(
     result = tasks.location_refresh.apply(kwargs={"location_id": str(location.pk)})
 
     assert result.state == "FAILURE"
-    assert failing_refresh["calls"] == tasks.MAX_RETRIES + 1
+    assert failing_refresh["calls"] == tasking.MAX_RETRIES + 1
     location.refresh_from_db()
     assert location.state == Location.State.FAILED
     assert location.failed_attempts == 1
@@ -133,7 +134,7 @@ def test_location_refresh_task_retries_with_celerys_backoff_and_a_cap():
     assert task.name == "catalog.location_refresh"
     assert set(task.autoretry_for) == {OperationalError, InterfaceError}
     assert (task.retry_backoff, task.retry_backoff_max, task.retry_jitter) == (10, 600, True)
-    assert task.max_retries == tasks.MAX_RETRIES
+    assert task.max_retries == tasking.MAX_RETRIES
     assert task.acks_late is True
 
 
