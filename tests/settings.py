@@ -7,6 +7,7 @@ embedded defaults and on PostgreSQL + Redis.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 
 os.environ.setdefault("SECRET_KEY", "paved-test-secret-key-that-is-long-enough-0123456789")
@@ -33,3 +34,8 @@ CSRF_COOKIE_SECURE = False
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not :memory:, so that a real Celery worker in the integration tests sees the same database.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
+else:
+    # One test database per run, named after the run's own var directory, so that runs side by side against one
+    # server (two checkouts, a developer and CI) never create or drop each other's database.
+    _run = re.sub(r"\W", "_", VAR_DIR.name.lower())[-24:]
+    DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{_run}"[:63]}
