@@ -12,6 +12,7 @@ from catalog import refs
 from catalog.models import Entity
 from catalog.oncall.presentation import PALETTE
 from catalog.refs import EntityRef
+from portal.templatetags.portal_ui import initials
 
 register = template.Library()
 
@@ -31,10 +32,7 @@ def ref_label(ref: str, default_kind: str = "") -> str:
     return refs.ref_label(str(ref or ""), default_kind=default_kind)
 
 
-@register.filter
-def initials(text: str) -> str:
-    words = [w for w in str(text).replace("-", " ").replace(".", " ").replace("_", " ").split() if w]
-    return "".join(word[0] for word in words[:2]).upper() or "?"
+register.filter("initials", initials)
 
 
 @register.filter
