@@ -181,6 +181,12 @@ class Exemption(models.Model):
                 condition=models.Q(status__in=["pending", "approved", "rejected", "expired", "revoked"]),
                 name="scorecards_exemption_status_valid",
             ),
+            models.UniqueConstraint(
+                fields=["entity_ref", "scorecard_ref", "check_id"],
+                condition=models.Q(status__in=["pending", "approved"]),
+                name="scorecards_exemption_one_open",
+                violation_error_message="This check of this entity already has a pending or approved exemption.",
+            ),
         ]
 
     def __str__(self) -> str:
