@@ -1,13 +1,14 @@
 """Publishers: put a rendered workspace into a new repository on a git host (`publish:*` actions).
 
-Each host has a module of its own (`local` is the embedded host under `$PAVED_VAR_DIR/repos`); they share the
-result and error types defined here. Publishers take plain arguments (paths, identities, timeouts) and import no
-Django models or services, so a Celery step can call them with whatever settings it read.
+Each host has a module of its own (`local` is the embedded host under `$PAVED_VAR_DIR/repos`, `github` and
+`gitlab` talk to those hosts' REST APIs); they share the result, error and integration types defined here.
+Publishers take plain arguments (paths, identities, timeouts, an integration) and import no Django models or
+services, so a Celery step can call them with whatever settings it read.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 class PublishError(Exception):
@@ -15,7 +16,9 @@ class PublishError(Exception):
 
     Codes: `invalid` (bad repoUrl, name, identity or key), `workspace` (rendered output refused), `exists` (the
     repository belongs to another run), `unsafe` (a path on the way to the repository is a symlink or escapes the
-    root), `git` (git failed), `timeout` (git took longer than allowed).
+    root), `git` (git failed), `timeout` (git or the host's API took longer than allowed). The REST publishers add
+    `unconfigured` (no integration or no token for the host), `auth` (the host refused the token), `forbidden` (the
+    token may not do it), `not_found` (no such owner), `unreachable` (no connection) and `api` (any other answer).
     """
 
     def __init__(self, code: str, message: str) -> None:
@@ -36,3 +39,20 @@ class PublishResult:
     repo_contents_url: str
     commit_hash: str
     created: bool
+    web_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ScmIntegration:
+    """A GitHub or GitLab host Paved may create repositories on (`PAVED_SCM_INTEGRATIONS`).
+
+    `kind` is `github` or `gitlab`, `host` the name RepoUrlPicker values use (`github.com`), `api_url` the REST API's
+    root (`https://api.github.com`, `https://gitlab.com/api/v4`). The token is left out of `repr` so that a logged
+    context or a traceback never shows it.
+    """
+
+    kind: str
+    host: str
+    api_url: str
+    token: str = field(default="", repr=False)
+    token_setting: str = ""
