@@ -523,8 +523,13 @@ SCORECARD_SCHEMA: Final = {
         "levels": {
             "type": "array",
             "minItems": 1,
-            "description": "Ordered levels, lowest first.",
-            "items": {"type": "object", "required": ["name"], "properties": {"name": dict(_NONEMPTY)}},
+            "description": "Ordered levels, lowest first: names (`[Bronze, Silver]`) or `{name: ...}` objects.",
+            "items": {
+                "oneOf": [
+                    dict(_NONEMPTY),
+                    {"type": "object", "required": ["name"], "properties": {"name": dict(_NONEMPTY)}},
+                ]
+            },
         },
         "checks": {
             "type": "array",
@@ -536,8 +541,15 @@ SCORECARD_SCHEMA: Final = {
                     "id": dict(_NONEMPTY),
                     "level": dict(_NONEMPTY),
                     "title": dict(_NONEMPTY),
+                    "description": {"type": "string"},
                     "rule": {"type": "object", "required": ["type"], "properties": {"type": dict(_NONEMPTY)}},
                     "remediation": {"type": "string"},
+                    "remediationUrl": {"type": "string"},
+                    "weight": {"type": "number", "minimum": 0, "description": "Weight in the percentage; default 1."},
+                    "filter": {
+                        "description": "Entities the check applies to (Backstage filter syntax); others: n/a.",
+                        "oneOf": [dict(_NONEMPTY), {"type": "array", "items": dict(_NONEMPTY)}],
+                    },
                 },
             },
         },
@@ -546,12 +558,17 @@ SCORECARD_SCHEMA: Final = {
 
 
 def _validate_scorecard(spec: Mapping[str, Any]) -> list[SpecIssue]:
+    """Duplicate levels and check ids, and checks naming an undeclared level. Rule types and their parameters are the
+    scorecards app's to check (`scorecards.engine.scorecard.validate_scorecard_spec`): this package does not import it.
+    """
     issues: list[SpecIssue] = []
     level_names: list[str] = []
     for index, level in enumerate(spec.get("levels", [])):
-        name = level.get("name")
+        # A level is written as `Bronze` or as `{name: Bronze}`.
+        name = str(level.get("name") if isinstance(level, Mapping) else level)
         if name in level_names:
-            issues.append(SpecIssue(f"levels[{index}].name", f"level {name!r} is declared twice"))
+            path = f"levels[{index}].name" if isinstance(level, Mapping) else f"levels[{index}]"
+            issues.append(SpecIssue(path, f"level {name!r} is declared twice"))
         level_names.append(name)
     check_ids: set[str] = set()
     for index, check in enumerate(spec.get("checks", [])):
