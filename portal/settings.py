@@ -356,6 +356,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "portal-heartbeat": {"task": "portal.heartbeat", "schedule": 60.0},
     # Enqueues a refresh for every location whose next_refresh_at has passed (PAVED_CATALOG_REFRESH_MINUTES).
     "catalog-refresh-due": {"task": "catalog.refresh_due", "schedule": 60.0},
+    # Scaffolder runs whose worker was lost (killed mid-step, no heartbeat for 30 minutes) are reopened and resumed.
+    "scaffolder-runs-resume-abandoned": {"task": "scaffolder.runs_resume_abandoned", "schedule": 300.0},
+    # Files of finished runs left behind for more than a day (failed runs past their retry window, dry runs).
+    "scaffolder-run-files-sweep": {"task": "scaffolder.run_files_sweep", "schedule": 3600.0},
 }
 
 # --- logging --------------------------------------------------------------------------------------

@@ -14,6 +14,9 @@ from django.db import transaction
 from portal.celery import app
 
 RUN_EXECUTE: Final = "scaffolder.run_execute"
+# Periodic (CELERY_BEAT_SCHEDULE in portal.settings).
+RUNS_RESUME_ABANDONED: Final = "scaffolder.runs_resume_abandoned"
+RUN_FILES_SWEEP: Final = "scaffolder.run_files_sweep"
 
 
 def run_execute_enqueue(*, run_id: str) -> None:

@@ -27,7 +27,12 @@ class Run(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     template_ref = models.CharField(max_length=512)
-    template_version = models.CharField(max_length=200, blank=True, default="")
+    template_version = models.CharField(
+        max_length=200, blank=True, default="", help_text="The template's version the run began with (1.0.0)."
+    )
+    template_tag = models.CharField(
+        max_length=200, blank=True, default="", help_text="The git tag the template's files were read at (v1.0.0)."
+    )
     spec = models.JSONField(default=dict, blank=True, help_text="The template's spec when the run was created.")
     template_dir = models.CharField(
         max_length=2048, blank=True, default="", help_text="The template's directory on disk, when it has one."
@@ -87,6 +92,15 @@ class Run(models.Model):
         return pending[0].approver_ref if pending else ""
 
     @property
+    def approver_refs(self) -> tuple[str, ...]:
+        """Every group (or user) whose members may approve a pending approval of the run now."""
+        refs: list[str] = []
+        for approval in self.approvals.all():
+            if approval.is_pending:
+                refs.extend(ref for ref in approval.approver_refs if ref not in refs)
+        return tuple(refs)
+
+    @property
     def is_finished(self) -> bool:
         return self.status in self.FINISHED
 
@@ -101,6 +115,9 @@ class Approval(models.Model):
     run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="approvals")
     position = models.PositiveIntegerField(help_text="The guard rail's position in the template.")
     approver_ref = models.CharField(max_length=512, help_text="The group (or user) whose members may approve.")
+    other_approver_refs = models.JSONField(
+        default=list, blank=True, help_text="Further groups (or users) whose members may approve it as well."
+    )
     reason = models.TextField(blank=True, default="")
     decision = models.CharField(max_length=10, choices=Decision.choices, blank=True, default="")
     decided_by = models.ForeignKey(
@@ -130,6 +147,16 @@ class Approval(models.Model):
     def requested_by_id(self) -> int | None:
         """Who asked for the run: never an approver of it (portal.permissions)."""
         return self.run.created_by_id
+
+    @property
+    def approver_refs(self) -> tuple[str, ...]:
+        """Who may approve it: any member of any of these (the guard rail's `approvers`, in the template's order)."""
+        others = [str(ref) for ref in self.other_approver_refs or [] if ref and ref != self.approver_ref]
+        return (self.approver_ref, *others)
+
+    @property
+    def approvers_display(self) -> str:
+        return " or ".join(self.approver_refs)
 
     @property
     def is_pending(self) -> bool:

@@ -36,7 +36,7 @@ MAX_ERROR: Final = 2000
 
 def workspace_path(*, run_id: str) -> Path:
     """Where a run's files are made: `$PAVED_VAR_DIR/scaffolder/runs/<run id>/workspace`."""
-    return Path(settings.VAR_DIR) / "scaffolder" / "runs" / str(run_id) / "workspace"
+    return services.run_workspace(run_id=run_id)
 
 
 def _action_settings() -> ActionSettings:
@@ -85,7 +85,11 @@ def _context(run: Run) -> ExpressionContext:
         step.step_id: step.output for step in run.steps.filter(status=Step.Status.COMPLETED).order_by("position")
     }
     return ExpressionContext(
-        parameters=run.parameters, step_outputs=outputs, user_entity=user_entity, user_ref=run.user_ref or None
+        parameters=run.parameters,
+        step_outputs=outputs,
+        user_entity=user_entity,
+        user_ref=run.user_ref or None,
+        template={"entityRef": run.template_ref, "version": run.template_version, "tag": run.template_tag},
     )
 
 
@@ -179,6 +183,7 @@ def _finish(run: Run, status: str, error: str = "", output: Mapping[str, Any] | 
             Run.Status.CANCELLED: "Run cancelled",
         }[Run.Status(status)]
         services.event_append(run=run, type=Event.Type.COMPLETION, body=body)
+        services.run_files_remove_on_commit(run=run)
 
 
 def _cancel_rest(run: Run) -> None:

@@ -6,29 +6,38 @@ runs it in `scaffolder.runner`. Every decision a person takes on a run is record
 
 from __future__ import annotations
 
+import shutil
+import uuid
 from collections.abc import Mapping
 from datetime import timedelta
+from functools import partial
+from pathlib import Path
 from typing import Any, Final
 
 import structlog
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from catalog import selectors as catalog_selectors
 from catalog.descriptors.refs import RefError, parse_ref
 from portal.exceptions import ApplicationError, ConflictError, ForbiddenError
-from portal.permissions import Action, Actor, SystemActor, is_admin, is_member, may, require
+from portal.permissions import SYSTEM, Action, Actor, SystemActor, is_admin, is_member, may, require
 from portal.services import audit_record
 from scaffolder import jobs
 from scaffolder.expressions import ExpressionContext, ExpressionError, condition_true
 from scaffolder.models import Approval, Event, Run, Step
-from scaffolder.sources import template_source, template_version
+from scaffolder.sources import template_source, template_tag, version_of_tag
 
 log = structlog.get_logger(__name__)
 
 # A processing run whose worker gave no sign of life for this long is taken to be lost (the worker was killed).
 RUN_STALE_AFTER: Final = timedelta(minutes=30)
+# How long the files of a run that may still be retried (a failed one) or shown (a dry run) are kept.
+RUN_FILES_KEPT_FOR: Final = timedelta(days=1)
+RESUME_BATCH: Final = 100
 MAX_EVENT_BODY: Final = 10_000
 
 
@@ -38,15 +47,33 @@ def _template_ref(template: Mapping[str, Any]) -> str:
     return f"template:{namespace}/{metadata.get('name', '')}".lower()
 
 
-def _approver_ref(value: Any, position: int) -> str:
-    """A guard rail's `approvers` as a complete ref (`group:platform` → `group:default/platform`); of a list, the
-    first."""
-    if isinstance(value, list):
-        value = value[0] if value else ""
-    try:
-        return str(parse_ref(str(value or ""), default_kind="group"))
-    except RefError as error:
-        raise ApplicationError(f"spec.guardrails[{position}].approvers: {error}") from None
+MAX_APPROVERS: Final = 20
+MAX_APPROVER_REF: Final = 512
+
+
+def _approver_refs(value: Any, position: int) -> list[str]:
+    """A guard rail's `approvers` as complete refs (`group:platform` → `group:default/platform`), in order, without
+    repeats. One ref or a list of them: with a list, a member of any one of the listed groups (or the listed user)
+    may approve that guard rail, and one approval settles it (Backstage-style "one of"); a guard rail that needs two
+    teams to agree is written as two guard rails."""
+    where = f"spec.guardrails[{position}].approvers"
+    values = value if isinstance(value, list) else [value]
+    if not values or len(values) > MAX_APPROVERS:
+        raise ApplicationError(f"{where}: expected a ref or a list of 1 to {MAX_APPROVERS} refs, got {len(values)}")
+    refs: list[str] = []
+    for index, item in enumerate(values):
+        path = f"{where}[{index}]" if isinstance(value, list) else where
+        if not isinstance(item, str):
+            raise ApplicationError(f"{path}: expected a ref such as group:platform, got {type(item).__name__}")
+        try:
+            ref = str(parse_ref(item, default_kind="group"))
+        except RefError as error:
+            raise ApplicationError(f"{path}: {error}") from None
+        if len(ref) > MAX_APPROVER_REF:
+            raise ApplicationError(f"{path}: a ref of {len(ref)} characters; at most {MAX_APPROVER_REF}")
+        if ref not in refs:
+            refs.append(ref)
+    return refs
 
 
 @transaction.atomic
@@ -56,7 +83,10 @@ def run_create(
     """Create a run of `template` (a Template entity's data) with its steps, in order.
 
     Guard rails (`spec.guardrails: [{if, approvers, reason}]`) are evaluated over the parameters: any that holds
-    makes the run wait for approval, one Approval per guard rail; otherwise execution is enqueued on commit.
+    makes the run wait for approval, one Approval per guard rail (any one of its `approvers` may settle it);
+    otherwise execution is enqueued on commit. The template's version is recorded from the git tag its files are
+    read at (`v1.0.0` → version `1.0.0`, tag `v1.0.0`), else from its `paved.dev/template-version` annotation, and
+    expressions see it as `${{ template.version }}` and `${{ template.tag }}`.
     """
     if not isinstance(actor, User) or not actor.is_authenticated:
         raise ForbiddenError("Sign in first: running a template needs a signed-in user.")
@@ -66,12 +96,19 @@ def run_create(
         raise ApplicationError("The template's spec.steps must be a list.")
     user_entity = catalog_selectors.user_entity_get(user=actor)
     user_ref = user_entity.ref if user_entity is not None else ""
+    metadata = template.get("metadata") or {}
+    annotations = metadata.get("annotations") or {}
+    source = template_source(template)
+    tag = template_tag(source)
+    version = version_of_tag(tag) if tag else str(annotations.get("paved.dev/template-version") or "")
+    template_ref = _template_ref(template)
     context = ExpressionContext(
         parameters=dict(parameters),
         user_entity=user_entity.data if user_entity is not None else None,
         user_ref=user_ref or None,
+        template={"entityRef": template_ref, "version": version, "tag": tag},
     )
-    triggered: list[tuple[int, str, str]] = []
+    triggered: list[tuple[int, list[str], str]] = []
     for position, rail in enumerate(spec.get("guardrails") or []):
         if not isinstance(rail, Mapping):
             raise ApplicationError(f"spec.guardrails[{position}] must be an object.")
@@ -80,15 +117,11 @@ def run_create(
         except ExpressionError as error:
             raise ApplicationError(f"The template's guard rail could not be evaluated: {error}") from None
         if holds:
-            triggered.append((position, _approver_ref(rail.get("approvers"), position), str(rail.get("reason") or "")))
-    metadata = template.get("metadata") or {}
-    annotations = metadata.get("annotations") or {}
-    source = template_source(template)
+            triggered.append((position, _approver_refs(rail.get("approvers"), position), str(rail.get("reason") or "")))
     run = Run.objects.create(
-        template_ref=_template_ref(template),
-        template_version=str(
-            annotations.get("paved.dev/template-version") or spec.get("version") or template_version(source)
-        ),
+        template_ref=template_ref,
+        template_version=version,
+        template_tag=tag,
         spec={key: spec[key] for key in ("steps", "output") if key in spec},
         template_dir=source,
         parameters=dict(parameters),
@@ -108,9 +141,12 @@ def run_create(
             action=str(raw["action"]),
             definition=dict(raw),
         )
-    for position, approver_ref, reason in triggered:
-        Approval.objects.create(run=run, position=position, approver_ref=approver_ref, reason=reason)
-        event_append(run=run, type=Event.Type.STATUS, body=f"Needs approval by {approver_ref}: {reason}".strip())
+    for position, refs, reason in triggered:
+        approval = Approval.objects.create(
+            run=run, position=position, approver_ref=refs[0], other_approver_refs=refs[1:], reason=reason
+        )
+        who = approval.approvers_display
+        event_append(run=run, type=Event.Type.STATUS, body=f"Needs approval by {who}: {reason}".strip())
     audit_record(
         actor=actor,
         action="scaffolder.run.create",
@@ -153,7 +189,7 @@ def run_approve(*, run: Run, actor: Actor | None, comment: str = "") -> Run:
     run.refresh_from_db()
     who = actor.get_username() if isinstance(actor, User) else str(actor)
     for approval in decided:
-        event_append(run=run, type=Event.Type.STATUS, body=f"Approved by {who} for {approval.approver_ref}")
+        event_append(run=run, type=Event.Type.STATUS, body=f"Approved by {who} for {approval.approvers_display}")
     if not any(approval.is_pending for approval in run.approvals.all()):
         run.status = Run.Status.OPEN
         run.save(update_fields=["status"])
@@ -162,7 +198,11 @@ def run_approve(*, run: Run, actor: Actor | None, comment: str = "") -> Run:
         actor=actor,
         action="scaffolder.run.approve",
         target=run,
-        after={"approvers": [approval.approver_ref for approval in decided], "comment": comment, "status": run.status},
+        after={
+            "approvers": [ref for approval in decided for ref in approval.approver_refs],
+            "comment": comment,
+            "status": run.status,
+        },
     )
     return run
 
@@ -200,6 +240,7 @@ def _finish_cancelled(run: Run, reason: str) -> None:
     run.cancel_requested = False
     run.save(update_fields=["status", "error", "finished_at", "cancel_requested"])
     event_append(run=run, type=Event.Type.STATUS, body=reason)
+    run_files_remove_on_commit(run=run)
 
 
 def _worker_lost(run: Run) -> bool:
@@ -229,7 +270,8 @@ def run_cancel(*, run: Run, actor: Actor | None) -> Run:
 @transaction.atomic
 def run_retry(*, run: Run, actor: Actor | None) -> Run:
     """Run a failed or cancelled run again from its first step that did not finish (its requester or an
-    administrator). Completed and skipped steps keep their outputs and are not run again. A processing run whose
+    administrator). Completed and skipped steps keep their outputs and are not run again, unless the run's files
+    were removed already (see `run_files_remove`): then it runs again from its first step. A processing run whose
     worker was lost (no sign of life for RUN_STALE_AFTER) may be retried too."""
     locked = Run.objects.select_for_update().get(pk=run.pk)
     _require_requester_or_admin(locked, actor, "retry")
@@ -239,6 +281,10 @@ def run_retry(*, run: Run, actor: Actor | None) -> Run:
     if locked.approvals.filter(decision=Approval.Decision.REJECTED).exists():
         raise ConflictError("A rejected run cannot be retried; run the template again.")
     first = locked.steps.exclude(status__in=[Step.Status.COMPLETED, Step.Status.SKIPPED]).order_by("position").first()
+    if not run_workspace(run_id=str(locked.pk)).is_dir():
+        # The run's files were removed (its retry window passed, or it was cancelled): every step runs again from
+        # the start; publishers and catalog:register find what this run published before, by its run:step key.
+        first = locked.steps.order_by("position").first()
     if first is not None:
         locked.steps.filter(position__gte=first.position).update(
             status=Step.Status.PENDING, output={}, error="", started_at=None, finished_at=None
@@ -279,6 +325,120 @@ def run_fail(*, run_id: str, error: str) -> Run | None:
     event_append(run=run, type=Event.Type.COMPLETION, body=f"Run failed: {message}")
     log.warning("scaffolder.run.failed", run_id=str(run.pk), error=message)
     return run
+
+
+def runs_resume_abandoned() -> list[str]:
+    """Reopen every processing run whose worker gave no sign of life for RUN_STALE_AFTER (the beat job): see
+    `run_resume_abandoned`. The ids of the runs resumed, at most RESUME_BATCH a call."""
+    limit = timezone.now() - RUN_STALE_AFTER
+    stale = Run.objects.filter(status=Run.Status.PROCESSING).filter(
+        Q(heartbeat_at__lt=limit) | Q(heartbeat_at__isnull=True, started_at__lt=limit)
+    )
+    ids = [str(run_id) for run_id in stale.order_by("heartbeat_at").values_list("pk", flat=True)[:RESUME_BATCH]]
+    return [run_id for run_id in ids if run_resume_abandoned(run_id=run_id) is not None]
+
+
+@transaction.atomic
+def run_resume_abandoned(*, run_id: str) -> Run | None:
+    """Reopen a processing run whose worker was lost (killed mid-step: its heartbeat is older than RUN_STALE_AFTER)
+    and enqueue it: the step it was in runs again (publishers and catalog:register are idempotent per run and step,
+    so nothing is published twice), completed steps keep their outputs. One asked to cancel ends cancelled instead.
+    Idempotent: a run that is not processing, or whose worker is alive, is left alone (None)."""
+    run = Run.objects.select_for_update().filter(pk=run_id).first()
+    if run is None or run.status != Run.Status.PROCESSING or not _worker_lost(run):
+        return None
+    if run.cancel_requested:
+        _finish_cancelled(run, "Cancelled: the worker running it was lost before it could stop")
+        return run
+    interrupted = run.steps.filter(status=Step.Status.PROCESSING).order_by("position").first()
+    run.steps.filter(status=Step.Status.PROCESSING).update(
+        status=Step.Status.PENDING, output={}, error="", started_at=None, finished_at=None
+    )
+    run.status = Run.Status.OPEN
+    run.save(update_fields=["status"])
+    where = f"step {interrupted.step_id}" if interrupted is not None else "its next step"
+    event_append(run=run, type=Event.Type.STATUS, body=f"The worker running it was lost; resuming from {where}")
+    audit_record(actor=SYSTEM, action="scaffolder.run.resume", target=run, after={"status": run.status})
+    log.warning("scaffolder.run.resumed", run_id=str(run.pk), step=interrupted.step_id if interrupted else "")
+    jobs.run_execute_enqueue(run_id=str(run.pk))
+    return run
+
+
+def runs_root() -> Path:
+    """Where runs keep their files: `$PAVED_VAR_DIR/scaffolder/runs/<run id>/` (`workspace/`, `template/`)."""
+    return Path(settings.VAR_DIR) / "scaffolder" / "runs"
+
+
+def run_workspace(*, run_id: str) -> Path:
+    """The folder a run's files are made in."""
+    return runs_root() / str(run_id) / "workspace"
+
+
+def run_files_remove(*, run: Run) -> bool:
+    """Remove the files of a finished run that nobody needs any more; True when something was removed.
+
+    A completed run and a cancelled or rejected one lose their whole folder (a cancelled run retried later starts
+    again from its first step). A failed run keeps it for RUN_FILES_KEPT_FOR, so a retry goes on from the failed
+    step, and a dry run keeps its workspace as long for its page to show the files it rendered; `run_files_sweep`
+    removes those afterwards. Not a transaction: files only.
+    """
+    folder = runs_root() / str(run.pk)
+    if not run.is_finished or not folder.exists():
+        return False
+    if run.dry_run:
+        target = folder / "template"
+    elif run.status == Run.Status.FAILED:
+        return False
+    else:
+        target = folder
+    if not target.exists():
+        return False
+    shutil.rmtree(target, ignore_errors=True)
+    log.info("scaffolder.run.files_removed", run_id=str(run.pk), path=str(target))
+    return True
+
+
+def run_files_remove_on_commit(*, run: Run) -> None:
+    """`run_files_remove` once the caller's transaction commits (the run is then finished for everyone)."""
+    transaction.on_commit(partial(_files_remove_by_id, str(run.pk)))
+
+
+def _files_remove_by_id(run_id: str) -> None:
+    run = Run.objects.filter(pk=run_id).first()
+    if run is not None:
+        run_files_remove(run=run)
+
+
+def run_files_sweep(*, older_than: timedelta = RUN_FILES_KEPT_FOR) -> list[str]:
+    """Remove run folders left behind (the beat job): those of runs finished more than `older_than` ago, of runs
+    that no longer exist, and anything else in the runs folder untouched for that long. Folders of runs still open,
+    waiting or processing are kept whatever their age. The names removed."""
+    root = runs_root()
+    if not root.is_dir():
+        return []
+    cutoff = timezone.now() - older_than
+    removed: list[str] = []
+    for folder in sorted(root.iterdir()):
+        if folder.is_symlink() or not folder.is_dir():
+            modified = folder.lstat().st_mtime
+            if modified < cutoff.timestamp():
+                folder.unlink(missing_ok=True)
+                removed.append(folder.name)
+            continue
+        try:
+            run = Run.objects.filter(pk=uuid.UUID(folder.name)).first()
+        except ValueError:
+            run = None
+        if run is not None:
+            if not run.is_finished or run.finished_at is None or run.finished_at >= cutoff:
+                continue
+        elif folder.stat().st_mtime >= cutoff.timestamp():
+            continue  # a run being created right now, or a stray folder not yet old enough
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(folder.name)
+    if removed:
+        log.info("scaffolder.run.files_swept", count=len(removed))
+    return removed
 
 
 def event_append(*, run: Run, type: str, body: str, step: Step | None = None) -> Event:

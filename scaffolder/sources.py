@@ -48,13 +48,23 @@ def template_source(template: Mapping[str, Any]) -> str:
     return ""
 
 
-def template_version(source: str) -> str:
-    """A git source's ref when it is a version tag (`v1.2.0`, `1.2`), else ""."""
+def template_tag(source: str) -> str:
+    """A git source's ref when it is a version tag (`v1.2.0`, `1.2`, `refs/tags/v1.2.0` → `v1.2.0`), else ""."""
     if not source.startswith(GIT_PREFIX):
         return ""
     ref = source[len(GIT_PREFIX) :].partition("#")[2].partition(":")[0]
     bare = ref.removeprefix("refs/tags/")
     return bare if (bare[:1] == "v" and bare[1:2].isdigit()) or bare[:1].isdigit() else ""
+
+
+def template_version(source: str) -> str:
+    """The version of a git source read at a version tag (`…#v1.2.0:` → `1.2.0`), else ""."""
+    return version_of_tag(template_tag(source))
+
+
+def version_of_tag(tag: str) -> str:
+    """The version a version tag names: `v1.2.0` → `1.2.0`, `1.2` → `1.2`."""
+    return tag[1:] if tag[:1] == "v" and tag[1:2].isdigit() else tag
 
 
 def template_files(*, source: str, run_dir: Path) -> Path | None:

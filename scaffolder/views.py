@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -20,16 +21,18 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseStopPolling
 
 from catalog.models import Entity
+from catalog.refs import ref_url
 from portal.exceptions import ApplicationError
 from portal.http import HtmxHttpRequest, is_fragment_request, render_page
 from portal.permissions import Action, may
 from scaffolder import forms, selectors, services
-from scaffolder.models import Run
+from scaffolder.models import Run, Step
 
 RUN_PAGE_SIZE: Final = 25
 SESSION_PREFIX: Final = "scaffolder.answers:"
 _CONTROL_KEYS: Final = frozenset({"csrfmiddlewaretoken", "action", "page"})
 _PICKER_KINDS: Final = {"owner": ("group", "user")}
+_LINK_SCHEMES: Final = frozenset({"http", "https", ""})
 
 
 def _template(namespace: str, name: str) -> Entity:
@@ -231,20 +234,50 @@ def _run(request: HtmxHttpRequest, run_id: uuid.UUID) -> Run:
     return run
 
 
+def _registered_ref(run: Run, steps: list[Step]) -> str:
+    """The entity the run's last completed catalog:register step registered ("" for a dry run: nothing was)."""
+    if run.dry_run:
+        return ""
+    for step in reversed(steps):
+        output = step.output if isinstance(step.output, Mapping) else {}
+        if step.action == "catalog:register" and step.status == Step.Status.COMPLETED and output.get("entityRef"):
+            return str(output["entityRef"])
+    return ""
+
+
+def _output_links(output: Mapping[str, Any]) -> list[dict[str, str]]:
+    """The template's output links as title and href: a link to an entity (`entityRef`) goes to its catalog page."""
+    links: list[dict[str, str]] = []
+    for link in output.get("links") or []:
+        if not isinstance(link, Mapping):
+            continue
+        url = str(link.get("url") or "") or ref_url(str(link.get("entityRef") or ""))
+        # Output can carry parameters: only web addresses and paths become links, never `javascript:` or `data:`.
+        if url and urlsplit(url).scheme.lower() in _LINK_SCHEMES:
+            links.append({"title": str(link.get("title") or url), "url": url})
+    return links
+
+
 def _run_context(request: HtmxHttpRequest, run: Run) -> dict[str, Any]:
     output = run.output if isinstance(run.output, Mapping) else {}
-    links = [link for link in output.get("links") or [] if isinstance(link, Mapping) and link.get("url")]
-    entity_ref = str(output.get("entityRef") or "")
+    steps = list(run.steps.all())
+    links = _output_links(output)
+    # "Open in catalog" goes to the new entity's page, whether the catalog shows it yet or not.
+    entity_ref = str(output.get("entityRef") or "") or _registered_ref(run, steps)
+    entity_url = ref_url(entity_ref) if entity_ref else ""
+    if entity_url and any(link["url"] == entity_url for link in links):
+        entity_url = ""
     mine = run.created_by_id == request.user.pk
     return {
         "active_section": "create",
         "run": run,
-        "steps": list(run.steps.all()),
+        "steps": steps,
         "approvals": list(run.approvals.all()),
         "events": selectors.event_list(run=run),
         "files": selectors.run_workspace_files(run=run),
         "links": links,
         "entity_ref": entity_ref,
+        "entity_url": entity_url,
         "may_cancel": not run.is_finished and (mine or request.user.is_superuser),
         "may_retry": run.status in (Run.Status.FAILED, Run.Status.CANCELLED) and (mine or request.user.is_superuser),
         "may_approve": run.status == Run.Status.AWAITING_APPROVAL

@@ -70,9 +70,10 @@ _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 @dataclass(frozen=True, slots=True)
 class ExpressionContext:
-    """What expressions can see: `parameters`, `steps[id].output`, `user.entity`, `user.ref` and `each`.
+    """What expressions can see: `parameters`, `steps[id].output`, `user.entity`, `user.ref`, `template` and `each`.
 
     `step_outputs` maps a step id to that step's output. `each` is `{key, value}` while a step with `each` runs.
+    `template` is what the run knows of its template (`entityRef`, `version`, `tag`), like Backstage's templateInfo.
     """
 
     parameters: Mapping[str, Any] = field(default_factory=dict)
@@ -80,6 +81,7 @@ class ExpressionContext:
     user_entity: Mapping[str, Any] | None = None
     user_ref: str | None = None
     each: Mapping[str, Any] | None = None
+    template: Mapping[str, Any] | None = None
 
     def with_step_output(self, step_id: str, output: Mapping[str, Any]) -> ExpressionContext:
         return replace(self, step_outputs={**self.step_outputs, step_id: output})
@@ -100,6 +102,8 @@ class ExpressionContext:
         }
         if self.each is not None:
             names["each"] = self.each
+        if self.template is not None:
+            names["template"] = self.template
         return names
 
 

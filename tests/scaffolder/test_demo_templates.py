@@ -184,7 +184,7 @@ def test_a_demo_template_runs_end_to_end_into_a_registered_component(tmp_path, s
     # The demo templates come from git, tagged: the run reads the skeleton at that tag and records the version.
     assert run.template_dir.startswith("git:")
     assert run.template_dir.endswith("#v1.0.0:")
-    assert run.template_version == "v1.0.0"
+    assert (run.template_version, run.template_tag) == ("1.0.0", "v1.0.0")
 
     run_execute(run_id=str(run.pk))
 
@@ -199,7 +199,7 @@ def test_a_demo_template_runs_end_to_end_into_a_registered_component(tmp_path, s
     links = {link["title"]: link for link in run.output["links"]}
     assert links["Open in catalog"]["entityRef"] == "component:default/parcel-tracker"
     assert links["Repository"]["url"].endswith("/repos/fulfilment/parcel-tracker.git")
-    assert component.data["metadata"]["annotations"]["paved.dev/template-version"] == "v1.0.0"
+    assert component.data["metadata"]["annotations"]["paved.dev/template-version"] == "1.0.0"
     exported = Path(settings.VAR_DIR) / "scaffolder" / "runs" / str(run.pk) / "template"
     assert (exported / "template.yaml").is_file()
     assert (exported / "skeleton").is_dir()

@@ -281,3 +281,72 @@ def test_a_run_awaiting_approval_is_not_executed(db, actions):
     run.refresh_from_db()
     assert run.status == Run.Status.AWAITING_APPROVAL
     assert actions["test:echo"].calls == []
+
+
+def test_expressions_see_the_template_the_run_began_with(db, actions):
+    template = template_data(
+        steps=[
+            {
+                "id": "a",
+                "action": "test:echo",
+                "input": {
+                    "version": "${{ template.version }}",
+                    "tag": "${{ template.tag }}",
+                    "ref": "${{ template.entityRef }}",
+                },
+            }
+        ]
+    )
+    template["metadata"]["annotations"]["paved.dev/template-version"] = "2.0.0"
+    run = services.run_create(template=template, parameters={}, actor=cast(User, UserFactory(username="carol")))
+    Run.objects.filter(pk=run.pk).update(template_tag="v2.0.0")
+    runner.run_execute(run_id=str(run.pk))
+    assert run.steps.get().output == {"version": "2.0.0", "tag": "v2.0.0", "ref": "template:default/service"}
+
+
+def test_a_run_whose_worker_was_killed_is_resumed_by_the_beat_job_and_runs_the_interrupted_step_again(db, actions):
+    state = {"kill": True}
+
+    def second(ctx: ActionContext) -> dict[str, Any]:
+        if state["kill"]:
+            raise Killed
+        return {"done": True}
+
+    actions["test:second"] = FakeAction("test:second", second)
+    run = _run(
+        [
+            {"id": "a", "action": "test:echo", "input": {"v": 1}},
+            {"id": "b", "action": "test:second", "input": {}},
+            {"id": "c", "action": "test:echo", "input": {"v": "${{ steps.a.output.v }}"}},
+        ]
+    )
+    with pytest.raises(Killed):
+        runner.run_execute(run_id=str(run.pk))
+    # A second delivery of the task while the run still looks alive changes nothing.
+    runner.run_execute(run_id=str(run.pk))
+    assert services.runs_resume_abandoned() == []
+    Run.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now() - services.RUN_STALE_AFTER - timedelta(seconds=1))
+    state["kill"] = False
+
+    assert services.runs_resume_abandoned() == [str(run.pk)]
+    runner.run_execute(run_id=str(run.pk))
+
+    run.refresh_from_db()
+    assert run.status == Run.Status.COMPLETED
+    assert [ctx.step_id for ctx in actions["test:echo"].calls] == ["a", "c"]
+    assert len(actions["test:second"].calls) == 2
+    assert Event.objects.filter(run=run, body="Run resumed").exists()
+
+
+def test_a_completed_run_loses_its_folder_once_it_ends_and_a_failed_one_keeps_it(
+    db, actions, django_capture_on_commit_callbacks
+):
+    actions["test:fail"] = FakeAction("test:fail", lambda ctx: (_ for _ in ()).throw(ActionError("x", "broken")))
+    done = _run([{"id": "a", "action": "test:echo", "input": {}}])
+    failed = _run([{"id": "a", "action": "test:fail", "input": {}}])
+    with django_capture_on_commit_callbacks(execute=True):
+        runner.run_execute(run_id=str(done.pk))
+        runner.run_execute(run_id=str(failed.pk))
+    assert Run.objects.get(pk=failed.pk).status == Run.Status.FAILED
+    assert not runner.workspace_path(run_id=str(done.pk)).parent.exists()
+    assert runner.workspace_path(run_id=str(failed.pk)).is_dir()

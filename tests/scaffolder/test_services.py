@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
-from typing import cast
+from pathlib import Path
+from typing import Any, cast
 
 import pytest
 from django.contrib.auth.models import User
@@ -14,7 +16,7 @@ from portal.models import AuditEvent
 from portal.permissions import Action, NotPermitted, may
 from scaffolder import jobs, services
 from scaffolder.models import Approval, Event, Run, Step
-from tests.catalog.factories import seed_org
+from tests.catalog.factories import LocationFactory, seed_org
 from tests.portal.factories import AdminFactory, UserFactory
 from tests.scaffolder.factories import RunFactory, StepFactory, template_data
 
@@ -187,8 +189,25 @@ def test_only_the_requester_or_an_administrator_cancels(db):
         services.run_cancel(run=run, actor=UserFactory())
 
 
-def test_retry_resets_the_failed_step_and_later_and_keeps_completed_outputs(db, queued):
+@pytest.fixture
+def var_dir(settings, tmp_path) -> Path:
+    settings.VAR_DIR = tmp_path
+    return tmp_path
+
+
+def _files_of(run: Run, *, dry_run_files: bool = True) -> Path:
+    """Give the run the folder a worker makes: its workspace (with a file) and the exported template."""
+    folder = services.runs_root() / str(run.pk)
+    (folder / "workspace").mkdir(parents=True)
+    (folder / "workspace" / "README.md").write_text("hello")
+    (folder / "template").mkdir()
+    (folder / "template" / "template.yaml").write_text("kind: Template")
+    return folder
+
+
+def test_retry_resets_the_failed_step_and_later_and_keeps_completed_outputs(db, queued, var_dir):
     run = RunFactory(status=Run.Status.FAILED, error="boom", finished_at=timezone.now())
+    _files_of(run)
     a = StepFactory(run=run, position=0, status=Step.Status.COMPLETED, output={"x": 1})
     b = StepFactory(run=run, position=1, status=Step.Status.FAILED, error="boom", output={"partial": True})
     c = StepFactory(run=run, position=2, status=Step.Status.CANCELLED)
@@ -260,3 +279,287 @@ def test_a_broken_guard_rail_refuses_the_run_and_creates_nothing(db, queued, rai
 def test_an_anonymous_actor_cannot_create_a_run(db, queued):
     with pytest.raises(ForbiddenError):
         services.run_create(template=template_data(), parameters={}, actor=None)
+
+
+def test_retry_of_a_run_whose_files_were_removed_runs_again_from_its_first_step(db, queued, var_dir):
+    run = RunFactory(status=Run.Status.FAILED, error="boom", finished_at=timezone.now())
+    a = StepFactory(run=run, position=0, status=Step.Status.COMPLETED, output={"x": 1})
+    b = StepFactory(run=run, position=1, status=Step.Status.FAILED, error="boom")
+    services.run_retry(run=run, actor=run.created_by)
+    a.refresh_from_db()
+    b.refresh_from_db()
+    assert (a.status, a.output, b.status) == ("pending", {}, "pending")
+    assert Event.objects.filter(run=run, body__contains="from step step-0").exists()
+    assert queued == [str(run.pk)]
+
+
+# --- several approvers -----------------------------------------------------------------------------------
+
+TWO_TEAMS_RAIL = {
+    "if": "${{ parameters.memoryMiB > 1024 }}",
+    "approvers": ["group:frontend", "group:payments", "group:default/frontend"],
+    "reason": "Big",
+}
+
+
+def _waiting_for_two_teams(requester: str = "alice") -> Run:
+    return services.run_create(
+        template=template_data(steps=_steps(), guardrails=[TWO_TEAMS_RAIL]),
+        parameters={"name": "svc", "memoryMiB": 4096},
+        actor=cast(User, UserFactory(username=requester)),
+    )
+
+
+def test_a_guard_rail_with_a_list_of_approvers_records_them_all_in_order_without_repeats(org, queued):
+    run = _waiting_for_two_teams()
+    approval = run.approvals.get()
+    assert approval.approver_refs == ("group:default/frontend", "group:default/payments")
+    assert run.approver_refs == ("group:default/frontend", "group:default/payments")
+    assert Event.objects.filter(
+        run=run, body="Needs approval by group:default/frontend or group:default/payments: Big"
+    ).exists()
+
+
+@pytest.mark.parametrize("approver", ["carol", "bob"])  # carol is in frontend, bob in payments
+def test_a_member_of_any_listed_group_approves_the_guard_rail_alone(org, queued, approver):
+    run = _waiting_for_two_teams("alice")
+    user = UserFactory(username=approver)
+    assert may(user, Action.SCAFFOLDER_RUN_APPROVE, run)
+    services.run_approve(run=run, actor=user, comment="ok")
+    run.refresh_from_db()
+    assert run.status == Run.Status.OPEN
+    assert run.approvals.get().decided_by == user
+    assert queued == [str(run.pk)]
+
+
+def test_someone_in_none_of_the_listed_groups_cannot_approve(org, queued):
+    run = _waiting_for_two_teams("alice")
+    outsider = UserFactory(username="dave")
+    assert not may(outsider, Action.SCAFFOLDER_RUN_APPROVE, run)
+    with pytest.raises(NotPermitted):
+        services.run_approve(run=run, actor=outsider)
+    with pytest.raises(NotPermitted):
+        services.run_approve(run=run, actor=run.created_by)  # alice is in payments, but asked for it
+
+
+def test_two_guard_rails_need_one_approval_each(org, queued):
+    run = services.run_create(
+        template=template_data(steps=_steps(), guardrails=[MEMORY_RAIL, {**TWO_TEAMS_RAIL, "approvers": "frontend"}]),
+        parameters={"name": "svc", "memoryMiB": 4096},
+        actor=cast(User, UserFactory(username="alice")),
+    )
+    services.run_approve(run=run, actor=UserFactory(username="bob"))
+    run.refresh_from_db()
+    assert run.status == Run.Status.AWAITING_APPROVAL
+    assert run.approver_refs == ("group:default/frontend",)
+    services.run_approve(run=run, actor=UserFactory(username="carol"))
+    run.refresh_from_db()
+    assert run.status == Run.Status.OPEN
+
+
+@pytest.mark.parametrize(
+    ("approvers", "message"),
+    [
+        ([], "expected a ref or a list of 1 to 20 refs, got 0"),
+        (["group:payments", 7], "spec.guardrails[0].approvers[1]: expected a ref such as group:platform, got int"),
+        (["group:payments", ""], "spec.guardrails[0].approvers[1]:"),
+        (["group:payments", None], "spec.guardrails[0].approvers[1]: expected a ref"),
+        ([["group:payments"]], "spec.guardrails[0].approvers[0]: expected a ref such as group:platform, got list"),
+        ({"group": "payments"}, "spec.guardrails[0].approvers: expected a ref such as group:platform, got dict"),
+        (None, "spec.guardrails[0].approvers: expected a ref"),
+        ([f"group:team-{n}" for n in range(21)], "expected a ref or a list of 1 to 20 refs, got 21"),
+        (["group:x/y/z"], "spec.guardrails[0].approvers[0]: Entity reference"),
+        ("x" * 600, "spec.guardrails[0].approvers: a ref of 614 characters; at most 512"),
+    ],
+)
+def test_bad_approvers_refuse_the_run_and_say_where(db, queued, approvers: Any, message: str):
+    rail = {"if": True, "approvers": approvers, "reason": "x"}
+    with pytest.raises(ApplicationError) as refused:
+        services.run_create(template=template_data(guardrails=[rail]), parameters={}, actor=cast(User, UserFactory()))
+    assert message in str(refused.value)
+    assert not Run.objects.exists()
+
+
+# --- the template's version ------------------------------------------------------------------------------
+
+
+def _from_git(ref: str) -> dict[str, Any]:
+    template = template_data(
+        steps=[{"id": "v", "action": "test:echo", "input": {}}],
+        guardrails=[{"if": "${{ template.version == '1.0.0' and template.tag == 'v1.0.0' }}", "approvers": "payments"}],
+    )
+    template["metadata"]["annotations"] = {
+        "backstage.io/managed-by-location": f"git:/srv/repos/templates/service.git#{ref}:template.yaml",
+        "paved.dev/template-version": "9.9.9",  # a stale copy in the template never wins over the tag
+    }
+    return template
+
+
+def test_a_run_of_a_tagged_template_records_its_version_and_tag_and_expressions_see_them(db, queued):
+    run = services.run_create(template=_from_git("v1.0.0"), parameters={}, actor=cast(User, UserFactory()))
+    assert (run.template_version, run.template_tag) == ("1.0.0", "v1.0.0")
+    # The guard rail above only holds when expressions see the same version and tag.
+    assert run.status == Run.Status.AWAITING_APPROVAL
+
+
+def test_a_run_of_a_template_not_read_at_a_tag_has_the_version_its_annotation_gives_and_no_tag(db, queued):
+    run = services.run_create(template=_from_git("main"), parameters={}, actor=cast(User, UserFactory()))
+    assert (run.template_version, run.template_tag) == ("9.9.9", "")
+    assert run.status == Run.Status.OPEN
+
+
+# --- a worker lost mid-run -------------------------------------------------------------------------------
+
+
+def _abandoned(**fields: Any) -> tuple[Run, Step, Step, Step]:
+    run = RunFactory(
+        status=Run.Status.PROCESSING,
+        started_at=timezone.now() - timedelta(hours=1),
+        heartbeat_at=timezone.now() - services.RUN_STALE_AFTER - timedelta(seconds=1),
+        **fields,
+    )
+    done = StepFactory(run=run, position=0, status=Step.Status.COMPLETED, output={"remoteUrl": "/r.git"})
+    busy = StepFactory(run=run, position=1, status=Step.Status.PROCESSING, started_at=timezone.now())
+    later = StepFactory(run=run, position=2)
+    return run, done, busy, later
+
+
+def test_a_processing_run_whose_worker_was_lost_is_reopened_from_the_step_it_was_in(db, queued):
+    run, done, busy, later = _abandoned()
+    assert services.runs_resume_abandoned() == [str(run.pk)]
+    run.refresh_from_db()
+    for step in (done, busy, later):
+        step.refresh_from_db()
+    assert run.status == Run.Status.OPEN
+    assert (done.status, done.output) == ("completed", {"remoteUrl": "/r.git"})
+    assert (busy.status, busy.started_at, later.status) == ("pending", None, "pending")
+    assert queued == [str(run.pk)]
+    assert Event.objects.filter(run=run, body__contains="lost; resuming from step step-1").exists()
+    assert AuditEvent.objects.filter(action="scaffolder.run.resume", target_id=str(run.pk)).exists()
+    # Idempotent: the run is open now, nothing more to do.
+    assert services.runs_resume_abandoned() == []
+    assert queued == [str(run.pk)]
+
+
+def test_a_run_whose_worker_is_alive_or_that_is_not_processing_is_left_alone(db, queued):
+    alive = RunFactory(status=Run.Status.PROCESSING, started_at=timezone.now(), heartbeat_at=timezone.now())
+    old = timezone.now() - timedelta(days=3)
+    for status in (Run.Status.OPEN, Run.Status.AWAITING_APPROVAL):
+        RunFactory(status=status, heartbeat_at=old)
+    RunFactory(status=Run.Status.FAILED, heartbeat_at=old, finished_at=old)
+    assert services.runs_resume_abandoned() == []
+    assert services.run_resume_abandoned(run_id=str(alive.pk)) is None
+    assert services.run_resume_abandoned(run_id="6a0c1c1e-0000-4000-8000-000000000000") is None
+    assert queued == []
+
+
+def test_a_lost_run_without_any_heartbeat_is_resumed_once_it_started_long_enough_ago(db, queued):
+    run = RunFactory(status=Run.Status.PROCESSING, heartbeat_at=None, started_at=timezone.now() - timedelta(hours=2))
+    assert services.runs_resume_abandoned() == [str(run.pk)]
+
+
+def test_a_lost_run_asked_to_cancel_ends_cancelled_instead(db, queued, var_dir):
+    run, _, busy, _ = _abandoned(cancel_requested=True)
+    folder = _files_of(run)
+    services.runs_resume_abandoned()
+    run.refresh_from_db()
+    busy.refresh_from_db()
+    assert (run.status, busy.status, run.cancel_requested) == ("cancelled", "cancelled", False)
+    assert queued == []
+    assert folder.exists()  # removed once the transaction commits, not before
+
+
+def test_resume_abandoned_is_a_periodic_job(settings):
+    assert any(entry["task"] == jobs.RUNS_RESUME_ABANDONED for entry in settings.CELERY_BEAT_SCHEDULE.values())
+
+
+# --- run files -------------------------------------------------------------------------------------------
+
+
+def _finished(status: str, *, dry_run: bool = False, ago: timedelta = timedelta(0)) -> Run:
+    return RunFactory(status=status, dry_run=dry_run, finished_at=timezone.now() - ago)
+
+
+@pytest.mark.parametrize("status", [Run.Status.COMPLETED, Run.Status.CANCELLED])
+def test_a_completed_or_cancelled_run_loses_its_folder(db, var_dir, status):
+    run = _finished(status)
+    folder = _files_of(run)
+    assert services.run_files_remove(run=run)
+    assert not folder.exists()
+    assert not services.run_files_remove(run=run)
+
+
+def test_a_failed_run_keeps_its_files_for_a_retry(db, var_dir):
+    run = _finished(Run.Status.FAILED)
+    folder = _files_of(run)
+    assert not services.run_files_remove(run=run)
+    assert (folder / "workspace" / "README.md").is_file()
+
+
+def test_a_finished_dry_run_keeps_its_workspace_for_its_page_and_loses_the_template(db, var_dir):
+    run = _finished(Run.Status.COMPLETED, dry_run=True)
+    folder = _files_of(run)
+    assert services.run_files_remove(run=run)
+    assert (folder / "workspace" / "README.md").is_file()
+    assert not (folder / "template").exists()
+
+
+def test_an_unfinished_run_keeps_its_files(db, var_dir):
+    run = RunFactory(status=Run.Status.PROCESSING)
+    folder = _files_of(run)
+    assert not services.run_files_remove(run=run)
+    assert folder.exists()
+
+
+def test_cancel_and_reject_remove_the_folder_once_committed(org, queued, var_dir, django_capture_on_commit_callbacks):
+    waiting = _waiting("alice")
+    open_run = RunFactory(status=Run.Status.OPEN)
+    folders = [_files_of(waiting), _files_of(open_run)]
+    with django_capture_on_commit_callbacks(execute=True):
+        services.run_reject(run=waiting, actor=UserFactory(username="bob"), comment="no")
+        services.run_cancel(run=open_run, actor=open_run.created_by)
+    assert [folder.exists() for folder in folders] == [False, False]
+
+
+def _age(folder: Path, ago: timedelta) -> None:
+    when = (timezone.now() - ago).timestamp()
+    os.utime(folder, (when, when))
+
+
+def test_the_sweep_removes_what_is_left_a_day_after_and_keeps_what_may_still_be_needed(db, var_dir):
+    day = services.RUN_FILES_KEPT_FOR
+    old_failed = _files_of(_finished(Run.Status.FAILED, ago=day + timedelta(minutes=1)))
+    old_dry = _files_of(_finished(Run.Status.COMPLETED, dry_run=True, ago=day + timedelta(minutes=1)))
+    recent_failed = _files_of(_finished(Run.Status.FAILED, ago=day - timedelta(minutes=5)))
+    processing = _files_of(RunFactory(status=Run.Status.PROCESSING))
+    waiting = _files_of(RunFactory(status=Run.Status.AWAITING_APPROVAL))
+    _age(processing, timedelta(days=30))
+    _age(waiting, timedelta(days=30))
+    root = services.runs_root()
+    gone_old = root / "0b5c8f57-1d7a-4a43-9e1a-8f3cba1f0a11"
+    gone_new = root / "1b5c8f57-1d7a-4a43-9e1a-8f3cba1f0a11"
+    stray_old = root / "not-a-run"
+    for folder in (gone_old, gone_new, stray_old):
+        (folder / "workspace").mkdir(parents=True)
+    _age(gone_old, timedelta(days=2))
+    _age(stray_old, timedelta(days=2))
+    outside = var_dir / "precious"
+    outside.mkdir()
+    link = root / "link-out"
+    link.symlink_to(outside)
+    os.utime(link, (0, 0), follow_symlinks=False)
+
+    removed = services.run_files_sweep()
+
+    assert sorted(removed) == sorted([old_failed.name, old_dry.name, gone_old.name, stray_old.name, "link-out"])
+    assert [f.exists() for f in (recent_failed, processing, waiting, gone_new)] == [True] * 4
+    assert outside.is_dir()  # a link in the runs folder is removed, never followed
+    assert services.run_files_sweep() == []
+
+
+def test_the_sweep_without_a_runs_folder_does_nothing(db, var_dir):
+    assert services.run_files_sweep() == []
+
+
+def test_the_sweep_is_a_periodic_job(settings):
+    assert any(entry["task"] == jobs.RUN_FILES_SWEEP for entry in settings.CELERY_BEAT_SCHEDULE.values())

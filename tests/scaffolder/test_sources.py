@@ -7,7 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from scaffolder.sources import TemplateSourceError, template_files, template_source, template_version
+from scaffolder.sources import (
+    TemplateSourceError,
+    template_files,
+    template_source,
+    template_tag,
+    template_version,
+    version_of_tag,
+)
 
 
 def _git(*args: str, cwd: Path) -> str:
@@ -47,9 +54,31 @@ def test_a_file_location_names_the_template_folder():
 def test_a_git_location_names_the_tree_beside_the_template_at_its_ref():
     source = template_source(_template("git:/srv/repos/svc.git#v1.2.0:templates/svc/template.yaml"))
     assert source == "git:/srv/repos/svc.git#v1.2.0:templates/svc"
-    assert template_version(source) == "v1.2.0"
-    assert template_version("git:/srv/repos/svc.git#main:") == ""
-    assert template_version("/srv/templates/svc") == ""
+    assert (template_tag(source), template_version(source)) == ("v1.2.0", "1.2.0")
+    assert (template_tag("git:/srv/repos/svc.git#main:"), template_version("git:/srv/repos/svc.git#main:")) == ("", "")
+    assert (template_tag("/srv/templates/svc"), template_version("/srv/templates/svc")) == ("", "")
+
+
+@pytest.mark.parametrize(
+    ("ref", "tag", "version"),
+    [
+        ("v1.0.0", "v1.0.0", "1.0.0"),
+        ("refs/tags/v2.3", "v2.3", "2.3"),
+        ("1.4.0", "1.4.0", "1.4.0"),
+        ("vnext", "", ""),
+        ("v", "", ""),
+        ("main", "", ""),
+        ("", "", ""),
+        ("release/v1.0.0", "", ""),
+    ],
+)
+def test_the_version_is_the_tag_without_its_v(ref, tag, version):
+    source = f"git:/srv/repos/svc.git#{ref}:templates/svc"
+    assert (template_tag(source), template_version(source)) == (tag, version)
+
+
+def test_version_of_tag_keeps_what_is_not_a_v_and_a_digit():
+    assert [version_of_tag(tag) for tag in ("v1.0.0", "1.0.0", "vx", "")] == ["1.0.0", "1.0.0", "vx", ""]
 
 
 def test_a_git_tree_is_exported_once_per_run(tmp_path, settings):

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -7,6 +8,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from scaffolder.models import Run
 from scaffolder.runner import workspace_path
@@ -243,6 +245,101 @@ def test_run_detail_of_a_finished_dry_run_shows_the_rendered_files(auth_client: 
     assert 'data-file="src/app.py"' in page
     assert "# new-service" in page
     assert 'data-file="link"' not in page
+
+
+def _registered(user: User, *, entity_ref: str = "component:default/new-service", **fields: Any) -> Run:
+    """A completed run whose catalog:register step registered `entity_ref`."""
+    run = RunFactory(created_by=user, status=Run.Status.COMPLETED, finished_at=timezone.now(), **fields)
+    StepFactory(run=run, position=0, step_id="publish", action="publish:git", status="completed", output={})
+    StepFactory(
+        run=run,
+        position=1,
+        step_id="register",
+        action="catalog:register",
+        status="completed",
+        output={"entityRef": entity_ref, "catalogInfoUrl": "/r.git#main:catalog-info.yaml"},
+    )
+    return run
+
+
+def _hrefs(page: str, text: str) -> list[str]:
+    return re.findall(r'<a [^>]*href="([^"]*)"[^>]*>' + re.escape(text) + "</a>", page)
+
+
+def test_open_in_catalog_goes_to_the_registered_entity_page(auth_client: Client, htmx_client: Client, user) -> None:
+    run = _registered(user)
+    url = reverse("scaffolder:run_detail", args=[run.pk])
+    entity_page = reverse("catalog:entity_detail", args=["default", "component", "new-service"])
+    assert _hrefs(html(auth_client.get(url)), "Open in catalog") == [entity_page]
+    fragment = htmx_client.get(url)
+    assert is_fragment(fragment, "run-live")
+    assert _hrefs(html(fragment), "Open in catalog") == [entity_page]
+    assert "catalog/search" not in html(fragment)
+
+
+def test_an_output_link_to_the_entity_opens_its_page_once(auth_client: Client, user) -> None:
+    output = {
+        "links": [
+            {"title": "Repository", "url": "https://git.example/new-service"},
+            {"title": "Open in catalog", "icon": "catalog", "entityRef": "component:default/new-service"},
+        ]
+    }
+    run = _registered(user, output=output)
+    page = html(auth_client.get(reverse("scaffolder:run_detail", args=[run.pk])))
+    entity_page = reverse("catalog:entity_detail", args=["default", "component", "new-service"])
+    assert _hrefs(page, "Open in catalog") == [entity_page]
+    assert _hrefs(page, "Repository") == ["https://git.example/new-service"]
+
+
+def test_open_in_catalog_before_the_entity_is_ingested_still_links_its_page_which_is_404(
+    auth_client: Client, user
+) -> None:
+    run = _registered(user, entity_ref="component:default/not-yet-there")
+    page = html(auth_client.get(reverse("scaffolder:run_detail", args=[run.pk])))
+    [href] = _hrefs(page, "Open in catalog")
+    assert href == reverse("catalog:entity_detail", args=["default", "component", "not-yet-there"])
+    assert auth_client.get(href).status_code == 404
+
+
+def test_a_dry_run_or_an_unfinished_register_step_has_no_catalog_link(auth_client: Client, user) -> None:
+    dry = _registered(user, entity_ref="component:default/dry-run", dry_run=True)
+    failed = RunFactory(created_by=user, status=Run.Status.FAILED, finished_at=timezone.now())
+    StepFactory(run=failed, action="catalog:register", status="failed", output={"entityRef": "component:default/x"})
+    for run in (dry, failed):
+        page = html(auth_client.get(reverse("scaffolder:run_detail", args=[run.pk])))
+        assert "Open in catalog" not in page
+
+
+@pytest.mark.parametrize(
+    "link",
+    [
+        {"title": "Evil", "url": "javascript:alert(1)"},
+        {"title": "Evil", "url": " JavaScript:alert(1)"},
+        {"title": "Evil", "url": "data:text/html,<script>alert(1)</script>"},
+        {"title": "Evil", "entityRef": "not a ref"},
+        {"title": "Evil"},
+        "javascript:alert(1)",
+    ],
+)
+def test_output_links_that_are_not_web_addresses_are_left_out(auth_client: Client, user, link: Any) -> None:
+    run = _registered(user, entity_ref="", output={"links": [link, {"title": "Fine", "url": "/catalog/"}]})
+    page = html(auth_client.get(reverse("scaffolder:run_detail", args=[run.pk])))
+    assert _hrefs(page, "Fine") == ["/catalog/"]
+    assert "Evil" not in page
+    assert "javascript:" not in page.lower()
+    assert "Open in catalog" not in page
+
+
+def test_run_detail_names_every_group_that_may_approve_and_a_member_of_any_sees_the_buttons(
+    catalog, client_for: Callable[..., Client]
+) -> None:
+    run = ApprovalFactory(approver_ref="group:default/frontend", other_approver_refs=["group:default/payments"]).run
+    url = reverse("scaffolder:run_detail", args=[run.pk])
+    page = html(client_for("bob").get(url))  # bob is in payments, the second group named
+    assert "group:default/frontend or group:default/payments" in page
+    assert ">Approve</button>" in page
+    assert ">Approve</button>" not in html(client_for("dave").get(url))
+    assert str(run.pk) in html(client_for("carol").get(reverse("scaffolder:approval_queue")))
 
 
 def test_run_detail_of_someone_elses_run_is_404(auth_client: Client) -> None:
