@@ -16,7 +16,11 @@ manifest declares for the package:
   ``range`` uses the npm range syntax on it (pseudo-versions are pre-releases, so ``>=0.0.0`` does not match them
   unless the range names a pre-release of the same version, as npm does).
 
-Lock files are not read: the judged version is what the manifest declares.
+Only manifests whose ecosystem can read ``range`` are looked at: ``>=5.2,<6`` (PEP 440) is looked for in Python
+manifests only, ``^1.2`` in package.json and go.mod only; a range no manifest's ecosystem reads is a parameter problem.
+``ecosystem`` (python, npm, go) narrows the default manifests to one ecosystem. Every listed manifest is a fact the
+rule needs, so one that could not be collected makes the result ``error``. Lock files are not read: the judged version
+is what the manifest declares.
 """
 
 from __future__ import annotations
@@ -269,23 +273,32 @@ def range_problem(ecosystem: str, version_range: str) -> str | None:
 
 
 def _manifests(params: Mapping[str, Any]) -> tuple[str, ...]:
-    return tuple(params.get("manifests") or DEFAULT_MANIFESTS)
+    manifests = tuple(params.get("manifests") or DEFAULT_MANIFESTS)
+    if "ecosystem" in params and "manifests" not in params:
+        return tuple(m for m in manifests if _ecosystem_of(m) == params["ecosystem"])
+    return manifests
+
+
+def _readable_range(params: Mapping[str, Any], manifest: str) -> bool:
+    """Whether this manifest's ecosystem reads the range (a PEP 440 range is not looked for in package.json)."""
+    return "range" not in params or range_problem(_ecosystem_of(manifest), params["range"]) is None
 
 
 def _dependency_params(params: Mapping[str, Any]) -> list[tuple[str, str]]:
     problems: list[tuple[str, str]] = []
     manifests = _manifests(params)
     for index, manifest in enumerate(manifests):
-        if not _ecosystem_of(manifest):
-            problems.append(
-                (f"manifests.{index}", f"{manifest} is not requirements*.txt, pyproject.toml, package.json or go.mod")
-            )
-    ecosystems = {_ecosystem_of(m) for m in manifests} - {""}
-    if "range" in params:
-        rangeless = {eco: range_problem(eco, params["range"]) for eco in sorted(ecosystems)}
-        bad = [message for message in rangeless.values() if message]
-        if bad:
-            problems.append(("range", "; ".join(bad)))
+        ecosystem = _ecosystem_of(manifest)
+        if not ecosystem:
+            message = f"{manifest} is not requirements*.txt, pyproject.toml, package.json or go.mod"
+            problems.append((f"manifests.{index}", message))
+        elif "ecosystem" in params and ecosystem != params["ecosystem"]:
+            problems.append((f"manifests.{index}", f"{manifest} is not a {params['ecosystem']} manifest"))
+    ecosystems = sorted({_ecosystem_of(m) for m in manifests} - {""})
+    if "range" in params and ecosystems:
+        messages = [range_problem(ecosystem, params["range"]) for ecosystem in ecosystems]
+        if all(messages):
+            problems.append(("range", "; ".join(str(message) for message in messages)))
     return problems
 
 
@@ -293,8 +306,9 @@ def _dependency(
     params: Mapping[str, Any], entity: Mapping[str, Any], facts: Facts, now: datetime
 ) -> tuple[State, Evidence]:
     name, version_range = params["name"], params.get("range")
+    manifests = [manifest for manifest in _manifests(params) if _readable_range(params, manifest)]
     unreadable: list[str] = []
-    for manifest in _manifests(params):
+    for manifest in manifests:
         fact = facts[file_key(manifest)]
         value = fact.value if isinstance(fact.value, Mapping) else {}
         text = value.get("text")
@@ -302,8 +316,8 @@ def _dependency(
             continue
         try:
             declared = _declared_in(manifest, text, name)
-        except (ValueError, tomllib.TOMLDecodeError) as error:
-            unreadable.append(f"{manifest}: {error}")
+        except (ValueError, RecursionError, tomllib.TOMLDecodeError) as error:
+            unreadable.append(f"{manifest}: {str(error)[:200]}")
             continue
         if declared is None:
             if value.get("truncated"):
@@ -317,15 +331,11 @@ def _dependency(
         if in_range(declared.ecosystem, declared.version, version_range):
             return result(State.PASS, fact, seen, f"{name} {declared.version} in {manifest} is within {version_range}")
         return result(State.FAIL, fact, seen, f"{name} {declared.version} in {manifest} is not within {version_range}")
-    first = facts[file_key(_manifests(params)[0])]
+    first = facts[file_key(manifests[0])]
     if unreadable:
-        return result(
-            State.ERROR,
-            first,
-            unreadable,
-            f"{name} was not found, and some manifests could not be read: {'; '.join(unreadable)}",
-        )
-    return result(State.FAIL, first, None, f"{name} is not declared in {', '.join(_manifests(params))}")
+        message = f"{name} was not found, and some manifests could not be read: {'; '.join(unreadable)}"
+        return result(State.ERROR, first, unreadable, message)
+    return result(State.FAIL, first, None, f"{name} is not declared in {', '.join(manifests)}")
 
 
 FILE_EXISTS = register_rule(
@@ -358,13 +368,15 @@ DEPENDENCY = register_rule(
                 "name": NONEMPTY,
                 "range": {**NONEMPTY, "description": "PEP 440 specifiers for Python, npm range syntax otherwise."},
                 "manifests": {"type": "array", "items": _PATH_SCHEMA, "minItems": 1, "maxItems": 20},
+                "ecosystem": {"enum": ["python", "npm", "go"]},
             },
             ["name"],
         ),
-        lambda params, entity: {file_key(manifest) for manifest in _manifests(params)},
+        lambda params, entity: {file_key(m) for m in _manifests(params) if _readable_range(params, m)},
         _dependency,
         _dependency_params,
         description="The first manifest (in order) that declares the package decides; without range, declaring it "
-        "passes.",
+        "passes. Only manifests whose ecosystem reads the range are looked at (a PEP 440 range is not looked for in "
+        "package.json); ecosystem narrows the default manifests to one ecosystem.",
     )
 )
