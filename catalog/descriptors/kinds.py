@@ -391,13 +391,15 @@ TEMPLATE_SCHEMA: Final = {
         },
         "steps": {
             "type": "array",
+            "minItems": 1,
+            "description": "The steps a run executes in order; at least one.",
             "items": {
                 "type": "object",
                 "required": ["action"],
                 "properties": {
                     "id": {"type": "string"},
                     "name": {"type": "string"},
-                    "action": {"type": "string"},
+                    "action": _str("The id of the action the step runs, e.g. fetch:template."),
                     "input": {"type": "object"},
                     "if": _STRING_OR_BOOL,
                     "backstage:permissions": _PERMISSIONS,
@@ -586,6 +588,26 @@ def _validate_scorecard(spec: Mapping[str, Any]) -> list[SpecIssue]:
     return issues
 
 
+def _validate_template(spec: Mapping[str, Any]) -> list[SpecIssue]:
+    """Step ids name a step's output (`steps['id'].output`): two steps with one id would make that ambiguous."""
+    issues: list[SpecIssue] = []
+    first_index: dict[str, int] = {}
+    for index, step in enumerate(spec.get("steps", [])):
+        step_id = step.get("id")
+        if not isinstance(step_id, str):
+            continue
+        if step_id in first_index:
+            issues.append(
+                SpecIssue(
+                    f"steps[{index}].id",
+                    f"step id {step_id!r} is already used by steps[{first_index[step_id]}]; step ids must be unique",
+                )
+            )
+            continue
+        first_index[step_id] = index
+    return issues
+
+
 def _register_builtins() -> None:
     owner = _owner()
     system = _system()
@@ -667,6 +689,7 @@ def _register_builtins() -> None:
             "Template",
             TEMPLATE_SCHEMA,
             (owner,),
+            _validate_template,
             description="A scaffolding task: the parameters it asks for and the steps it runs.",
             trusted_only=True,
         ),
