@@ -29,6 +29,7 @@ The rules, one per `Action` (the README's "Who may do what" table says the same)
 | `oncall.feed.revoke` | administrators, the feed's creator, the person of a person feed, owners of the schedule |
 | `scaffolder.run.approve` | administrators and members of the approver group (or the approver); never the requester |
 | `scorecards.exemption.approve` | the same as approving a scaffolder run |
+| `scorecards.campaign.write` | administrators, members of the scorecard's owner (create, change, delete campaigns) |
 
 Membership (two queries: the catalog User, its groups) is looked up at most once per user object and kept on it, as
 Django keeps a user's permissions, so a page that asks about many schedules pays for it once.
@@ -70,6 +71,7 @@ class Action(StrEnum):
     ONCALL_FEED_REVOKE = "oncall.feed.revoke"
     SCAFFOLDER_RUN_APPROVE = "scaffolder.run.approve"
     SCORECARD_EXEMPTION_APPROVE = "scorecards.exemption.approve"
+    SCORECARD_CAMPAIGN_WRITE = "scorecards.campaign.write"
 
 
 APPROVALS: Final = frozenset({Action.SCAFFOLDER_RUN_APPROVE, Action.SCORECARD_EXEMPTION_APPROVE})
@@ -215,6 +217,11 @@ def _approve(user: User, request: ApprovalRequest) -> bool:
     return is_admin(user) or any(mine.owns(ref) for ref in refs)
 
 
+def _campaign_write(user: User, scorecard: Owned) -> bool:
+    # The scorecard (its row or its catalog entity): its owners drive campaigns towards it.
+    return is_admin(user) or membership(user).owns(scorecard.owner_ref)
+
+
 _RULES: Final[dict[Action, Callable[[User, Any], bool]]] = {
     Action.ENTITY_DELETE: _entity_delete,
     Action.LOCATION_REGISTER: _location_register,
@@ -226,6 +233,7 @@ _RULES: Final[dict[Action, Callable[[User, Any], bool]]] = {
     Action.ONCALL_FEED_REVOKE: _feed_revoke,
     Action.SCAFFOLDER_RUN_APPROVE: _approve,
     Action.SCORECARD_EXEMPTION_APPROVE: _approve,
+    Action.SCORECARD_CAMPAIGN_WRITE: _campaign_write,
 }
 
 # Objects the rule cannot decide without (None is meaningful for registering and for an on-call schedule that is gone).
@@ -235,6 +243,7 @@ _NEEDS_OBJECT: Final = frozenset(
         Action.LOCATION_DELETE,
         Action.ONCALL_FEED_CREATE,
         Action.ONCALL_FEED_REVOKE,
+        Action.SCORECARD_CAMPAIGN_WRITE,
         *APPROVALS,
     }
 )
@@ -286,4 +295,7 @@ def _refusal(actor: Actor | None, action: Action, obj: Any) -> str:
             if isinstance(actor, SystemActor):
                 return "Approvals need a person; the command line cannot approve."
             return f"Only administrators and members of {obj.approver_ref} may approve, and never whoever asked."
+        case Action.SCORECARD_CAMPAIGN_WRITE:
+            owner = obj.owner_ref or "nobody"
+            return f"Only administrators and members of {owner}, which owns {obj.ref}, may change its campaigns."
     return f"You may not do {action}."

@@ -360,6 +360,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "scaffolder-runs-resume-abandoned": {"task": "scaffolder.runs_resume_abandoned", "schedule": 300.0},
     # Files of finished runs left behind for more than a day (failed runs past their retry window, dry runs).
     "scaffolder-run-files-sweep": {"task": "scaffolder.run_files_sweep", "schedule": 3600.0},
+    # Approved scorecard exemptions past their expiry end, and their services are evaluated again.
+    "scorecards-exemptions-expire": {"task": "scorecards.exemptions_expire", "schedule": 300.0},
 }
 
 # --- logging --------------------------------------------------------------------------------------
@@ -394,3 +396,10 @@ PAVED_CATALOG_GIT_TIMEOUT_SECONDS = env_int("PAVED_CATALOG_GIT_TIMEOUT_SECONDS",
 # Bounds on one refresh: files read (across nested Locations) and how deep Locations may nest.
 PAVED_CATALOG_MAX_FILES = env_int("PAVED_CATALOG_MAX_FILES", 5000)
 PAVED_CATALOG_MAX_NESTING = env_int("PAVED_CATALOG_MAX_NESTING", 10)
+
+# --- scorecards -----------------------------------------------------------------------------------
+
+# The longest an exemption from a scorecard check may last, in days; every exemption must expire within it.
+PAVED_SCORECARDS_MAX_EXEMPTION_DAYS = env_int("PAVED_SCORECARDS_MAX_EXEMPTION_DAYS", 90)
+if not 1 <= PAVED_SCORECARDS_MAX_EXEMPTION_DAYS <= 3660:
+    raise ImproperlyConfigured("PAVED_SCORECARDS_MAX_EXEMPTION_DAYS must be a whole number of days from 1 to 3660")

@@ -33,6 +33,7 @@ from django.utils import timezone
 from catalog import jobs, services
 from catalog.models import CalendarFeed, Entity, Location, OnCallOverride
 from portal.permissions import SYSTEM, Action, NotPermitted, may, require
+from scorecards.models import Scorecard
 from tests.catalog.factories import ComponentDictFactory, LocationFactory, ingest
 from tests.catalog.oncall.factories import CalendarFeedFactory, OnCallOverrideFactory, payments_org
 from tests.portal.factories import AdminFactory, ApiTokenFactory, UserFactory
@@ -66,6 +67,7 @@ class World:
     schedule_feed: CalendarFeed
     target: Path
     approval: PendingApproval
+    scorecard: Scorecard
     queued: list[str] = field(default_factory=list)
 
 
@@ -110,6 +112,7 @@ TABLE = [
     Row("oncall.feed.revoke", Action.ONCALL_FEED_REVOKE, lambda w: w.schedule_feed, OWNERS),
     Row("scaffolder.run.approve", Action.SCAFFOLDER_RUN_APPROVE, lambda w: w.approval, OWNERS),
     Row("scorecards.exemption.approve", Action.SCORECARD_EXEMPTION_APPROVE, lambda w: w.approval, OWNERS),
+    Row("scorecards.campaign.write", Action.SCORECARD_CAMPAIGN_WRITE, lambda w: w.scorecard, OWNERS),
 ]
 ROWS = {row.name: row for row in TABLE}
 
@@ -144,6 +147,7 @@ def world(tmp_path, settings, monkeypatch) -> World:
         schedule_feed=CalendarFeedFactory.create(created_by=UserFactory(username="carol")),
         target=target,
         approval=PendingApproval("group:default/payments", UserFactory(username="bob").pk),
+        scorecard=Scorecard(ref="scorecard:default/production-readiness", owner_ref="group:default/payments"),
     )
     monkeypatch.setattr(jobs, "location_refresh_enqueue", lambda *, location_id: world.queued.append(location_id))
     return world

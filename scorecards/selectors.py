@@ -1,0 +1,377 @@
+"""Reads of scorecards: definitions as the services need them, exemptions, the level of anything on any past date,
+campaigns and their progress.
+
+History is answered from Transition rows alone: the level of an entity at an instant is the `to_value` of its last
+level transition at or before it, and an entity with none had not been scored yet. Campaign progress counts today from
+the current scores and results, and the weeks before from the history, and fits a straight line through them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from django.core.exceptions import ValidationError
+from django.db.models import Count, OuterRef, QuerySet, Subquery
+
+from catalog import query
+from catalog import selectors as catalog_selectors
+from catalog.descriptors.refs import RefError, parse_ref
+from catalog.models import Entity
+from scorecards.filters import CampaignFilterSet, ExemptionFilterSet, TransitionFilterSet
+from scorecards.models import Campaign, Exemption, Result, Score, Scorecard, Transition
+
+# Campaign forecasts fit a line through the number of services done at the end of each of the last TREND_WEEKS
+# weeks and today.
+TREND_WEEKS: Final = 4
+# A forecast further out than this is no forecast: the campaign, at its pace, does not finish.
+MAX_FORECAST_WEEKS: Final = 52 * 100
+# A check counts as passing for a campaign in these states of its history (an exempt check passes).
+PASSING: Final = frozenset({Result.State.PASS.value, "exempt"})
+
+
+# -- scorecard definitions ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ScorecardInfo:
+    """What the services need of a scorecard: its owner (who approves exemptions and runs its campaigns), its levels
+    lowest first and its check ids. From the Scorecard row the evaluation keeps, else from the catalog entity."""
+
+    ref: str
+    title: str
+    owner_ref: str
+    levels: tuple[str, ...]
+    check_ids: tuple[str, ...]
+
+    def level_index(self, level: str) -> int | None:
+        """The position of `level` (compared case-insensitively), None when the scorecard has no such level."""
+        lowered = [name.lower() for name in self.levels]
+        return lowered.index(level.lower()) if level.lower() in lowered else None
+
+
+def _names(items: Any, key: str) -> tuple[str, ...]:
+    if not isinstance(items, list):
+        return ()
+    return tuple(
+        str(item[key]) for item in items if isinstance(item, Mapping) and isinstance(item.get(key), str) and item[key]
+    )
+
+
+def _owner(value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        return ""
+    try:
+        return str(parse_ref(value, default_kind="group"))
+    except RefError:
+        return ""
+
+
+def scorecard_info_get(*, ref: str) -> ScorecardInfo | None:
+    """The scorecard `ref` (a full, lower-cased ref): its evaluated definition, else its catalog entity; None when
+    neither exists. At most two queries."""
+    row = Scorecard.objects.filter(ref=ref).first()
+    if row is not None:
+        spec = row.definition if isinstance(row.definition, Mapping) else {}
+        title, owner = row.title, row.owner_ref or _owner(spec.get("owner"))
+    else:
+        entity = catalog_selectors.entity_get_by_ref(ref=ref)
+        if entity is None or entity.kind.lower() != "scorecard":
+            return None
+        spec = entity.data.get("spec") if isinstance(entity.data.get("spec"), Mapping) else {}
+        title, owner = entity.title, entity.owner_ref or _owner(spec.get("owner"))
+    return ScorecardInfo(
+        ref=ref,
+        title=title,
+        owner_ref=owner.lower(),
+        levels=_names(spec.get("levels"), "name"),
+        check_ids=_names(spec.get("checks"), "id"),
+    )
+
+
+# -- exemptions ------------------------------------------------------------------------------------------------------
+
+
+def _filtered(filterset: Any) -> QuerySet[Any]:
+    """The FilterSet's rows; invalid parameters are a ValidationError whose messages name the parameter."""
+    if not filterset.is_valid():
+        raise ValidationError(
+            {name: [f"{name}: {message}" for message in messages] for name, messages in filterset.errors.items()}
+        )
+    return filterset.qs  # type: ignore[no-any-return]
+
+
+def exemption_list(*, filters: Mapping[str, Any]) -> QuerySet[Exemption]:
+    """Exemptions, newest request first, filtered by ExemptionFilterSet's parameters. Who asked and who decided are
+    joined in, so listing them is one query."""
+    base = Exemption.objects.select_related("requested_by", "decided_by").order_by("-requested_at", "id")
+    return _filtered(ExemptionFilterSet(filters, queryset=base))
+
+
+def exemption_get(*, exemption_id: uuid.UUID) -> Exemption | None:
+    return Exemption.objects.select_related("requested_by", "decided_by").filter(pk=exemption_id).first()
+
+
+def exemptions_active(*, entity_ref: str, scorecard_ref: str, now: dt.datetime) -> set[str]:
+    """Ids of the checks of `scorecard_ref` that `entity_ref` is exempt from at `now`: approved and not yet expired,
+    whether or not the expiry job has run. One query."""
+    return set(
+        Exemption.objects.filter(
+            entity_ref=entity_ref.lower(),
+            scorecard_ref=scorecard_ref.lower(),
+            status=Exemption.Status.APPROVED,
+            expires_at__gt=now,
+        ).values_list("check_id", flat=True)
+    )
+
+
+# -- history ---------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LevelAt:
+    """An entity's level on a scorecard at an instant, and since when it held it."""
+
+    level: str
+    level_index: int
+    percent: float | None
+    since: dt.datetime
+
+
+def _last_level_transitions(*, scorecard_ref: str, at: dt.datetime) -> QuerySet[Transition]:
+    """Per entity, its last level transition on the scorecard at or before `at` (one query when evaluated)."""
+    level_rows = Transition.objects.filter(scorecard_ref=scorecard_ref, kind=Transition.Kind.LEVEL, at__lte=at)
+    latest = level_rows.filter(entity_ref=OuterRef("entity_ref")).order_by("-at", "-id").values("pk")[:1]
+    return level_rows.filter(pk=Subquery(latest))
+
+
+def level_at(*, entity_ref: str, scorecard_ref: str, at: dt.datetime) -> LevelAt | None:
+    """The level `entity_ref` held on `scorecard_ref` at `at`; None when it had not been scored by then. One query."""
+    last = (
+        Transition.objects.filter(
+            entity_ref=entity_ref.lower(), scorecard_ref=scorecard_ref.lower(), kind=Transition.Kind.LEVEL, at__lte=at
+        )
+        .order_by("-at", "-id")
+        .first()
+    )
+    if last is None:
+        return None
+    index = last.level_index if last.level_index is not None else -1
+    return LevelAt(level=last.to_value, level_index=index, percent=last.percent, since=last.at)
+
+
+@dataclass(frozen=True)
+class LevelCount:
+    level: str  # empty: no level
+    level_index: int  # -1: no level
+    count: int
+
+
+@dataclass(frozen=True)
+class LevelDistribution:
+    """How many entities held each level at an instant (every level of the scorecard, lowest first, after "none")."""
+
+    total: int
+    levels: list[LevelCount]
+
+
+def levels_at(*, scorecard_ref: str, at: dt.datetime, owner_ref: str | None = None) -> LevelDistribution:
+    """The distribution of levels on `scorecard_ref` at `at`, of every entity scored by then, or of those `owner_ref`
+    owned at the time (the owner recorded on the transition). Three queries at most."""
+    rows = _last_level_transitions(scorecard_ref=scorecard_ref.lower(), at=at)
+    if owner_ref:
+        rows = rows.filter(owner_ref=owner_ref.lower())
+    counted = rows.values("to_value", "level_index").annotate(count=Count("id")).order_by()
+    counts: dict[tuple[int, str], int] = defaultdict(int)
+    for row in counted:
+        index = row["level_index"] if row["level_index"] is not None else -1
+        counts[(index, row["to_value"] if index >= 0 else "")] += row["count"]
+    info = scorecard_info_get(ref=scorecard_ref.lower())
+    for index, name in enumerate(info.levels if info is not None else ()):
+        counts.setdefault((index, name), 0)
+    counts.setdefault((-1, ""), 0)
+    levels = [LevelCount(level=name, level_index=index, count=n) for (index, name), n in sorted(counts.items())]
+    return LevelDistribution(total=sum(counts.values()), levels=levels)
+
+
+def transition_list(*, filters: Mapping[str, Any]) -> QuerySet[Transition]:
+    """Transitions in time order, filtered by TransitionFilterSet's parameters."""
+    return _filtered(TransitionFilterSet(filters, queryset=Transition.objects.order_by("at", "id")))
+
+
+# -- campaigns -------------------------------------------------------------------------------------------------------
+
+
+def campaign_list(*, filters: Mapping[str, Any]) -> QuerySet[Campaign]:
+    """Campaigns, soonest due first, filtered by CampaignFilterSet's parameters."""
+    base = Campaign.objects.select_related("created_by").order_by("due_date", "title", "slug")
+    return _filtered(CampaignFilterSet(filters, queryset=base))
+
+
+def campaign_get(*, slug: str) -> Campaign | None:
+    return Campaign.objects.select_related("created_by").filter(slug=slug).first()
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """A straight line through the number done per week: its slope (services a week), and where it meets the total.
+    `delayed`: work is left and the line does not reach the total by the due date (or never does)."""
+
+    per_week: float
+    projected_finish: dt.date | None
+    delayed: bool
+
+
+@dataclass(frozen=True)
+class TeamProgress:
+    owner_ref: str  # the entity's owner in the catalog now; empty for entities without one
+    total: int
+    done: int
+    percent: float
+    forecast: Forecast
+
+
+@dataclass(frozen=True)
+class CampaignProgress:
+    total: int
+    done: int
+    percent: float
+    forecast: Forecast
+    teams: list[TeamProgress] = field(default_factory=list)
+    problem: str = ""  # why nothing could be counted (the scorecard or its target level is gone), else empty
+
+
+def _percent(done: int, total: int) -> float:
+    return round(100.0 * done / total, 1) if total else 0.0
+
+
+def forecast(*, counts: Sequence[int], total: int, now: dt.datetime, due_date: dt.date) -> Forecast:
+    """Fit done = a + b·week through `counts` (one per week, the last one today) by least squares, and project when
+    it reaches `total`. No progress (a slope of zero or less) projects no finish."""
+    remaining = total - counts[-1]
+    n = len(counts)
+    weeks = range(-(n - 1), 1)
+    mean_week = sum(weeks) / n
+    mean_done = sum(counts) / n
+    spread = sum((week - mean_week) ** 2 for week in weeks)
+    slope = sum((week - mean_week) * (done - mean_done) for week, done in zip(weeks, counts, strict=True)) / spread
+    slope = round(slope, 6)
+    if remaining <= 0:
+        return Forecast(per_week=slope, projected_finish=now.date(), delayed=False)
+    if slope <= 0 or remaining / slope > MAX_FORECAST_WEEKS:
+        return Forecast(per_week=slope, projected_finish=None, delayed=True)
+    finish = (now + dt.timedelta(weeks=remaining / slope)).date()
+    return Forecast(per_week=slope, projected_finish=finish, delayed=finish > due_date)
+
+
+def _done_by_level_now(*, scorecard_ref: str, target_index: int) -> set[str]:
+    return set(
+        Score.objects.filter(scorecard_ref=scorecard_ref, level_index__gte=target_index).values_list(
+            "entity_ref", flat=True
+        )
+    )
+
+
+def _done_by_level_at(*, scorecard_ref: str, target_index: int, at: dt.datetime) -> set[str]:
+    rows = _last_level_transitions(scorecard_ref=scorecard_ref, at=at).filter(level_index__gte=target_index)
+    return set(rows.values_list("entity_ref", flat=True))
+
+
+def _all_checks(pairs: Iterable[tuple[str, str]], check_ids: Sequence[str]) -> set[str]:
+    passed: dict[str, set[str]] = defaultdict(set)
+    for entity_ref, check_id in pairs:
+        passed[entity_ref].add(check_id)
+    wanted = set(check_ids)
+    return {entity_ref for entity_ref, checks in passed.items() if wanted <= checks}
+
+
+def _done_by_checks_now(*, scorecard_ref: str, check_ids: Sequence[str]) -> set[str]:
+    results = Result.objects.filter(scorecard_ref=scorecard_ref, check_id__in=check_ids)
+    passing = results.filter(state=Result.State.PASS) | results.filter(exempt=True)
+    return _all_checks(passing.values_list("entity_ref", "check_id"), check_ids)
+
+
+def _done_by_checks_at(*, scorecard_ref: str, check_ids: Sequence[str], at: dt.datetime) -> set[str]:
+    rows = Transition.objects.filter(
+        scorecard_ref=scorecard_ref, kind=Transition.Kind.CHECK, check_id__in=check_ids, at__lte=at
+    )
+    latest = (
+        rows.filter(entity_ref=OuterRef("entity_ref"), check_id=OuterRef("check_id"))
+        .order_by("-at", "-id")
+        .values("pk")
+    )
+    last = rows.filter(pk=Subquery(latest[:1]), to_value__in=PASSING)
+    return _all_checks(last.values_list("entity_ref", "check_id"), check_ids)
+
+
+def campaign_entities(*, campaign: Campaign) -> dict[str, str]:
+    """The entities a campaign is about, ref → owner: the catalog entities matching its filter, or without a filter
+    those scored on its scorecard. Raises catalog.query.QueryError for a filter that does not parse."""
+    if campaign.filter.strip():
+        entities = query.entity_queryset(query.parse_filter([campaign.filter]))
+    else:
+        scored = Score.objects.filter(scorecard_ref=campaign.scorecard_ref).values("entity_ref")
+        entities = Entity.objects.filter(ref__in=scored)
+    return dict(entities.values_list("ref", "owner_ref"))
+
+
+def campaign_progress(*, campaign: Campaign, now: dt.datetime) -> CampaignProgress:
+    """Services done (at the target level or above, or passing every listed check, exempt checks included), overall
+    and per owning team, with a forecast from the last TREND_WEEKS weeks of history. TREND_WEEKS + 4 queries."""
+    info = scorecard_info_get(ref=campaign.scorecard_ref)
+    none = Forecast(per_week=0.0, projected_finish=None, delayed=False)
+    if info is None:
+        return CampaignProgress(0, 0, 0.0, none, problem=f"The scorecard {campaign.scorecard_ref} no longer exists.")
+    target_index = info.level_index(campaign.target_level) if campaign.target_level else None
+    if campaign.target_level and target_index is None:
+        return CampaignProgress(
+            0, 0, 0.0, none, problem=f"{info.ref} no longer has the level {campaign.target_level!r}."
+        )
+    try:
+        owners = campaign_entities(campaign=campaign)
+    except query.QueryError as error:
+        return CampaignProgress(0, 0, 0.0, none, problem=f"The campaign's filter does not parse: {error.message}")
+    instants = [now - dt.timedelta(weeks=weeks) for weeks in range(TREND_WEEKS, 0, -1)]
+    samples: list[set[str]] = []
+    if target_index is not None:
+        samples = [_done_by_level_at(scorecard_ref=info.ref, target_index=target_index, at=at) for at in instants] + [
+            _done_by_level_now(scorecard_ref=info.ref, target_index=target_index)
+        ]
+    else:
+        check_ids = [str(check) for check in campaign.check_ids]
+        samples = [_done_by_checks_at(scorecard_ref=info.ref, check_ids=check_ids, at=at) for at in instants] + [
+            _done_by_checks_now(scorecard_ref=info.ref, check_ids=check_ids)
+        ]
+    teams: dict[str, list[str]] = defaultdict(list)
+    for ref, owner in owners.items():
+        teams[owner].append(ref)
+
+    def counted(refs: Iterable[str]) -> list[int]:
+        members = set(refs)
+        return [len(members & sample) for sample in samples]
+
+    team_rows = []
+    for owner in sorted(teams):
+        counts = counted(teams[owner])
+        total = len(teams[owner])
+        team_rows.append(
+            TeamProgress(
+                owner_ref=owner,
+                total=total,
+                done=counts[-1],
+                percent=_percent(counts[-1], total),
+                forecast=forecast(counts=counts, total=total, now=now, due_date=campaign.due_date),
+            )
+        )
+    counts = counted(owners)
+    return CampaignProgress(
+        total=len(owners),
+        done=counts[-1],
+        percent=_percent(counts[-1], len(owners)),
+        forecast=forecast(counts=counts, total=len(owners), now=now, due_date=campaign.due_date),
+        teams=team_rows,
+    )
