@@ -122,7 +122,7 @@ def _python_version(requirement: Requirement) -> tuple[str | None, str]:
                 pins.append(Version(text[:-2]))
             elif spec.operator in (">=", "~="):
                 lower.append(Version(text))
-        except InvalidVersion:
+        except (InvalidVersion, ValueError):  # ValueError: a component too long to be an int
             continue
     if pins:
         return str(pins[0]), ""

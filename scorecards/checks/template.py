@@ -25,6 +25,7 @@ from scorecards.engine.model import Evidence, Facts, State
 SOURCE_TEMPLATE: Final = "backstage.io/source-template"
 TEMPLATE_VERSION: Final = "paved.dev/template-version"
 VERSIONS_PREFIX: Final = "template.versions:"
+MAX_VERSION_LENGTH: Final = 100
 
 
 def _annotations(entity: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -54,11 +55,11 @@ def _facts(params: Mapping[str, Any], entity: Mapping[str, Any]) -> set[str]:
 
 
 def _parse(tag: object) -> Version | None:
-    if not isinstance(tag, str):
+    if not isinstance(tag, str) or len(tag) > MAX_VERSION_LENGTH:
         return None
     try:
         return Version(tag.strip())
-    except InvalidVersion:
+    except (InvalidVersion, ValueError):  # ValueError: a component too long to be an int
         return None
 
 

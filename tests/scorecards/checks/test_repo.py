@@ -317,6 +317,9 @@ def test_hostile_manifests_never_raise():
         json.dumps({"dependencies": {"x": 5}}),
         "require (\n\tx\n",
         "x" * 200_000,
+        "x==" + "1" * 5000,
+        json.dumps({"dependencies": {"x": "^" + "1" * 5000}}),
+        "require x v" + "1" * 5000,
     ]
     for text in hostile:
         for path in ("requirements.txt", "pyproject.toml", "package.json", "go.mod"):
