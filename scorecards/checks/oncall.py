@@ -44,8 +44,8 @@ def _has_policy(
     ref, problem = fact.value.get("ref"), fact.value.get("problem")
     if problem:
         return result(State.FAIL, fact, {"ref": ref}, str(problem))
-    levels = fact.value.get("levels") or []
-    if not levels:
+    levels = fact.value.get("levels")
+    if not isinstance(levels, list) or not levels:
         return result(State.FAIL, fact, {"ref": ref}, f"the escalation policy {ref} has no levels")
     return result(State.PASS, fact, {"ref": ref, "levels": len(levels)}, f"escalated by {ref} ({len(levels)} levels)")
 
@@ -57,7 +57,12 @@ def _levels(
     if not isinstance(fact.value, Mapping):
         return _no_policy(fact)
     ref = fact.value.get("ref")
-    people = [frozenset(str(p) for p in level.get("people") or []) for level in fact.value.get("levels") or []]
+    levels = fact.value.get("levels")
+    people = [
+        frozenset(str(person) for person in level.get("people") or [] if isinstance(person, str))
+        for level in (levels if isinstance(levels, list) else [])
+        if isinstance(level, Mapping)
+    ]
     minimum, distinct = params["min"], params.get("distinctPeople", True)
     if distinct:
         # A level that pages the same people as another reaches nobody new; a level with nobody reaches nobody.

@@ -6,7 +6,8 @@ Per check (``evaluate_check``), in this order:
 2. the rule type is no longer registered, or its parameters no longer fit it: ``error``;
 3. a fact the rule needs (``Rule.facts``) is absent, or its collector recorded an error: ``error``;
 4. a fact the rule needs is older than its freshness limit (``max_age``): ``stale``;
-5. otherwise the rule judges: ``pass`` or ``fail`` (or, where the rule says so, ``error``/``not-applicable``).
+5. otherwise the rule judges: ``pass`` or ``fail`` (or, where the rule says so, ``error``/``not-applicable``); a
+   rule that cannot read a fact's value (not the documented shape) gives ``error``.
 
 Missing, broken or old data therefore never becomes ``fail``.
 
@@ -125,7 +126,12 @@ def evaluate_check(
             age = now - fact.collected_at
             message = f"{key} was collected {_age(age)} ago, more than the {_age(limit)} allowed"
             return _result(check, State.STALE, Evidence(None, fact.source, fact.collected_at, message), exempt)
-    state, evidence = rule.judge(check.params, entity, facts, now)
+    try:
+        state, evidence = rule.judge(check.params, entity, facts, now)
+    except (TypeError, ValueError, KeyError, AttributeError, IndexError, RecursionError) as error:
+        # A fact whose value does not have its documented shape is broken data, never a fail.
+        message = f"{check.rule_type} could not read its facts ({type(error).__name__}: {str(error)[:200]})"
+        return _result(check, State.ERROR, Evidence(None, "", None, message), exempt)
     return _result(check, state, evidence, exempt)
 
 
