@@ -169,3 +169,8 @@ def run_workspace_files(*, run: Run) -> list[WorkspaceFile]:
                 text = None
         found.append(WorkspaceFile(path=str(path.relative_to(root)), text=text))
     return found
+
+
+def run_status(*, run_id: str) -> str | None:
+    """A run's status now (one query), or None when it is gone; what a follower of its events asks between polls."""
+    return Run.objects.filter(pk=run_id).values_list("status", flat=True).first()

@@ -6,22 +6,27 @@ runs it in `scaffolder.runner`. Every decision a person takes on a run is record
 
 from __future__ import annotations
 
+import base64
+import binascii
 import shutil
+import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, Final
 
 import structlog
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.db import transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from catalog import selectors as catalog_selectors
+from catalog.descriptors import validate_entity
 from catalog.descriptors.refs import RefError, parse_ref
 from portal.exceptions import ApplicationError, ConflictError, ForbiddenError
 from portal.permissions import SYSTEM, Action, Actor, SystemActor, is_admin, is_member, may, require
@@ -444,3 +449,333 @@ def run_files_sweep(*, older_than: timedelta = RUN_FILES_KEPT_FOR) -> list[str]:
 def event_append(*, run: Run, type: str, body: str, step: Step | None = None) -> Event:
     """Append one line to the run's log (it joins the caller's transaction, or commits at once outside of one)."""
     return Event.objects.create(run=run, step=step, type=type, body=body[:MAX_EVENT_BODY])
+
+
+# -- dry runs: a template rendered by the same engine and actions, in the request, and nothing of it kept --------------
+
+DRY_RUN_SECONDS: Final = 30.0
+DRY_RUN_MAX_FILES: Final = 500
+DRY_RUN_MAX_BYTES: Final = 1024 * 1024
+DRY_RUN_MAX_PATH: Final = 1024
+DRY_RUN_OUTPUT_MAX_FILES: Final = 5000
+DRY_RUN_OUTPUT_MAX_BYTES: Final = 20 * 1024 * 1024
+DRY_RUN_LOG_LIMIT: Final = 5000
+TEMPLATE_API_VERSION: Final = "scaffolder.backstage.io/v1beta3"
+_INLINE_TEMPLATE_DIR: Final = "inline-template"
+_DIRECTORY_ENTRY_KEYS: Final = ("path", "base64Content", "executable")
+
+
+@dataclass(frozen=True)
+class DryRunFile:
+    """A file of a dry run: one given with an inline template, or one the run rendered into its workspace."""
+
+    path: str
+    content: bytes
+    executable: bool = False
+
+
+@dataclass(frozen=True)
+class DryRunResult:
+    """What a dry run did: its log in order (the events, and the step id of each step row), the files it rendered,
+    the template's rendered output, its steps (id, name, action), and how it ended (a Run status and its error)."""
+
+    events: list[Event]
+    step_ids: dict[int, str]
+    files: list[DryRunFile]
+    output: dict[str, Any]
+    steps: list[dict[str, str]]
+    status: str
+    error: str
+
+
+class _SanctionedLocation:
+    """What running an inline template amounts to: bringing in a template nobody sanctioned, as registering a
+    trusted location does. Only who may register one may do it (portal.permissions)."""
+
+    trusted = True
+    created_by_id: int | None = None
+
+
+class DryRunInputError(ApplicationError):
+    """Input of a dry run that cannot be used: Backstage's InputError, with `details` by path in the body."""
+
+    name = "InputError"
+
+
+def _input_error(message: str, details: dict[str, list[str]]) -> ApplicationError:
+    return DryRunInputError(message, extra={"details": details})
+
+
+def dry_run_template_check(*, template: Any, actor: Actor | None) -> dict[str, Any]:
+    """`template` as an inline Template entity the actor may dry-run: only who may register a trusted location may
+    run a template nobody sanctioned, and only one the catalog's descriptor validator accepts as a Template
+    (`scaffolder.backstage.io/v1beta3`). Errors name the path inside `template`."""
+    if not is_member(actor):
+        raise ForbiddenError("Sign in first: a dry run needs a signed-in user.")
+    if not may(actor, Action.LOCATION_REGISTER, _SanctionedLocation()):
+        raise ForbiddenError(
+            "Only those who may register trusted locations (administrators) may dry-run an inline template, which "
+            "nobody sanctioned; dry-run a template of the catalog with templateRef instead."
+        )
+    issues = validate_entity(template, file="template", document=None)
+    if issues:
+        details: dict[str, list[str]] = {}
+        for issue in issues:
+            details.setdefault(f"template.{issue.path}".rstrip("."), []).append(issue.message)
+        raise _input_error(
+            "The template is not a valid entity: " + "; ".join(issue.message for issue in issues[:10]), details
+        )
+    assert isinstance(template, Mapping)
+    found = f"{template.get('apiVersion')} {template.get('kind')}"
+    if (template.get("apiVersion"), template.get("kind")) != (TEMPLATE_API_VERSION, "Template"):
+        raise _input_error(
+            f"template: expected a Template of {TEMPLATE_API_VERSION}, found {found[:200]}",
+            {"template.kind": [f"expected Template of {TEMPLATE_API_VERSION}, found {found[:200]}"]},
+        )
+    return dict(template)
+
+
+def _dry_run_path(value: Any, where: str) -> str:
+    """A file path of directoryContents: relative, inside the template, no `..`, no `.git`, printable."""
+
+    def refuse(why: str) -> ApplicationError:
+        shown = repr(value)[:200]
+        return _input_error(f"{where}.path {shown}: {why}", {f"{where}.path": [why]})
+
+    if not isinstance(value, str) or not value.strip():
+        raise refuse("expected a relative file path such as skeleton/README.md")
+    if len(value) > DRY_RUN_MAX_PATH:
+        raise refuse(f"a path may be at most {DRY_RUN_MAX_PATH} characters long")
+    if any(ord(char) < 32 or char == "\x7f" for char in value) or "\\" in value:
+        raise refuse("control characters and backslashes are not allowed in a path")
+    path = PurePosixPath(value)
+    if path.is_absolute() or value.startswith("~") or (path.parts and ":" in path.parts[0]):
+        raise refuse("expected a path relative to the template, not an absolute one")
+    if ".." in path.parts:
+        raise refuse("a path may not contain '..'")
+    parts = [part for part in path.parts if part != "."]
+    if not parts:
+        raise refuse("expected a file path, found the template's root")
+    if ".git" in parts:
+        raise refuse("a template may not carry a .git folder")
+    return "/".join(parts)
+
+
+def dry_run_files(*, entries: Any) -> list[DryRunFile]:
+    """The files of an inline template from Backstage's `directoryContents` (`[{path, base64Content,
+    executable?}]`): at most DRY_RUN_MAX_FILES, DRY_RUN_MAX_BYTES decoded in all, plain files only (an entry with
+    any other key, such as a link target, is refused), each path once and never both a file and a folder."""
+    if not isinstance(entries, list):
+        raise _input_error("directoryContents: expected a list", {"directoryContents": ["expected a list"]})
+    if len(entries) > DRY_RUN_MAX_FILES:
+        why = f"at most {DRY_RUN_MAX_FILES} files are accepted, found {len(entries)}"
+        raise _input_error(f"directoryContents: {why}", {"directoryContents": [why]})
+    files: list[DryRunFile] = []
+    seen: set[str] = set()
+    total = 0
+    for index, entry in enumerate(entries):
+        where = f"directoryContents[{index}]"
+        if not isinstance(entry, Mapping):
+            why = "expected an object {path, base64Content}"
+            raise _input_error(f"{where}: {why}", {where: [why]})
+        unknown = sorted(str(key)[:100] for key in entry if key not in _DIRECTORY_ENTRY_KEYS)
+        if unknown:
+            why = (
+                f"unknown keys {', '.join(unknown[:5])}: only plain files (path, base64Content, executable) are "
+                "accepted, never links or other special entries"
+            )
+            raise _input_error(f"{where}: {why}", {where: [why]})
+        path = _dry_run_path(entry.get("path"), where)
+        if path in seen:
+            why = f"{path} is given twice"
+            raise _input_error(f"{where}.path: {why}", {f"{where}.path": [why]})
+        encoded = entry.get("base64Content")
+        if not isinstance(encoded, str):
+            why = "expected the file's content in base64"
+            raise _input_error(f"{where}.base64Content: {why}", {f"{where}.base64Content": [why]})
+        if len(encoded) > (DRY_RUN_MAX_BYTES - total) * 4 // 3 + 4:
+            why = f"the files may hold at most {DRY_RUN_MAX_BYTES} bytes in all"
+            raise _input_error(f"{where}.base64Content ({path}): {why}", {f"{where}.base64Content": [why]})
+        try:
+            content = base64.b64decode(encoded, validate=True)
+        except (binascii.Error, ValueError):
+            why = "not valid base64"
+            raise _input_error(f"{where}.base64Content ({path}): {why}", {f"{where}.base64Content": [why]}) from None
+        total += len(content)
+        if total > DRY_RUN_MAX_BYTES:
+            why = f"the files may hold at most {DRY_RUN_MAX_BYTES} bytes in all"
+            raise _input_error(f"{where}.base64Content ({path}): {why}", {f"{where}.base64Content": [why]})
+        executable = entry.get("executable", False)
+        if not isinstance(executable, bool):
+            why = "expected true or false"
+            raise _input_error(f"{where}.executable: {why}", {f"{where}.executable": [why]})
+        seen.add(path)
+        files.append(DryRunFile(path=path, content=content, executable=executable))
+    folders = {str(parent) for file in files for parent in PurePosixPath(file.path).parents if str(parent) != "."}
+    clashes = sorted(folders & seen)
+    if clashes:
+        why = f"{clashes[0]} is given as a file and as a folder of other files"
+        raise _input_error(f"directoryContents: {why}", {"directoryContents": [why]})
+    return files
+
+
+def _dry_run_write(root: Path, files: Sequence[DryRunFile]) -> None:
+    # The paths were checked and the folder is new, so nothing on the way can be a link; "x" refuses to overwrite.
+    root.mkdir(parents=True)
+    for file in files:
+        target = root.joinpath(*file.path.split("/"))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with target.open("xb") as handle:
+            handle.write(file.content)
+        if file.executable:
+            target.chmod(0o755)
+
+
+@transaction.atomic
+def _dry_run_create(
+    *, run_id: uuid.UUID, template: Mapping[str, Any], parameters: Mapping[str, Any], actor: User, source: str
+) -> Run:
+    spec = dict(template.get("spec") or {})
+    steps = spec.get("steps") or []
+    if not isinstance(steps, list):
+        raise _input_error("template.spec.steps must be a list.", {"template.spec.steps": ["expected a list"]})
+    user_entity = catalog_selectors.user_entity_get(user=actor)
+    annotations = (template.get("metadata") or {}).get("annotations") or {}
+    tag = template_tag(source)
+    run = Run.objects.create(
+        id=run_id,
+        template_ref=_template_ref(template),
+        template_version=version_of_tag(tag) if tag else str(annotations.get("paved.dev/template-version") or ""),
+        template_tag=tag,
+        spec={key: spec[key] for key in ("steps", "output") if key in spec},
+        template_dir=source,
+        parameters=dict(parameters),
+        status=Run.Status.OPEN,
+        created_by=actor,
+        user_ref=user_entity.ref if user_entity is not None else "",
+        dry_run=True,
+    )
+    for position, raw in enumerate(steps):
+        if not isinstance(raw, Mapping) or not raw.get("action"):
+            where = f"template.spec.steps[{position}]"
+            raise _input_error(f"{where} must be an object with an action.", {where: ["expected {id, action, input}"]})
+        Step.objects.create(
+            run=run,
+            position=position,
+            step_id=str(raw.get("id") or f"step-{position}"),
+            name=str(raw.get("name") or raw.get("id") or raw["action"]),
+            action=str(raw["action"]),
+            definition=dict(raw),
+        )
+    return run
+
+
+def _dry_run_stop(*, run_id: uuid.UUID, stopped: threading.Event, seconds: float) -> None:
+    """The time limit (in a timer thread): ask the run to stop before its next step, as a cancel does."""
+    stopped.set()
+    try:
+        with transaction.atomic():
+            asked = Run.objects.filter(pk=run_id, status__in=[Run.Status.OPEN, Run.Status.PROCESSING]).update(
+                cancel_requested=True
+            )
+            if asked:
+                Event.objects.create(
+                    run_id=run_id,
+                    type=Event.Type.ERROR,
+                    body=f"The dry run reached its time limit of {seconds:g} s; it stops before the next step",
+                )
+    except DatabaseError as error:
+        log.warning("scaffolder.dry_run.stop_failed", run_id=str(run_id), error=str(error))
+    finally:
+        connection.close()
+
+
+def _dry_run_output_files(workspace: Path) -> list[DryRunFile]:
+    """The files the run rendered (links and .git left out), within the output limits."""
+    if not workspace.is_dir():
+        return []
+    found: list[DryRunFile] = []
+    total = 0
+    for path in sorted(workspace.rglob("*")):
+        relative = path.relative_to(workspace)
+        if path.is_symlink() or not path.is_file() or ".git" in relative.parts:
+            continue
+        if len(found) >= DRY_RUN_OUTPUT_MAX_FILES:
+            raise ApplicationError(f"The dry run rendered more than {DRY_RUN_OUTPUT_MAX_FILES} files.")
+        total += path.stat().st_size
+        if total > DRY_RUN_OUTPUT_MAX_BYTES:
+            raise ApplicationError(f"The dry run rendered more than {DRY_RUN_OUTPUT_MAX_BYTES} bytes of files.")
+        executable = bool(path.stat().st_mode & 0o100)
+        found.append(DryRunFile(path=relative.as_posix(), content=path.read_bytes(), executable=executable))
+    return found
+
+
+def run_dry_run(
+    *,
+    template: Mapping[str, Any],
+    parameters: Mapping[str, Any],
+    actor: Actor | None,
+    directory_contents: Any = None,
+    seconds: float | None = None,
+) -> DryRunResult:
+    """Run `template` with `dry_run` set, now, in this thread: the same engine and actions as a run, publishing
+    nothing, and give back its log, the files it rendered, its output and its steps.
+
+    A registered template (`directory_contents` None) reads its files from its source as a run does; an inline one
+    brings them in `directory_contents` (checked by `dry_run_template_check` and `dry_run_files`). The values must
+    have been checked against the template's parameters already.
+
+    Not one transaction: the engine commits each change of state on its own, as in the worker. Nothing is kept: the
+    run's row (with its steps and events) exists while it runs and is deleted afterwards, and its folder under
+    $PAVED_VAR_DIR/scaffolder/runs/ (inline template, workspace) is removed whatever happens. After `seconds`
+    (PAVED_SCAFFOLDER_DRY_RUN_SECONDS, 30 by default) the run is asked to stop before its next step; each action
+    keeps its own limits on files, bytes and git.
+    """
+    # The engine imports this module for event_append and the like; it is needed here only.
+    from scaffolder import runner
+
+    if not isinstance(actor, User) or not is_member(actor):
+        raise ForbiddenError("Sign in first: a dry run needs a signed-in user.")
+    files: list[DryRunFile] | None = None
+    if directory_contents is not None:
+        template = dry_run_template_check(template=template, actor=actor)
+        files = dry_run_files(entries=directory_contents)
+    limit = float(seconds if seconds is not None else getattr(settings, "PAVED_SCAFFOLDER_DRY_RUN_SECONDS", 0) or 0)
+    limit = limit if limit > 0 else DRY_RUN_SECONDS
+    run_id = uuid.uuid4()
+    workspace = runner.workspace_path(run_id=str(run_id))
+    run_dir = workspace.parent
+    stopped = threading.Event()
+    timer = threading.Timer(limit, _dry_run_stop, kwargs={"run_id": run_id, "stopped": stopped, "seconds": limit})
+    try:
+        if files is None:
+            source = template_source(template)
+        else:
+            source = str(run_dir / _INLINE_TEMPLATE_DIR)
+            _dry_run_write(run_dir / _INLINE_TEMPLATE_DIR, files)
+        _dry_run_create(run_id=run_id, template=template, parameters=parameters, actor=actor, source=source)
+        timer.start()
+        runner.run_execute(run_id=str(run_id))
+        timer.cancel()
+        run = Run.objects.get(pk=run_id)
+        steps = list(run.steps.order_by("position"))
+        events = list(Event.objects.filter(run=run).order_by("id")[:DRY_RUN_LOG_LIMIT])
+        error = run.error
+        if stopped.is_set() and run.status == Run.Status.CANCELLED:
+            error = f"The dry run took longer than {limit:g} s and was stopped"
+        return DryRunResult(
+            events=events,
+            step_ids={step.pk: step.step_id for step in steps},
+            files=_dry_run_output_files(workspace),
+            output=dict(run.output or {}),
+            steps=[{"id": step.step_id, "name": step.name, "action": step.action} for step in steps],
+            status=run.status,
+            error=error,
+        )
+    finally:
+        timer.cancel()
+        if timer.is_alive():
+            timer.join(timeout=5)
+        Run.objects.filter(pk=run_id).delete()
+        shutil.rmtree(run_dir, ignore_errors=True)
+        log.info("scaffolder.dry_run.finished", run_id=str(run_id), template=_template_ref(template))
