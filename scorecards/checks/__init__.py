@@ -1,7 +1,8 @@
 """Check types (rules) and the facts they read. Importing this package registers every built-in rule.
 
 Registry: ``register_rule``, ``rule_get``, ``rule_find``, ``rule_list``, ``unregister_rule`` and ``Rule``
-(``scorecards.checks.registry``). One module per family: ``catalog``, ``repo``, ``template``, ``oncall``.
+(``scorecards.checks.registry``). One module per family: ``catalog``, ``repo``, ``template``, ``oncall``; the
+values of the ``oncall.*`` facts are computed from the on-call engine by ``scorecards.checks.oncall_facts``.
 
 Fact keys and value shapes
 --------------------------
