@@ -16,7 +16,7 @@ from portal.models import AuditEvent
 from portal.permissions import Action, NotPermitted, may
 from scaffolder import jobs, services
 from scaffolder.models import Approval, Event, Run, Step
-from tests.catalog.factories import LocationFactory, seed_org
+from tests.catalog.factories import seed_org
 from tests.portal.factories import AdminFactory, UserFactory
 from tests.scaffolder.factories import RunFactory, StepFactory, template_data
 
@@ -190,7 +190,7 @@ def test_only_the_requester_or_an_administrator_cancels(db):
 
 
 @pytest.fixture
-def var_dir(settings, tmp_path) -> Path:
+def var_dir(settings, tmp_path: Path) -> Path:
     settings.VAR_DIR = tmp_path
     return tmp_path
 
@@ -421,7 +421,7 @@ def _abandoned(**fields: Any) -> tuple[Run, Step, Step, Step]:
     done = StepFactory(run=run, position=0, status=Step.Status.COMPLETED, output={"remoteUrl": "/r.git"})
     busy = StepFactory(run=run, position=1, status=Step.Status.PROCESSING, started_at=timezone.now())
     later = StepFactory(run=run, position=2)
-    return run, done, busy, later
+    return cast(Run, run), cast(Step, done), cast(Step, busy), cast(Step, later)
 
 
 def test_a_processing_run_whose_worker_was_lost_is_reopened_from_the_step_it_was_in(db, queued):
@@ -477,7 +477,7 @@ def test_resume_abandoned_is_a_periodic_job(settings):
 
 
 def _finished(status: str, *, dry_run: bool = False, ago: timedelta = timedelta(0)) -> Run:
-    return RunFactory(status=status, dry_run=dry_run, finished_at=timezone.now() - ago)
+    return cast(Run, RunFactory(status=status, dry_run=dry_run, finished_at=timezone.now() - ago))
 
 
 @pytest.mark.parametrize("status", [Run.Status.COMPLETED, Run.Status.CANCELLED])

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from django.contrib.auth.models import User
@@ -259,7 +259,7 @@ def _registered(user: User, *, entity_ref: str = "component:default/new-service"
         status="completed",
         output={"entityRef": entity_ref, "catalogInfoUrl": "/r.git#main:catalog-info.yaml"},
     )
-    return run
+    return cast(Run, run)
 
 
 def _hrefs(page: str, text: str) -> list[str]:
@@ -303,7 +303,7 @@ def test_open_in_catalog_before_the_entity_is_ingested_still_links_its_page_whic
 
 def test_a_dry_run_or_an_unfinished_register_step_has_no_catalog_link(auth_client: Client, user) -> None:
     dry = _registered(user, entity_ref="component:default/dry-run", dry_run=True)
-    failed = RunFactory(created_by=user, status=Run.Status.FAILED, finished_at=timezone.now())
+    failed = cast(Run, RunFactory(created_by=user, status=Run.Status.FAILED, finished_at=timezone.now()))
     StepFactory(run=failed, action="catalog:register", status="failed", output={"entityRef": "component:default/x"})
     for run in (dry, failed):
         page = html(auth_client.get(reverse("scaffolder:run_detail", args=[run.pk])))
