@@ -93,17 +93,19 @@ def validate_scorecard_spec(spec: Any) -> list[Problem]:
             problems.append(Problem(f"levels[{index}]", f"level {name!r} is declared twice", "duplicate-level"))
         else:
             names.append(name)
+    # With a level list that is itself wrong, "level X is not declared" would only repeat that problem.
+    known_levels = names if not any(p.path.startswith("levels") and p.code == "bad-shape" for p in problems) else None
     checks = spec.get("checks")
     if not isinstance(checks, list) or not checks:
         problems.append(Problem("checks", "must be a non-empty list of checks"))
         checks = []
     seen: set[str] = set()
     for index, check in enumerate(checks):
-        problems += _check_problems(f"checks[{index}]", check, names, seen)
+        problems += _check_problems(f"checks[{index}]", check, known_levels, seen)
     return problems
 
 
-def _check_problems(path: str, check: Any, levels: list[str], seen: set[str]) -> list[Problem]:
+def _check_problems(path: str, check: Any, levels: list[str] | None, seen: set[str]) -> list[Problem]:
     if not isinstance(check, Mapping):
         return [Problem(path, "must be an object with id, level, title and rule")]
     problems = [Problem(f"{path}.{key}", "is required") for key in ("id", "level", "title", "rule") if key not in check]
@@ -121,7 +123,7 @@ def _check_problems(path: str, check: Any, levels: list[str], seen: set[str]) ->
             problems.append(Problem(f"{path}.id", f"check id {check_id!r} is used twice", "duplicate-check-id"))
         seen.add(check_id)
     level = check.get("level")
-    if isinstance(level, str) and level.strip() and level not in levels:
+    if levels is not None and isinstance(level, str) and level.strip() and level not in levels:
         problems.append(
             Problem(f"{path}.level", f"level {level!r} is not one of the declared levels {levels}", "unknown-level")
         )
