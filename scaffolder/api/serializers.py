@@ -1,13 +1,17 @@
-"""Shapes of /api/scaffolder/v2/, as Backstage's scaffolder answers them, and the JSON of runs and their events."""
+"""Shapes of /api/scaffolder/v2/, as Backstage's scaffolder answers them, and the JSON of runs, their events and dry
+runs."""
 
 from __future__ import annotations
 
+import base64
+import json
 from typing import Any, Final
 
 from drf_spectacular.utils import inline_serializer
 from rest_framework import serializers
 
 from scaffolder.models import Event, Run
+from scaffolder.services import DRY_RUN_MAX_FILES, DryRunResult
 
 ACTION_OUTPUT = inline_serializer(
     "ScaffolderAction",
@@ -87,9 +91,79 @@ EVENT_OUTPUT = inline_serializer(
 )
 
 
+_LOG_BODY: Final[dict[str, serializers.Field[Any, Any, Any, Any]]] = {
+    "message": serializers.CharField(),
+    "stepId": serializers.CharField(required=False),
+    "status": serializers.CharField(required=False),
+}
+
+DRY_RUN_OUTPUT = inline_serializer(
+    "ScaffolderDryRunResult",
+    {
+        "log": inline_serializer(
+            "ScaffolderDryRunLogEntry",
+            {"body": inline_serializer("ScaffolderDryRunLogBody", _LOG_BODY)},
+            many=True,
+        ),
+        "directoryContents": inline_serializer(
+            "ScaffolderDryRunFile",
+            {
+                "path": serializers.CharField(),
+                "base64Content": serializers.CharField(allow_blank=True),
+                "executable": serializers.BooleanField(),
+            },
+            many=True,
+        ),
+        "output": serializers.DictField(),
+        "steps": inline_serializer(
+            "ScaffolderDryRunStep",
+            {"id": serializers.CharField(), "name": serializers.CharField(), "action": serializers.CharField()},
+            many=True,
+        ),
+    },
+)
+
+
 class TaskInputSerializer(serializers.Serializer[Any]):
     templateRef = serializers.CharField(max_length=512, help_text="template:default/python-service")
     values = serializers.DictField(required=False, default=dict)
+
+
+class DryRunInputSerializer(serializers.Serializer[Any]):
+    """Backstage's dry-run body, `{template, values, secrets?, directoryContents}`, or Paved's `{templateRef, values}`
+    for a template of the catalog."""
+
+    templateRef = serializers.CharField(
+        max_length=512, required=False, help_text="A template of the catalog: template:default/python-service"
+    )
+    template = serializers.DictField(
+        required=False,
+        help_text="An inline Template entity (scaffolder.backstage.io/v1beta3); administrators only.",
+    )
+    values = serializers.DictField(required=False, default=dict)
+    secrets = serializers.DictField(
+        child=serializers.CharField(allow_blank=True, max_length=10_000),
+        required=False,
+        default=dict,
+        help_text="Accepted as Backstage does; Paved passes no secrets to actions.",
+    )
+    directoryContents = serializers.ListField(
+        child=serializers.DictField(),
+        required=False,
+        max_length=DRY_RUN_MAX_FILES,
+        help_text="The inline template's files: [{path, base64Content, executable?}], paths relative to it.",
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if ("templateRef" in attrs) == ("template" in attrs):
+            raise serializers.ValidationError(
+                {"template": "Give either template (an inline Template entity) or templateRef, not both or neither."}
+            )
+        if "templateRef" in attrs and "directoryContents" in attrs:
+            raise serializers.ValidationError(
+                {"directoryContents": "Files come with an inline template; a templateRef template has its own."}
+            )
+        return attrs
 
 
 class DecisionInputSerializer(serializers.Serializer[Any]):
@@ -129,3 +203,26 @@ def event_json(event: Event, step_ids: dict[int, str]) -> dict[str, Any]:
         "type": "completion" if event.type == Event.Type.COMPLETION else "log",
         "createdAt": _iso(event.created_at),
     }
+
+
+def dry_run_json(result: DryRunResult) -> dict[str, Any]:
+    """Backstage's dry-run result: the log (bodies as the events endpoint gives them), the files, output, steps."""
+    return {
+        "log": [{"body": event_json(event, result.step_ids)["body"]} for event in result.events],
+        "directoryContents": [
+            {
+                "path": file.path,
+                "base64Content": base64.b64encode(file.content).decode("ascii"),
+                "executable": file.executable,
+            }
+            for file in result.files
+        ],
+        "output": result.output,
+        "steps": result.steps,
+    }
+
+
+def event_stream_message(event: Event, step_ids: dict[int, str]) -> str:
+    """One Server-Sent Event: `event:` log or completion, `id:` the event id, `data:` the events endpoint's JSON."""
+    data = event_json(event, step_ids)
+    return f"event: {data['type']}\nid: {event.pk}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
