@@ -1,28 +1,47 @@
-"""Checks of the production smoke test (`scripts/smoke-production`), run against a Paved it started.
+"""The production smoke test (`scripts/smoke-production`, after its README check and `make setup`).
 
-    smoke_production.py reset-database <postgresql url>
-    smoke_production.py check <base url> <username> <password> <worker log>
+    python -m scripts.smoke_production
 
-`check` talks to gunicorn the way a TLS-terminating proxy and a browser behind it would: every request carries
+Starts Paved with scripts/prodstack.py exactly as README.md's production section says (PostgreSQL, Redis, migrate,
+collectstatic, `make serve`, `make worker`, `make beat`), loads the demo organisation and a user, then talks to
+gunicorn the way a TLS-terminating proxy and a browser behind it would: every request carries
 `X-Forwarded-Proto: https` (the README's `PAVED_BEHIND_PROXY=true`), so Paved's production cookie and CSRF rules
-(Secure cookies, Origin checks) apply unchanged. It prints PASS or FAIL per check and exits 1 on any failure.
+(Secure cookies, Origin checks) apply unchanged. It opens the main pages, has the worker refresh a location, walks
+the scaffolder from the template menu to a created service in the catalog, and fails on any traceback in the
+processes' logs. It prints PASS or FAIL per check and exits 1 on any failure.
+
+Overrides: PAVED_SMOKE_DATABASE_URL (dropped and created afresh; default postgresql://postgres@127.0.0.1:5432/
+paved_smoke), PAVED_SMOKE_BROKER_URL (default redis://127.0.0.1:6379/5; its Paved queue is purged).
 """
 
 from __future__ import annotations
 
+import os
 import re
+import secrets
+import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Callable
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
-import psycopg
 import requests
-from psycopg import sql
 
-TIMEOUT = 30
+from scripts.prodstack import (
+    TIMEOUT,
+    BehindProxy,
+    ProductionStack,
+    StackError,
+    csrf_token,
+    login_post,
+    template_form_submit,
+    wait_for,
+)
+
+DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/paved_smoke"
+BROKER_URL = "redis://127.0.0.1:6379/5"
 ONE_YEAR = 365 * 24 * 3600
 HASHED_NAME = re.compile(r"\.[0-9a-f]{12}\.\w+$")
 # Pages of the demo organisation (portal/demo/org/) that a signed-in user opens, with a text each must show.
@@ -38,6 +57,19 @@ PAGES = [
 ]
 DEMO_ENTITY = "component:default/payments-service"
 REFRESH_SUCCEEDED = re.compile(r"Task catalog\.location_refresh\[[^\]]+\] succeeded")
+USERNAME = "smoke"
+# The scaffolder journey: the demo's python-service template, answered as a member of the fulfilment team would.
+SCAFFOLDER_TEMPLATE = "default/python-service"
+SCAFFOLDER_ANSWERS = {
+    "description": "Created by the production smoke test.",
+    "owner": "group:default/fulfilment",
+    "system": "system:default/fulfilment",
+    "escalationPolicy": "escalationpolicy:default/fulfilment",
+    "repoUrl_host": "local",
+    "repoUrl_owner": "fulfilment",
+}
+RUN_PATH = re.compile(r"^/create/runs/[0-9a-f-]{36}/$")
+RUN_STATUS = re.compile(r'id="run-live"[^>]*data-status="([a-z_]+)"')
 
 
 class Report:
@@ -77,43 +109,9 @@ def asset_urls(html: str) -> list[str]:
     return parser.urls
 
 
-def csrf_token(html: str) -> str:
-    match = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html)
-    return match.group(1) if match else ""
-
-
 def max_age(response: requests.Response) -> int:
     match = re.search(r"max-age=(\d+)", response.headers.get("Cache-Control", ""))
     return int(match.group(1)) if match else 0
-
-
-def wait_for(what: Callable[[], bool], *, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            if what():
-                return True
-        except requests.RequestException:
-            pass
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.5)
-
-
-class BehindProxy(requests.Session):
-    """A browser on the far side of the TLS-terminating proxy that `PAVED_BEHIND_PROXY=true` stands for: every request
-    says it came in over https, and Paved's Secure cookies travel over the proxy's plain-http hop to gunicorn."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.headers["X-Forwarded-Proto"] = "https"
-
-    def prepare_request(self, request: requests.Request) -> requests.PreparedRequest:
-        prepared = super().prepare_request(request)
-        if self.cookies:
-            # One host only, so every cookie is this site's; requests itself keeps Secure cookies to https URLs.
-            prepared.headers["Cookie"] = "; ".join(f"{cookie.name}={cookie.value}" for cookie in self.cookies)
-        return prepared
 
 
 def check_static(session: requests.Session, report: Report, page: str, url: str, *, hashed: bool) -> None:
@@ -131,43 +129,8 @@ def check_static(session: requests.Session, report: Report, page: str, url: str,
     report.check(f"{page} asset {urlsplit(url).path}", ok, detail)
 
 
-def check(base_url: str, username: str, password: str, worker_log: Path) -> int:
-    report = Report()
-    session = BehindProxy()
-    origin = "https://" + urlsplit(base_url).netloc
-
-    ready = wait_for(lambda: session.get(f"{base_url}/readyz", timeout=TIMEOUT).status_code == 200, seconds=60)
-    detail = ""
-    if not ready:
-        try:
-            detail = session.get(f"{base_url}/readyz", timeout=TIMEOUT).text[:300]
-        except requests.RequestException as exc:
-            detail = str(exc)
-    if not report.check("/readyz answers 200", ready, detail):
-        return 1
-
-    login = session.get(f"{base_url}/login/", timeout=TIMEOUT)
-    report.check("login page", login.status_code == 200, str(login.status_code))
-    assets = asset_urls(login.text)
-    report.check(
-        "login page loads CSS and JS",
-        any(u.endswith(".css") for u in assets) and any(u.endswith(".js") for u in assets),
-        ", ".join(assets),
-    )
-    for url in assets:
-        check_static(session, report, "login page", urljoin(base_url + "/", url), hashed=True)
-
-    signed_in = session.post(
-        f"{base_url}/login/",
-        data={"csrfmiddlewaretoken": csrf_token(login.text), "username": username, "password": password, "next": ""},
-        headers={"Origin": origin, "Referer": f"{origin}/login/"},
-        allow_redirects=False,
-        timeout=TIMEOUT,
-    )
-    if not report.check(
-        "sign in", signed_in.status_code == 302 and "sessionid" in session.cookies, str(signed_in.status_code)
-    ):
-        return 1
+def check_pages(session: BehindProxy, base_url: str, report: Report, worker_log: Path) -> None:
+    """The login page and its assets are checked by the caller; here the pages, the API and the worker."""
     insecure = [cookie.name for cookie in session.cookies if not cookie.secure]
     report.check("session and CSRF cookies are Secure", not insecure, ", ".join(insecure))
 
@@ -203,38 +166,169 @@ def check(base_url: str, username: str, password: str, worker_log: Path) -> int:
     refresh = session.post(
         f"{base_url}/api/catalog/refresh",
         json={"entityRef": DEMO_ENTITY},
-        headers={"Origin": origin, "X-CSRFToken": session.cookies.get("csrftoken", "")},
+        headers=session.api_headers(),
         timeout=TIMEOUT,
     )
     report.check("refresh requested through the API", refresh.status_code == 200, str(refresh.status_code))
     ran = wait_for(lambda: refreshes() > before, seconds=60)
     report.check("worker ran the refresh task", ran, str(worker_log))
 
+
+def check_login(session: BehindProxy, base_url: str, report: Report, username: str, password: str) -> bool:
+    login = session.get(f"{base_url}/login/", timeout=TIMEOUT)
+    report.check("login page", login.status_code == 200, str(login.status_code))
+    assets = asset_urls(login.text)
+    report.check(
+        "login page loads CSS and JS",
+        any(u.endswith(".css") for u in assets) and any(u.endswith(".js") for u in assets),
+        ", ".join(assets),
+    )
+    for url in assets:
+        check_static(session, report, "login page", urljoin(base_url + "/", url), hashed=True)
+    signed_in = login_post(session, base_url, login.text, username, password)
+    return report.check(
+        "sign in", signed_in.status_code == 302 and "sessionid" in session.cookies, str(signed_in.status_code)
+    )
+
+
+def git_refs(repository: Path) -> list[str]:
+    """The refs of a repository on the embedded git host, read with git as the portal calls it (no user config)."""
+    with tempfile.TemporaryDirectory(prefix="paved-smoke-git-") as home:
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": home, "GIT_CONFIG_NOSYSTEM": "1"}
+        listed = subprocess.run(
+            ["git", "-c", "core.hooksPath=/dev/null", "ls-remote", "--", str(repository)],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=TIMEOUT,
+        )
+    if listed.returncode != 0:
+        return []
+    return [line.split("\t", 1)[1] for line in listed.stdout.splitlines() if "\t" in line]
+
+
+def check_scaffolder(session: BehindProxy, base_url: str, report: Report, repos_root: Path) -> None:
+    """The scaffolder journey: the menu, python-service's form page by page, review, create, the run page until the
+    run ends, the repository on the embedded git host and the new component's catalog page."""
+    name = f"smoke-{secrets.token_hex(4)}"
+    menu = session.get(f"{base_url}/create/", timeout=TIMEOUT)
+    report.check(
+        "template menu /create/",
+        menu.status_code == 200 and f"/create/templates/{SCAFFOLDER_TEMPLATE}/" in menu.text,
+        f"{menu.status_code}, {'a' if SCAFFOLDER_TEMPLATE in menu.text else 'no'} link to {SCAFFOLDER_TEMPLATE}",
+    )
+    answers = {**SCAFFOLDER_ANSWERS, "name": name, "repoUrl_repo": name}
+    try:
+        review_path, pages = template_form_submit(session, base_url, SCAFFOLDER_TEMPLATE, answers)
+    except (StackError, requests.RequestException) as error:
+        report.check(f"{SCAFFOLDER_TEMPLATE} form filled in", False, str(error))
+        return
+    report.check(f"{SCAFFOLDER_TEMPLATE} form filled in", True, f"{pages} pages, {len(answers)} answers")
+    review = session.get(f"{base_url}{review_path}", timeout=TIMEOUT)
+    report.check("review page lists the answers", review.status_code == 200 and name in review.text, review_path)
+    create_path = review_path.replace("/review/", "/create/")
+    created = session.post(
+        f"{base_url}{create_path}",
+        data={"csrfmiddlewaretoken": csrf_token(review.text)},
+        headers=session.form_headers(review_path),
+        allow_redirects=False,
+        timeout=TIMEOUT,
+    )
+    run_path = urlsplit(created.headers.get("Location", "")).path
+    if not report.check(
+        "create starts a run", created.status_code == 302 and RUN_PATH.match(run_path) is not None, run_path
+    ):
+        return
+
+    def run_ended() -> bool:
+        # The run page's live part, as htmx polls it: 286 tells the browser to stop polling once the run ends.
+        return session.get(f"{base_url}{run_path}", headers={"HX-Request": "true"}, timeout=TIMEOUT).status_code == 286
+
+    ended = wait_for(run_ended, seconds=120)
+    page = session.get(f"{base_url}{run_path}", timeout=TIMEOUT)
+    status = RUN_STATUS.search(page.text)
+    report.check(
+        "run page shows the run completed",
+        ended and page.status_code == 200 and status is not None and status.group(1) == "completed",
+        f"{page.status_code}, status {status.group(1) if status else 'not shown'}",
+    )
+    owner = answers["repoUrl_owner"]
+    repository = repos_root / owner / f"{name}.git"
+    refs = git_refs(repository)
+    report.check(
+        "repository on the embedded git host",
+        any(ref.startswith("refs/heads/") for ref in refs) and f"{owner}/{name}.git" in page.text,
+        f"{repository}: {', '.join(refs) or 'no refs'}",
+    )
+    entity = session.get(f"{base_url}/catalog/default/component/{name}/", timeout=TIMEOUT)
+    report.check(
+        "new service's catalog page",
+        entity.status_code == 200 and name in entity.text,
+        f"/catalog/default/component/{name}/ {entity.status_code}",
+    )
+
+
+def smoke(database_url: str, broker_url: str) -> int:
+    started = time.monotonic()
+    report = Report()
+    with ProductionStack(database_url=database_url, broker_url=broker_url, drop_database=False) as stack:
+        try:
+            stack.prepare()
+            report.check("fresh database, empty queue, migrate", True, database_url)
+            collected = (stack.logs / "collectstatic.log").read_text().strip().splitlines()
+            report.check("collectstatic", True, collected[-1] if collected else "")
+            # The demo organisation and a user whose password the checks know: the operator's data, not a README step.
+            stack.manage("demo_setup")
+            password = stack.superuser_create(USERNAME)
+            report.check("demo organisation and user loaded", True)
+            stack.start()
+            report.check("make serve, make worker and make beat started", True, f"{stack.base_url}/")
+        except (StackError, OSError) as error:
+            report.check("production processes started", False, str(error))
+            stack.fail()
+            return 1
+        session = stack.browser()
+        ready = session.get(f"{stack.base_url}/readyz", timeout=TIMEOUT)
+        report.check("/readyz answers 200", ready.status_code == 200, str(ready.status_code))
+        try:
+            if check_login(session, stack.base_url, report, USERNAME, password):
+                check_pages(session, stack.base_url, report, stack.logs / "worker.log")
+                check_scaffolder(session, stack.base_url, report, stack.repos_root)
+        except requests.RequestException as error:
+            report.check("Paved answers over HTTP", False, str(error))
+        exited = stack.exited()
+        report.check("no process exited early", not exited, ", ".join(exited))
+        stack.stop()
+        tracebacks = stack.tracebacks()
+        for log in tracebacks:
+            text = log.read_text(errors="replace")
+            at = text.index("Traceback")
+            print(f"--- {log}\n{text[max(0, at - 300) : at + 3000]}", file=sys.stderr)
+        report.check(
+            "no traceback in the logs of migrate, collectstatic, web, worker and beat",
+            not tracebacks,
+            ", ".join(log.name for log in tracebacks),
+        )
+        if report.failed:
+            stack.fail()
+    seconds = time.monotonic() - started
     print(
-        f"{'FAIL' if report.failed else 'PASS'}  HTTP checks: {report.passed} passed, {report.failed} failed",
+        f"{'FAIL' if report.failed else 'PASS'}  production smoke test in {seconds:.0f} s: "
+        f"{report.passed} checks passed, {report.failed} failed",
         flush=True,
     )
     return 1 if report.failed else 0
 
 
-def reset_database(url: str) -> int:
-    """Drop and create the database `url` names, connected to the server's `postgres` database."""
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    with psycopg.connect(parts._replace(path="/postgres").geturl(), autocommit=True) as connection:
-        connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    print(f"PASS  fresh database {name}", flush=True)
-    return 0
-
-
 def main(argv: list[str]) -> int:
-    if len(argv) == 3 and argv[1] == "reset-database":
-        return reset_database(argv[2])
-    if len(argv) == 6 and argv[1] == "check":
-        return check(argv[2].rstrip("/"), argv[3], argv[4], Path(argv[5]))
-    print(__doc__, file=sys.stderr)
-    return 2
+    if len(argv) != 1:
+        print(__doc__, file=sys.stderr)
+        return 2
+    return smoke(
+        os.environ.get("PAVED_SMOKE_DATABASE_URL") or DATABASE_URL,
+        os.environ.get("PAVED_SMOKE_BROKER_URL") or BROKER_URL,
+    )
 
 
 if __name__ == "__main__":

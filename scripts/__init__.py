@@ -1,0 +1,3 @@
+"""Operator scripts: the production smoke test and the production processes it and the benchmarks start."""
+
+from __future__ import annotations
