@@ -14,7 +14,7 @@ from django.utils import timezone
 from portal.exceptions import ApplicationError, ConflictError, ForbiddenError
 from portal.models import AuditEvent
 from portal.permissions import Action, NotPermitted, may
-from scaffolder import jobs, services
+from scaffolder import jobs, services, tasks
 from scaffolder.models import Approval, Event, Run, Step
 from tests.catalog.factories import seed_org
 from tests.portal.factories import AdminFactory, UserFactory
@@ -563,3 +563,13 @@ def test_the_sweep_without_a_runs_folder_does_nothing(db, var_dir):
 
 def test_the_sweep_is_a_periodic_job(settings):
     assert any(entry["task"] == jobs.RUN_FILES_SWEEP for entry in settings.CELERY_BEAT_SCHEDULE.values())
+
+
+def test_the_periodic_tasks_call_the_services(db, queued, var_dir):
+    run = _abandoned()[0]
+    old = _files_of(_finished(Run.Status.FAILED, ago=services.RUN_FILES_KEPT_FOR + timedelta(minutes=1)))
+    tasks.runs_resume_abandoned.delay()
+    tasks.run_files_sweep.delay()
+    run.refresh_from_db()
+    assert (run.status, queued) == (Run.Status.OPEN, [str(run.pk)])
+    assert not old.exists()
