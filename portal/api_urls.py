@@ -12,6 +12,7 @@ urlpatterns = [
     path("catalog/", include("catalog.api.urls")),
     path("oncall/", include("catalog.oncall.api.urls")),
     path("scaffolder/v2/", include("scaffolder.api.urls")),
+    path("scorecards/", include("scorecards.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api_schema"),
     # The split view serves Swagger UI's start-up script from /api/docs/?script=, not inline (the CSP refuses that).
     path(

@@ -66,7 +66,22 @@ def owner_ref_filter() -> RefFilter:
     return RefFilter(field_name="owner_ref", default_kind="group", example="group:default/payments", label="Owner ref")
 
 
-class ExemptionFilterSet(django_filters.FilterSet):  # type: ignore[misc]  # django-filter ships no types
+class StrictFilterSet(django_filters.FilterSet):  # type: ignore[misc]  # django-filter ships no types
+    """A date or a choice given empty (`?to=`) is an error, as the API's schema says, not "no filter"."""
+
+    def is_valid(self) -> bool:
+        valid = bool(super().is_valid())
+        for name, declared in self.filters.items():
+            if (
+                isinstance(declared, django_filters.DateFilter | django_filters.ChoiceFilter)
+                and self.data.get(name) == ""
+            ):
+                self.form.add_error(name, "Give a value or leave the parameter out.")
+                valid = False
+        return valid
+
+
+class ExemptionFilterSet(StrictFilterSet):
     entityRef = entity_ref_filter()
     scorecardRef = scorecard_ref_filter()
     checkId = django_filters.CharFilter(field_name="check_id", max_length=200, label="Check id")
@@ -100,7 +115,7 @@ def day_end(value: dt.date) -> dt.datetime:
     return timezone.make_aware(dt.datetime.combine(min(max(value, _FIRST_DAY), _LAST_DAY), dt.time.max))
 
 
-class TransitionFilterSet(django_filters.FilterSet):  # type: ignore[misc]  # django-filter ships no types
+class TransitionFilterSet(StrictFilterSet):
     """Transitions in time order; `from` and `to` are dates, both included (days in the portal's time zone)."""
 
     entityRef = entity_ref_filter()
