@@ -17,7 +17,10 @@ export PAVED_VAR_DIR ?= $(CURDIR)/var
 help:
 	@echo "make run    - set up, migrate, load the demo organisation, start web + worker + beat on 127.0.0.1:$(PORT)"
 	@echo "make test   - set up, lint, type-check, check migrations, run the whole test suite"
-	@echo "make bench  - run the benchmarks in tests/bench/ and print their figures"
+	@echo "make bench  - run the benchmarks in tests/bench/ and print their figures; BENCH=scaffolder runs one"
+	@echo "              (tests/bench/bench_scaffolder.py), BENCH_ARGS='--runs 20' passes it options (--help lists them)."
+	@echo "              HTTP benchmarks start the production processes on PostgreSQL (PAVED_BENCH_DATABASE_URL) and"
+	@echo "              Redis (PAVED_BENCH_BROKER_URL); see tests/bench/stack.py"
 	@echo "make serve  - production web tier: gunicorn on \$$HOST:\$$PORT (0.0.0.0:8000), \$$WEB_CONCURRENCY workers (2)"
 	@echo "make worker - production Celery worker, \$$PAVED_WORKER_CONCURRENCY processes (2)"
 	@echo "make beat   - production Celery beat; run exactly one"
@@ -87,8 +90,17 @@ worker:
 beat:
 	exec $(VENV)/bin/celery -A portal beat --loglevel=INFO
 
+# BENCH picks one benchmark by name (tests/bench/bench_$BENCH.py); BENCH_ARGS go to each benchmark run. Both are read
+# from the environment inside the recipe, so their text is never part of the shell command.
+export BENCH ?=
+export BENCH_ARGS ?=
 bench: setup
-	for f in tests/bench/bench_*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
+	@case "$$BENCH" in *[!a-z0-9_]*) echo "BENCH is a benchmark's name (letters, digits, _), found '$$BENCH'" >&2; exit 2;; esac; \
+	if [ -n "$$BENCH" ]; then files="tests/bench/bench_$$BENCH.py"; else files=$$(ls tests/bench/bench_*.py); fi; \
+	for f in $$files; do \
+	  test -f "$$f" || { echo "No benchmark $$f; there are: $$(ls tests/bench/bench_*.py | sed 's|.*/bench_||; s|\.py$$||' | xargs)" >&2; exit 2; }; \
+	  echo "== $$f"; $(PY) "$$f" $$BENCH_ARGS || exit 1; \
+	done
 
 clean:
 	rm -rf $(VENV) node_modules portal/static/vendor staticfiles

@@ -46,6 +46,7 @@ STOP_SECONDS: Final = 10
 LOG_TAIL: Final = 40
 # A database name we create and drop: letters, digits and underscores, as PostgreSQL takes it unquoted.
 DATABASE_NAME: Final = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+SERVER_DATABASES: Final = frozenset({"postgres", "template0", "template1"})
 
 
 class StackError(Exception):
@@ -68,6 +69,8 @@ def database_name(url: str) -> str:
         raise StackError(
             f"the database name in {url!r} must be lower-case letters, digits and underscores, found {name!r}"
         )
+    if name in SERVER_DATABASES:
+        raise StackError(f"{name} is one of the server's own databases; name a database the stack may drop")
     return name
 
 

@@ -68,6 +68,8 @@ def test_database_name_is_read_from_a_postgresql_url():
         "postgresql://postgres@127.0.0.1:5432/Paved",
         "postgresql://postgres@127.0.0.1:5432/a/b",
         "postgresql://postgres@127.0.0.1:5432/" + "a" * 64,
+        "postgresql://postgres@127.0.0.1:5432/postgres",
+        "postgresql://postgres@127.0.0.1:5432/template1",
         "sqlite:///paved.db",
         "mysql://root@127.0.0.1/paved",
         "",
