@@ -155,6 +155,16 @@ def _rule_problems(path: str, rule: Any) -> list[Problem]:
     ]
 
 
+def entity_problems(entity: Mapping[str, Any]) -> list[Problem]:
+    """``validate_scorecard_spec`` of a Scorecard entity, with paths from the entity's root (``spec.checks[0].id``):
+    the shape of the catalog's entity checks (``catalog.extensions.register_entity_check``), so ingestion can refuse
+    a Scorecard whose rules this Paved does not know."""
+    return [
+        Problem(f"spec.{problem.path}" if problem.path else "spec", problem.message, problem.code)
+        for problem in validate_scorecard_spec(entity.get("spec"))
+    ]
+
+
 def parse_scorecard(entity: Mapping[str, Any]) -> ScorecardDef:
     """A Scorecard entity document as a ``ScorecardDef``. Raises ScorecardSpecError with every problem."""
     found = entity_ref(entity)

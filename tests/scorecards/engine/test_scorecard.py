@@ -6,7 +6,7 @@ import pytest
 
 from catalog.descriptors import validate_entity
 from scorecards.engine.model import CheckDef, Level
-from scorecards.engine.scorecard import ScorecardSpecError, parse_scorecard, validate_scorecard_spec
+from scorecards.engine.scorecard import ScorecardSpecError, entity_problems, parse_scorecard, validate_scorecard_spec
 
 SCORECARD = {
     "apiVersion": "paved.dev/v1alpha1",
@@ -224,3 +224,10 @@ def test_hostile_specs_give_problems_not_exceptions(spec):
     assert validate_scorecard_spec(spec)
     with pytest.raises(ScorecardSpecError):
         parse_scorecard({**SCORECARD, "spec": spec})
+
+
+def test_entity_problems_have_paths_from_the_entity_root():
+    bad = _with(checks=[{"id": "a", "level": "Bronze", "title": "t", "rule": {"type": "x.y"}}])
+    assert [(p.path, p.code) for p in entity_problems(bad)] == [("spec.checks[0].rule.type", "unknown-rule-type")]
+    assert [(p.path, p.message) for p in entity_problems({"kind": "Scorecard"})] == [("spec", "spec must be an object")]
+    assert entity_problems(SCORECARD) == []
