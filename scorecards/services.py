@@ -179,7 +179,9 @@ def exemption_request(
 
 
 def _locked(exemption: Exemption) -> Exemption:
-    return Exemption.objects.select_for_update().select_related("requested_by", "decided_by").get(pk=exemption.pk)
+    # Only the exemption's row is locked: PostgreSQL cannot lock the nullable side of the joins to its users.
+    rows = Exemption.objects.select_for_update(of=("self",)).select_related("requested_by", "decided_by")
+    return rows.get(pk=exemption.pk)
 
 
 def _decide(
