@@ -4,7 +4,8 @@ The rules that make locations safe to refresh:
 - a source (file or URL) that failed to read or parse keeps its last good entities;
 - an entity gone from a source that read cleanly becomes an orphan (or is deleted, by policy);
 - an entity already managed by another location is a conflict: recorded, nothing changed;
-- org data, templates and Paved's kinds are accepted only from trusted locations (`catalog.locations.trust`).
+- org data, templates and Paved's kinds are accepted only from trusted locations (`catalog.locations.trust`);
+- an entity a check registered for its kind refuses (`catalog.extensions`) is treated as invalid.
 
 Every error it records is built by `catalog.locations.errors`.
 """
@@ -22,6 +23,7 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 
 from catalog.descriptors import Relation, relations_for
+from catalog.extensions import entity_check_errors
 from catalog.indexing import content_hash, entity_columns, search_entries
 from catalog.locations import errors
 from catalog.locations.errors import LocationError
@@ -125,13 +127,13 @@ def apply_location_read(*, location: Location, sources: Sequence[SourceRead]) ->
             invalid_refs.setdefault(issue.entity_ref.lower(), []).append(errors.from_issue(issue))
 
     synthetic = synthetic_location_entity(location)
-    all_parsed: list[tuple[str, dict[str, Any], Sequence[Relation]]] = [
-        (location.key, synthetic, relations_for(synthetic))
+    all_parsed: list[tuple[str, dict[str, Any], Sequence[Relation], int | None]] = [
+        (location.key, synthetic, relations_for(synthetic), None)
     ]
     for read in sources:
-        all_parsed.extend((read.source, parsed.entity, parsed.relations) for parsed in read.entities)
+        all_parsed.extend((read.source, p.entity, p.relations, p.document) for p in read.entities)
 
-    for source, raw, relations in all_parsed:
+    for source, raw, relations, document in all_parsed:
         entity: dict[str, Any] = _annotated(
             raw, source=source if raw is not synthetic else location.key, origin=location.key
         )
@@ -140,6 +142,12 @@ def apply_location_read(*, location: Location, sources: Sequence[SourceRead]) ->
         refused = untrusted_kind(entity=entity, ref=ref, file=source, trusted=trusted)
         if refused is not None:
             result.errors.append(refused)
+            continue
+        check_errors = entity_check_errors(entity=raw, ref=ref, source=source, document=document)
+        if check_errors:
+            # Refused like an invalid entity: its last good version stays, with these errors attached.
+            result.errors.extend(check_errors)
+            invalid_refs.setdefault(ref, []).extend(check_errors)
             continue
         if ref in candidates:
             result.errors.append(errors.declared_twice(ref=ref, file=source, first=candidates[ref].source))

@@ -21,6 +21,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from catalog import jobs
+from catalog.extensions import entity_check_errors
 from catalog.ingest import ApplyResult, LocationDeleted, apply_location_read, synthetic_location_entity
 from catalog.locations import TYPES, LocationReadError, reader_for, walk
 from catalog.locations import errors as location_errors
@@ -129,6 +130,12 @@ def _dry_run(*, location: Location, exists: bool) -> DryRun:
             )
             if refused is not None:
                 errors.append(refused)
+                continue
+            check_errors = entity_check_errors(
+                entity=parsed.entity, ref=parsed.ref, source=source.source, document=parsed.document
+            )
+            if check_errors:
+                errors.extend(check_errors)
                 continue
             entities.append(parsed.entity)
     return DryRun(location=location, exists=exists, entities=entities, errors=errors)

@@ -17,6 +17,7 @@ __all__ = [
     "LocationError",
     "conflict",
     "declared_twice",
+    "entity_refused",
     "error_code",
     "from_issue",
     "read_issue",
@@ -104,6 +105,13 @@ def declared_twice(*, ref: str, file: str, first: str) -> LocationError:
         file=file,
         entity_ref=ref,
     )
+
+
+def entity_refused(*, ref: str, file: str, document: int | None, path: str, message: str) -> LocationError:
+    """A valid entity that a check registered for its kind (`catalog.extensions`) refuses: recorded and kept out like an
+    invalid one, with the message phrased as the validation errors are."""
+    issue = Issue(file=file, document=document, entity_ref=ref, path=path, expected=message, found="", detail=message)
+    return from_issue(issue)
 
 
 def untrusted_kind(*, ref: str, kind: str, file: str, document: int | None = None) -> LocationError:

@@ -19,6 +19,7 @@ from django.db.models import Count
 
 from catalog.descriptors import DEFAULT_LIMITS, Issue, LocationTarget, ParsedEntity, ParseResult
 from catalog.descriptors.errors import IssueCode
+from catalog.extensions import has_entity_checks
 from catalog.models import Entity, Location
 
 from . import TYPES, LocationReadError, Reader, reader_for
@@ -148,8 +149,13 @@ def location_walk(
                 outcome.sources.append(SourceRead(source, False, issues=parsed.issues))
             else:
                 outcome.sources.append(SourceRead(source, True, parsed.entities, parsed.issues))
-                # Placeholders pull in content the digest does not cover, and issues must be reported every time.
-                if not parsed.issues and not _PLACEHOLDER.search(data):
+                # Placeholders pull in content the digest does not cover, and so do the entity checks of some kinds
+                # (a Template's skeleton files); issues must be reported every time.
+                if (
+                    not parsed.issues
+                    and not _PLACEHOLDER.search(data)
+                    and not any(has_entity_checks(p.entity.get("kind")) for p in parsed.entities)
+                ):
                     outcome.digests[source] = {
                         "digest": digest,
                         "targets": [[t.type, t.target] for t in parsed.location_targets],
@@ -168,7 +174,7 @@ def _issue(file: str, target: str, exc: LocationReadError) -> Issue:
 
 _PLACEHOLDER: Final = re.compile(rb"\$(?:text|json|yaml)\b")
 # Bump when parsing or validation changes what a file yields: cached digests then no longer match.
-_CACHE_VERSION: Final = "1"
+_CACHE_VERSION: Final = "2"
 
 
 def _digest(data: bytes, salt: str) -> str:

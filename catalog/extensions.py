@@ -1,0 +1,100 @@
+"""Entity checks: rules other apps add to the catalog for one kind, run wherever a location is read.
+
+A check looks beyond the descriptor: the scaffolder, for instance, reads a Template's skeleton files beside its
+`template.yaml` and refuses one with Copier tasks or symbolic links. It is given the valid entity and its source
+(`<type>:<target>`, as in `backstage.io/managed-by-location`) and returns problems, each with a path from the entity's
+root (`spec.steps[2].action`) and a sentence. Ingestion (`catalog.ingest.apply_location_read`) and the dry run of a
+registration (`catalog.services.location_create(dry_run=True)`) run every check of the entity's kind; an entity with
+a problem is refused like an invalid one: it keeps its last good version and the problems are recorded as errors.
+
+Apps register their checks in their `AppConfig.ready()`, so the catalog never imports them.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+
+from catalog.locations import errors
+from catalog.locations.errors import LocationError
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class EntityProblem:
+    """One reason to refuse an entity: `path` from the entity's root ("" for the entity as a whole) and a sentence."""
+
+    path: str
+    message: str
+
+
+EntityCheck = Callable[[Mapping[str, Any], str], Iterable[EntityProblem]]
+
+_lock = threading.Lock()
+_checks: dict[str, list[EntityCheck]] = {}
+
+
+def register_entity_check(kind: str, check: EntityCheck) -> None:
+    """Run `check` on every valid entity of `kind` read from a location. Registering one check twice keeps one."""
+    with _lock:
+        registered = _checks.setdefault(kind.lower(), [])
+        if check not in registered:
+            registered.append(check)
+
+
+def unregister_entity_check(kind: str, check: EntityCheck) -> None:
+    """Forget a check registered for `kind`; nothing happens when it was not registered."""
+    with _lock:
+        registered = _checks.get(kind.lower(), [])
+        if check in registered:
+            registered.remove(check)
+
+
+def entity_checks(kind: str) -> list[EntityCheck]:
+    """The checks registered for `kind` (case-insensitive, as kinds are in refs), in registration order."""
+    with _lock:
+        return list(_checks.get(kind.lower(), []))
+
+
+def has_entity_checks(kind: object) -> bool:
+    return isinstance(kind, str) and bool(entity_checks(kind))
+
+
+def entity_check_errors(
+    *, entity: Mapping[str, Any], ref: str, source: str, document: int | None = None
+) -> list[LocationError]:
+    """The errors that refuse `entity`, read from `source`: every problem of every check of its kind (empty: accepted).
+
+    A check that raises refuses the entity too, with the exception's text: a check that cannot decide must not let
+    through what it exists to stop, nor crash the refresh of the whole location.
+    """
+    found: list[LocationError] = []
+    # Named like the entity's validation errors: the file or git target, without the location type.
+    file = source.partition(":")[2] or source
+    for check in entity_checks(str(entity.get("kind", ""))):
+        try:
+            problems = list(check(entity, source))
+        except Exception as exc:
+            log.warning("catalog.entity_check.crashed", ref=ref, source=source, check=getattr(check, "__name__", ""))
+            problems = [EntityProblem("", f"could not be checked ({type(exc).__name__}: {exc})")]
+        found.extend(
+            errors.entity_refused(ref=ref, file=file, document=document, path=problem.path, message=problem.message)
+            for problem in problems
+        )
+    return found
+
+
+__all__ = [
+    "EntityCheck",
+    "EntityProblem",
+    "entity_check_errors",
+    "entity_checks",
+    "has_entity_checks",
+    "register_entity_check",
+    "unregister_entity_check",
+]
