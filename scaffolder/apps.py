@@ -8,6 +8,13 @@ class ScaffolderConfig(AppConfig):
     verbose_name = "Scaffolder"
 
     def ready(self) -> None:
-        # Registers the tasks with Celery in every process, not only in workers, so that scaffolder.jobs enqueues
-        # them by name; they load models, so not before the app registry is ready.
+        # Importing tasks registers them with Celery in every process, not only in workers, so that scaffolder.jobs
+        # enqueues them by name; they load models, so not before the app registry is ready.
+        from catalog.extensions import register_entity_check
         from scaffolder import tasks  # noqa: F401
+        from scaffolder.validation import template_check
+
+        # The catalog refuses, at registration and on every refresh, a Template a run must not execute (unknown
+        # actions, Copier code, links, paths leading out); it never imports the scaffolder, so the check is handed
+        # to it here.
+        register_entity_check("Template", template_check)
