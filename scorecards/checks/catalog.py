@@ -34,6 +34,13 @@ def _field_present(
     return result(State.PASS, fact, shorten(value), f"{params['path']} is set")
 
 
+def _same(value: Any, expected: Any) -> bool:
+    # YAML's true is not the number 1, though Python says True == 1.
+    if isinstance(value, bool) or isinstance(expected, bool):
+        return type(value) is type(expected) and value == expected
+    return bool(value == expected)
+
+
 def _field_equals(
     params: Mapping[str, Any], entity: Mapping[str, Any], facts: Facts, now: datetime
 ) -> tuple[State, Evidence]:
@@ -42,7 +49,7 @@ def _field_equals(
     value = value_at(fact.value, path)
     if is_blank(value):
         return result(State.FAIL, fact, None, f"{path} is missing; expected {expected!r}")
-    if value == expected or (isinstance(value, list) and expected in value):
+    if _same(value, expected) or (isinstance(value, list) and any(_same(item, expected) for item in value)):
         return result(State.PASS, fact, shorten(value), f"{path} is {expected!r}")
     return result(State.FAIL, fact, shorten(value), f"{path} is {shorten(value)!r}, expected {expected!r}")
 

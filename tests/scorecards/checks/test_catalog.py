@@ -70,6 +70,11 @@ def test_field_equals_is_exact_about_case_and_type():
         run("catalog.field-equals", entity, entity_facts(entity), path="spec.replicas", value="3").state is State.FAIL
     )
     assert run("catalog.field-equals", entity, entity_facts(entity), path="spec.public", value=True).state is State.PASS
+    assert run("catalog.field-equals", entity, entity_facts(entity), path="spec.public", value=1).state is State.FAIL
+    one = component(spec={"replicas": 1, "flags": [1, "x"]})
+    assert run("catalog.field-equals", one, entity_facts(one), path="spec.replicas", value=True).state is State.FAIL
+    assert run("catalog.field-equals", one, entity_facts(one), path="spec.flags", value=True).state is State.FAIL
+    assert run("catalog.field-equals", one, entity_facts(one), path="spec.replicas", value=1.0).state is State.PASS
 
 
 def test_field_matches():
