@@ -11,6 +11,7 @@ import os
 import secrets
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import dj_database_url
 from csp.constants import NONCE, NONE, SELF
@@ -396,6 +397,39 @@ PAVED_CATALOG_GIT_TIMEOUT_SECONDS = env_int("PAVED_CATALOG_GIT_TIMEOUT_SECONDS",
 # Bounds on one refresh: files read (across nested Locations) and how deep Locations may nest.
 PAVED_CATALOG_MAX_FILES = env_int("PAVED_CATALOG_MAX_FILES", 5000)
 PAVED_CATALOG_MAX_NESTING = env_int("PAVED_CATALOG_MAX_NESTING", 10)
+
+# --- scaffolder: GitHub and GitLab ----------------------------------------------------------------
+
+# Hosts `publish:github` and `publish:gitlab` may create repositories on. A host without a token is not offered by
+# RepoUrlPicker and a step naming it fails. Tokens live only here and in the worker's memory: never in task input,
+# events, logs or outputs. GitHub Enterprise: PAVED_GITHUB_API_URL=https://ghe.example.com/api/v3.
+_github_api_url = env_str("PAVED_GITHUB_API_URL", "https://api.github.com").rstrip("/")
+_gitlab_url = env_str("PAVED_GITLAB_URL", "https://gitlab.com").rstrip("/")
+for _name, _url in (("PAVED_GITHUB_API_URL", _github_api_url), ("PAVED_GITLAB_URL", _gitlab_url)):
+    if not _url.startswith("https://") or not urlsplit(_url).hostname:
+        raise ImproperlyConfigured(f"{_name} must be an https:// URL, found {os.environ.get(_name, _url)!r}")
+PAVED_SCM_INTEGRATIONS: list[dict[str, str]] = [
+    {
+        "kind": "github",
+        # api.github.com serves github.com; an Enterprise server serves its own host under /api/v3.
+        "host": env_str(
+            "PAVED_GITHUB_HOST",
+            "github.com" if _github_api_url == "https://api.github.com" else urlsplit(_github_api_url).netloc,
+        ).lower(),
+        "api_url": _github_api_url,
+        "token": env_str("PAVED_GITHUB_TOKEN"),
+        "token_setting": "PAVED_GITHUB_TOKEN",
+    },
+    {
+        "kind": "gitlab",
+        "host": urlsplit(_gitlab_url).netloc.lower(),
+        "api_url": f"{_gitlab_url}/api/v4",
+        "token": env_str("PAVED_GITLAB_TOKEN"),
+        "token_setting": "PAVED_GITLAB_TOKEN",
+    },
+]
+# Seconds each request to those APIs may take (connecting takes at most 10 of them).
+PAVED_SCM_TIMEOUT_SECONDS = env_int("PAVED_SCM_TIMEOUT_SECONDS", 30)
 
 # --- scorecards -----------------------------------------------------------------------------------
 

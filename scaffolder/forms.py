@@ -30,6 +30,7 @@ from typing import Any, Final
 from urllib.parse import urlencode
 
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator, validate_email
 from django.utils.html import escape
@@ -355,6 +356,13 @@ class PickerInput(forms.TextInput):
         return context
 
 
+def repo_url_hosts() -> list[str]:
+    """A RepoUrlPicker's hosts when the template names none: the embedded host and every GitHub or GitLab host of
+    `PAVED_SCM_INTEGRATIONS` that has a token."""
+    configured = [entry["host"] for entry in getattr(settings, "PAVED_SCM_INTEGRATIONS", ()) if entry.get("token")]
+    return ["local", *configured]
+
+
 class RepoUrlWidget(forms.MultiWidget):
     """Host (from the allowed hosts), owner and repository, side by side."""
 
@@ -509,7 +517,7 @@ def build_field(
         options = prop.get("ui:options") or {}
         hosts = options.get("allowedHosts") if isinstance(options, Mapping) else None
         hosts = [h for h in hosts if isinstance(h, str)] if isinstance(hosts, list) else []
-        return RepoUrlField(hosts=hosts or ["local"], **common), None
+        return RepoUrlField(hosts=hosts or repo_url_hosts(), **common), None
     if ui_field is not None:
         note = f"{label} uses the {ui_field!s:.60} field, which Paved shows as plain text."
         common["help_text"] = escape(

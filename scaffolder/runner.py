@@ -27,6 +27,7 @@ from scaffolder.actions.base import ActionContext, ActionError, ActionSettings
 from scaffolder.actions.registry import action_get, validate_input
 from scaffolder.expressions import ExpressionContext, ExpressionError, condition_true, expand_each, render_value
 from scaffolder.models import Event, Run, Step
+from scaffolder.publishers import ScmIntegration
 from scaffolder.sources import TemplateSourceError, template_files
 
 log = structlog.get_logger(__name__)
@@ -48,6 +49,19 @@ def _action_settings() -> ActionSettings:
         kwargs["max_bytes"] = int(max_bytes)
     if max_files:
         kwargs["max_files"] = int(max_files)
+    kwargs["scm_integrations"] = tuple(
+        ScmIntegration(
+            kind=entry["kind"],
+            host=entry["host"],
+            api_url=entry["api_url"],
+            token=entry.get("token") or "",
+            token_setting=entry.get("token_setting") or "",
+        )
+        for entry in getattr(settings, "PAVED_SCM_INTEGRATIONS", ())
+    )
+    http_timeout = getattr(settings, "PAVED_SCM_TIMEOUT_SECONDS", None)
+    if http_timeout:
+        kwargs["http_timeout"] = int(http_timeout)
     return ActionSettings(**kwargs)
 
 

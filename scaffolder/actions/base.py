@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Protocol
 
+from scaffolder.publishers import ScmIntegration
+
 DEFAULT_MAX_BYTES: Final = 50 * 1024 * 1024
 DEFAULT_MAX_FILES: Final = 5000
 
@@ -32,12 +34,23 @@ class ActionError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class ActionSettings:
-    """Host settings an action may need, read once by the engine from Django settings."""
+    """Host settings an action may need, read once by the engine from Django settings.
+
+    `scm_integrations` are the GitHub and GitLab hosts of `PAVED_SCM_INTEGRATIONS` (tokens hidden from `repr`);
+    `http_timeout` bounds each request to their APIs."""
 
     repos_root: Path
     max_bytes: int = DEFAULT_MAX_BYTES
     max_files: int = DEFAULT_MAX_FILES
     git_timeout: int = 60
+    scm_integrations: tuple[ScmIntegration, ...] = ()
+    http_timeout: int = 30
+
+    def scm_integration(self, kind: str, host: str) -> ScmIntegration | None:
+        for integration in self.scm_integrations:
+            if integration.kind == kind and integration.host == host.lower():
+                return integration
+        return None
 
 
 @dataclass(frozen=True)

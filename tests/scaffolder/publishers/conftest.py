@@ -1,5 +1,17 @@
 from __future__ import annotations
 
-from .recorded import api, no_api
+import pytest
 
-__all__ = ["api", "no_api"]
+from .recorded import replay, silence
+
+
+@pytest.fixture
+def api():
+    with replay() as mock:
+        yield mock
+
+
+@pytest.fixture
+def no_api():
+    with silence() as mock:
+        yield mock

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import pytest
 import responses
 from responses.registries import OrderedRegistry
 
@@ -21,15 +22,15 @@ def recorded(name: str) -> Any:
     return json.loads((FIXTURES / name).read_text())
 
 
-@pytest.fixture
-def api():
+@contextmanager
+def replay() -> Iterator[responses.RequestsMock]:
     """The API, answering only the registered requests, in the order registered, each exactly once."""
     with responses.RequestsMock(assert_all_requests_are_fired=True, registry=OrderedRegistry) as mock:
         yield mock
 
 
-@pytest.fixture
-def no_api():
+@contextmanager
+def silence() -> Iterator[responses.RequestsMock]:
     """No request may be made at all."""
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         yield mock
