@@ -5,7 +5,8 @@ vocabulary in ``model`` while the engine uses the check registry, without an imp
 
 - ``scorecards.engine.model``: the dataclasses — ``State``, ``Level``, ``CheckDef``, ``ScorecardDef``, ``Fact``,
   ``Facts``, ``Evidence``, ``CheckResult``, ``ScorecardResult``, ``Problem``.
-- ``scorecards.engine.scorecard``: ``parse_scorecard`` and ``validate_scorecard_spec`` (Scorecard-as-code).
+- ``scorecards.engine.scorecard``: ``parse_scorecard``, ``validate_scorecard_spec`` and ``entity_problems`` (for the
+  catalog's entity checks at ingestion).
 - ``scorecards.engine.evaluate``: ``evaluate``, ``evaluate_check``, ``facts_needed`` and the level rule.
 - ``scorecards.engine.filters``: Backstage filter syntax matched against one entity document.
 
