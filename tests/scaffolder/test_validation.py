@@ -516,3 +516,50 @@ def test_a_template_folder_with_too_many_files_is_refused(roots, monkeypatch):
 @pytest.mark.parametrize("entity", [{}, {"spec": None}, {"spec": {"steps": "x"}}, {"spec": {"steps": [None, 3]}}])
 def test_malformed_entities_do_not_crash_the_check(entity):
     assert template_check(entity, "file:/nowhere/template.yaml") == []
+
+
+def test_a_crafted_git_tree_with_a_dot_dot_name_is_refused(git_template):
+    # git itself never writes such a tree, but mktree does: a file that would land beside the skeleton's target.
+    def add_dot_dot(work: Path) -> None:
+        blob = (
+            subprocess.run(
+                ["git", "hash-object", "-w", "--stdin"], input=b"owned\n", cwd=work, capture_output=True, check=True
+            )
+            .stdout.decode()
+            .strip()
+        )
+        escape = mktree(work, f"100644 blob {blob}\tauthorized_keys\n")
+        skeleton = mktree(work, f"040000 tree {escape}\t..\n")
+        listing = git("ls-tree", "HEAD", cwd=work).splitlines()
+        kept = "".join(line + "\n" for line in listing if not line.endswith("\tskeleton"))
+        root = mktree(work, kept + f"040000 tree {skeleton}\tskeleton\n")
+        head = git(
+            "-c",
+            "user.name=P",
+            "-c",
+            "user.email=p@example.com",
+            "commit-tree",
+            root,
+            "-p",
+            "HEAD",
+            "-m",
+            "x",
+            cwd=work,
+        )
+        git("update-ref", "refs/heads/main", head, cwd=work)
+
+    location, _ = git_template(edit=add_dot_dot)
+
+    assert not Entity.objects.filter(kind="Template").exists()
+    found = messages(location)
+    assert any(
+        m.endswith(
+            'the file name "skeleton/../authorized_keys" leads out of the template folder; templates may not hold one'
+        )
+        for m in found
+    ), found
+
+
+def mktree(work: Path, entries: str) -> str:
+    done = subprocess.run(["git", "mktree"], input=entries.encode(), cwd=work, capture_output=True, check=True)
+    return done.stdout.decode().strip()
