@@ -59,7 +59,7 @@ def start_run() -> Run:
 
 def everything_kept(run: Run) -> str:
     rows = [Run.objects.get(pk=run.pk), *Step.objects.filter(run=run), *Event.objects.filter(run=run)]
-    return serializers.serialize("json", rows)
+    return str(serializers.serialize("json", rows))
 
 
 def test_a_run_publishes_to_github_and_keeps_no_token(db, github, caplog, capsys):
