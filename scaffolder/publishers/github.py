@@ -150,10 +150,11 @@ class _Publisher:
     def inspect(self, repository: dict[str, Any]) -> tuple[str, str | None]:
         """('empty' | 'pending' | 'done', this key's commit when done); `exists` for anybody else's repository."""
         path = f"{self.path}/commits"
-        response = self.client.request("GET", path, params={"sha": self.branch, "per_page": 100}, allow=(404, 409))
+        response = self.client.request("GET", path, params={"sha": self.branch, "per_page": 100}, allow=(404, 409, 422))
         if response.status_code == 409:
             return "empty", None
-        if response.status_code == 404:
+        if response.status_code in (404, 422):
+            # No such branch: the repository holds something else.
             raise self.exists()
         commits = self.client.json_list(response, f"GET {path}")
         for index, entry in enumerate(commits):

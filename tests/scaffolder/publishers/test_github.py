@@ -202,7 +202,10 @@ def test_publish_github_completes_an_existing_empty_repository(api, workspace):
     assert result.created is True
 
 
-@pytest.mark.parametrize(("status", "fixture"), [(200, "github/commits_foreign.json"), (404, "github/not_found.json")])
+@pytest.mark.parametrize(
+    ("status", "fixture"),
+    [(200, "github/commits_foreign.json"), (404, "github/not_found.json"), (422, "github/no_commit_found.json")],
+)
 def test_publish_github_refuses_a_repository_it_did_not_publish(api, workspace, status, fixture):
     api.get(f"{API}/user", json=recorded("github/user.json"))
     api.post(f"{API}/orgs/acme/repos", json=recorded("github/name_exists.json"), status=422)
