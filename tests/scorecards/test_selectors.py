@@ -8,6 +8,8 @@ import datetime as dt
 import pytest
 from django.core.exceptions import ValidationError
 from django.http import QueryDict
+from hypothesis import given
+from hypothesis import strategies as st
 
 from scorecards import selectors
 from scorecards.models import Exemption, Result, Transition
@@ -284,3 +286,30 @@ def test_campaign_progress_says_why_it_cannot_count(org, changes, problem):
 def test_forecast_fits_a_line_and_projects_where_it_meets_the_total(counts, total, expected):
     found = selectors.forecast(counts=counts, total=total, now=NOW, due_date=dt.date(2027, 3, 29))
     assert (found.per_week, found.projected_finish, found.delayed) == expected
+
+
+@given(
+    start=st.integers(min_value=0, max_value=50),
+    per_week=st.integers(min_value=0, max_value=20),
+    left=st.integers(min_value=0, max_value=500),
+)
+def test_forecast_of_a_steady_pace_finishes_when_the_remaining_work_is_done(start, per_week, left):
+    counts = [start + per_week * week for week in range(selectors.TREND_WEEKS + 1)]
+    total = counts[-1] + left
+    found = selectors.forecast(counts=counts, total=total, now=NOW, due_date=NOW.date())
+    assert found.per_week == per_week
+    if left == 0:
+        assert (found.projected_finish, found.delayed) == (NOW.date(), False)
+    elif per_week == 0:
+        assert (found.projected_finish, found.delayed) == (None, True)
+    else:
+        assert found.projected_finish == (NOW + dt.timedelta(weeks=left / per_week)).date()
+        assert found.delayed is (found.projected_finish > NOW.date())
+
+
+@given(counts=st.lists(st.integers(min_value=0, max_value=1000), min_size=2, max_size=10))
+def test_forecast_never_projects_into_the_past_and_is_delayed_without_a_finish(counts):
+    total = max(counts) + 1
+    found = selectors.forecast(counts=counts, total=total, now=NOW, due_date=dt.date(2027, 6, 1))
+    assert found.projected_finish is None or found.projected_finish >= NOW.date()
+    assert found.delayed is (found.projected_finish is None or found.projected_finish > dt.date(2027, 6, 1))

@@ -320,3 +320,21 @@ def test_history_takes_the_ends_of_the_calendar(org, client_for):
     assert _history(client, at="9999-12-31", entityRef="checkout", scorecardRef=CARD).json()["level"] == "Gold"
     assert _history(client, at="0001-01-01", entityRef="checkout", scorecardRef=CARD).json()["level"] is None
     assert _history(client, **{"from": "0001-01-01", "to": "9999-12-31"}).json()["count"] == 1
+
+
+def test_the_campaign_list_is_two_queries_whatever_its_length(org, client_for, django_assert_num_queries):
+    """Besides the session and its user: a count and the rows, with who created each joined in."""
+    for _ in range(4):
+        CampaignFactory(created_by=AdminFactory())
+    client = client_for("alice")
+    with django_assert_num_queries(4):
+        response = client.get(reverse("scorecards_api:campaigns"))
+    assert [row["createdBy"] is not None for row in response.json()["results"]] == [True] * 4
+
+
+@pytest.mark.parametrize("params", [{"scorecardRef": "a:b:c"}, {"ownerRef": "/"}])
+def test_the_campaign_list_refuses_refs_that_do_not_parse(org, client_for, params):
+    (name,) = params
+    assert _error(client_for("alice").get(reverse("scorecards_api:campaigns"), params), 400)["message"].startswith(
+        f"{name}: Entity reference"
+    )
