@@ -7,17 +7,21 @@ root (`spec.steps[2].action`) and a sentence. Ingestion (`catalog.ingest.apply_l
 registration (`catalog.services.location_create(dry_run=True)`) run every check of the entity's kind; an entity with
 a problem is refused like an invalid one: it keeps its last good version and the problems are recorded as errors.
 
-Apps register their checks in their `AppConfig.ready()`, so the catalog never imports them.
+Change listeners: apps that keep something derived from entities (scorecards) are told, after commit, which entities
+a refresh or a delete created, changed or removed (`register_change_listener`).
+
+Apps register their checks and listeners in their `AppConfig.ready()`, so the catalog never imports them.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import structlog
+from django.db import transaction
 
 from catalog.locations import errors
 from catalog.locations.errors import LocationError
@@ -89,12 +93,62 @@ def entity_check_errors(
     return found
 
 
+# -- change listeners ------------------------------------------------------------------------------------------------
+
+ChangeListener = Callable[[Sequence[str]], None]
+_listeners: list[ChangeListener] = []
+
+
+def register_change_listener(listener: ChangeListener) -> None:
+    """Call `listener(refs)` after every commit that created, changed or deleted catalog entities, with their refs
+    (lower-cased, sorted). Listeners run in the committing process and must be quick: enqueue work, do not do it.
+    Registering one listener twice keeps one."""
+    with _lock:
+        if listener not in _listeners:
+            _listeners.append(listener)
+
+
+def unregister_change_listener(listener: ChangeListener) -> None:
+    with _lock:
+        if listener in _listeners:
+            _listeners.remove(listener)
+
+
+def entities_changed(refs: Iterable[str]) -> None:
+    """Tell the change listeners about these entities once the current transaction commits (at once outside of
+    one); nothing is said when the transaction rolls back. A listener that raises is logged and the others still run:
+    the catalog's write has committed and must not fail because of what another app does with the news."""
+    changed = sorted({ref.lower() for ref in refs if ref})
+    with _lock:
+        listeners = list(_listeners)
+    if not changed or not listeners:
+        return
+
+    def notify() -> None:
+        for listener in listeners:
+            try:
+                listener(changed)
+            except Exception as exc:
+                log.error(
+                    "catalog.change_listener.failed",
+                    listener=getattr(listener, "__name__", repr(listener)),
+                    entities=len(changed),
+                    error=str(exc),
+                )
+
+    transaction.on_commit(notify)
+
+
 __all__ = [
+    "ChangeListener",
     "EntityCheck",
     "EntityProblem",
+    "entities_changed",
     "entity_check_errors",
     "entity_checks",
     "has_entity_checks",
+    "register_change_listener",
     "register_entity_check",
+    "unregister_change_listener",
     "unregister_entity_check",
 ]

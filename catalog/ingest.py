@@ -23,7 +23,7 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 
 from catalog.descriptors import Relation, relations_for
-from catalog.extensions import entity_check_errors
+from catalog.extensions import entities_changed, entity_check_errors
 from catalog.indexing import content_hash, entity_columns, search_entries
 from catalog.locations import errors
 from catalog.locations.errors import LocationError
@@ -249,6 +249,7 @@ def apply_location_read(*, location: Location, sources: Sequence[SourceRead]) ->
 
     seen = set(candidates) | set(invalid_refs)
     gone = Entity.objects.filter(location=location).exclude(ref__in=seen).exclude(source__in=kept_sources)
+    entities_changed([*(e.ref for e in to_create), *(e.ref for e in to_update), *gone.values_list("ref", flat=True)])
     if settings.PAVED_CATALOG_ORPHAN_POLICY == "delete":
         result.deleted = gone.count()
         gone.delete()

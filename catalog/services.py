@@ -21,7 +21,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from catalog import jobs
-from catalog.extensions import entity_check_errors
+from catalog.extensions import entities_changed, entity_check_errors
 from catalog.ingest import ApplyResult, LocationDeleted, apply_location_read, synthetic_location_entity
 from catalog.locations import TYPES, LocationReadError, reader_for, walk
 from catalog.locations import errors as location_errors
@@ -245,8 +245,10 @@ def location_delete(*, location: Location, actor: Actor) -> int:
     if not _lock_location(location.pk):
         return 0  # unregistered meanwhile
     before = _snapshot(location)
-    deleted = Entity.objects.filter(location=location).count()
+    refs = list(Entity.objects.filter(location=location).values_list("ref", flat=True))
+    deleted = len(refs)
     Entity.objects.filter(location=location).delete()
+    entities_changed(refs)
     audit_record(
         actor=_audit_actor(actor),
         action="catalog.location.delete",
@@ -328,6 +330,7 @@ def entity_delete(*, entity: Entity, actor: Actor) -> None:
         before={"ref": locked.ref, "orphan": locked.orphan, "location": str(locked.location_id or "")},
     )
     locked.delete()
+    entities_changed([locked.ref])
 
 
 # --- helpers ------------------------------------------------------------------------------------------

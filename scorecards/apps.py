@@ -1,8 +1,27 @@
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from typing import Any
+
 from django.apps import AppConfig
+
+
+def scorecard_entity_problems(entity: Mapping[str, Any], source: str) -> Iterable[Any]:
+    """The catalog's entity check for Scorecards: a rule type this Paved does not know, parameters that do not fit
+    the rule, duplicate ids or levels, filters that do not parse — each with its path and the engine's sentence."""
+    from catalog.extensions import EntityProblem
+    from scorecards.engine.scorecard import entity_problems
+
+    return [EntityProblem(problem.path, problem.message) for problem in entity_problems(entity)]
 
 
 class ScorecardsConfig(AppConfig):
     name = "scorecards"
     verbose_name = "Scorecards"
+
+    def ready(self) -> None:
+        from catalog.extensions import register_change_listener, register_entity_check
+        from scorecards import events
+
+        register_entity_check("scorecard", scorecard_entity_problems)
+        register_change_listener(events.catalog_changed)

@@ -14,11 +14,12 @@ It may still return ``error`` for data that is present but unusable (a manifest 
 from __future__ import annotations
 
 import copy
+import json
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 import jsonschema
 
@@ -51,7 +52,23 @@ class Rule:
     description: str = ""
 
     def params_problems(self, params: Mapping[str, Any]) -> list[tuple[str, str]]:
-        """Every problem of ``params``: schema violations first (path, message), then ``check_params``."""
+        """Every problem of ``params``: schema violations first (path, message), then ``check_params``.
+
+        Remembered per rule and parameters: the engine asks for every check of every entity, and a sweep of thousands
+        of entities would otherwise spend most of its time validating the same few parameter sets again."""
+        try:
+            key = (self.type, json.dumps(params, sort_keys=True))
+        except (TypeError, ValueError):
+            return self._params_problems(params)
+        found = _problems_cache.get(key)
+        if found is None:
+            found = self._params_problems(params)
+            if len(_problems_cache) >= _PROBLEMS_CACHE_SIZE:
+                _problems_cache.clear()
+            _problems_cache[key] = found
+        return list(found)
+
+    def _params_problems(self, params: Mapping[str, Any]) -> list[tuple[str, str]]:
         validator = _validators.get(self.type) or jsonschema.Draft7Validator(dict(self.params_schema))
         problems = []
         for error in sorted(validator.iter_errors(dict(params)), key=lambda e: [str(p) for p in e.absolute_path]):
@@ -65,6 +82,8 @@ class Rule:
 _lock = threading.Lock()
 _rules: dict[str, Rule] = {}
 _validators: dict[str, jsonschema.protocols.Validator] = {}
+_PROBLEMS_CACHE_SIZE: Final = 4096
+_problems_cache: dict[tuple[str, str], list[tuple[str, str]]] = {}
 
 
 def register_rule(rule: Rule, *, replace_existing: bool = False) -> Rule:
@@ -79,6 +98,7 @@ def register_rule(rule: Rule, *, replace_existing: bool = False) -> Rule:
         if rule.type in _rules and not replace_existing:
             raise RuleError(f"rule type {rule.type} is already registered")
         _rules[rule.type] = rule
+        _problems_cache.clear()
         _validators[rule.type] = jsonschema.Draft7Validator(copy.deepcopy(dict(rule.params_schema)))
     return rule
 
@@ -87,6 +107,7 @@ def unregister_rule(rule_type: str) -> None:
     """Forget a rule; mainly for tests."""
     with _lock:
         _rules.pop(rule_type, None)
+        _problems_cache.clear()
         _validators.pop(rule_type, None)
 
 

@@ -18,8 +18,18 @@ from tests.portal.factories import UserFactory
 CARD = "scorecard:default/production-readiness"
 LEVELS = ["Bronze", "Silver", "Gold"]
 CHECKS = [
-    {"id": "has-owner", "level": "Bronze", "title": "Has an owner", "rule": {"type": "catalog.field-present"}},
-    {"id": "runbook", "level": "Silver", "title": "Has a runbook", "rule": {"type": "catalog.annotation-present"}},
+    {
+        "id": "has-owner",
+        "level": "Bronze",
+        "title": "Has an owner",
+        "rule": {"type": "catalog.field-present", "path": "spec.owner"},
+    },
+    {
+        "id": "runbook",
+        "level": "Silver",
+        "title": "Has a runbook",
+        "rule": {"type": "catalog.annotation-present", "key": "paved.dev/runbook"},
+    },
     {"id": "oncall", "level": "Gold", "title": "Has on-call", "rule": {"type": "oncall.has-policy"}},
 ]
 

@@ -1,0 +1,212 @@
+"""Repositories on Paved's own git host, as the repository and template collectors read them: which repository an
+entity lives in, its head commit, files as blobs and tags — git run by `catalog.locations.git.run_git` (argument
+lists, `--end-of-options`, hooks and foreign protocols off, a timeout), repositories confined to the repository roots
+(`catalog.locations.git.local_git_dir`)."""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+from urllib.parse import unquote, urlsplit
+
+from catalog.locations.base import LocationReadError
+from catalog.locations.git import GitTarget, local_git_dir, parse_target, run_git
+
+SOURCE_LOCATION: Final = "backstage.io/source-location"
+MANAGED_BY_LOCATION: Final = "backstage.io/managed-by-location"
+GIT_TIMEOUT_SECONDS: Final = 20.0
+#: Files larger than this are not read at all (their text is recorded as "", cut to nothing).
+MAX_BLOB_BYTES: Final = 4 * 1024 * 1024
+#: The text kept of a file, in characters; longer files are cut and marked truncated.
+MAX_TEXT_CHARS: Final = 256 * 1024
+_SOURCE: Final = re.compile(r"^git:(?P<repo>[^#]+)#(?P<ref>[^@#]+)@(?P<commit>[0-9a-f]{40,64}):(?P<path>.*)$", re.S)
+
+
+class RepositoryError(Exception):
+    """The entity's repository cannot be read; the message says why, for people."""
+
+
+@dataclass(frozen=True, slots=True)
+class Repository:
+    """A local repository and the ref whose head is read (`HEAD`: the default branch)."""
+
+    repo: str
+    ref: str
+    git_dir: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.repo}#{self.ref}"
+
+    def source(self, commit: str, path: str) -> str:
+        return f"git:{self.repo}#{self.ref}@{commit}:{path}"
+
+
+@dataclass(frozen=True, slots=True)
+class SourceParts:
+    repo: str
+    ref: str
+    commit: str
+    path: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.repo}#{self.ref}"
+
+
+def parse_source(source: str) -> SourceParts | None:
+    """The parts of a fact source `git:<repo>#<ref>@<commit>:<path>`, None for any other source."""
+    match = _SOURCE.match(source)
+    return SourceParts(match["repo"], match["ref"], match["commit"], match["path"]) if match else None
+
+
+def _annotations(data: Mapping[str, Any]) -> Mapping[str, Any]:
+    metadata = data.get("metadata")
+    annotations = metadata.get("annotations") if isinstance(metadata, Mapping) else None
+    return annotations if isinstance(annotations, Mapping) else {}
+
+
+def _local_target(value: str, what: str) -> GitTarget:
+    """A local repository target from `<path>[#<ref>]`, `file://<path>[#<ref>]`; remote hosts are refused."""
+    text = value.strip()
+    lowered = text.lower()
+    if lowered.startswith("file://"):
+        text = unquote(urlsplit(text.split("#", 1)[0]).path) + ("#" + text.split("#", 1)[1] if "#" in text else "")
+    elif "://" in lowered or lowered.startswith(("git@", "ssh:")):
+        host = urlsplit(text).hostname or text.split("@", 1)[-1].split(":", 1)[0]
+        raise RepositoryError(
+            f"{what} {value!r}: repository host not supported yet ({host}); only repositories on Paved's own git "
+            "host are read"
+        )
+    repo, _, ref = text.partition("#")
+    repo = repo.rstrip("/") or repo
+    try:
+        return parse_target(f"{repo}#{ref or 'HEAD'}")
+    except LocationReadError as error:
+        raise RepositoryError(f"{what} {value!r}: {error}") from None
+
+
+def repository_target(data: Mapping[str, Any]) -> GitTarget:
+    """Where the entity's repository is: `backstage.io/source-location` (`url:` or `git:` with a path or `file://`
+    URL on Paved's git host, optionally `#<ref>`), else the git location it was registered from (what the scaffolder's
+    `catalog:register` does for a new service). Raises RepositoryError saying what is missing or refused."""
+    annotations = _annotations(data)
+    source_location = annotations.get(SOURCE_LOCATION)
+    if isinstance(source_location, str) and source_location.strip():
+        kind, _, target = source_location.strip().partition(":")
+        if kind not in ("url", "git") or not target:
+            raise RepositoryError(f"{SOURCE_LOCATION} {source_location!r} must be url:<repository> or git:<repository>")
+        return _local_target(target, SOURCE_LOCATION)
+    managed = annotations.get(MANAGED_BY_LOCATION)
+    if isinstance(managed, str) and managed.startswith("git:"):
+        try:
+            return parse_target(managed[4:])
+        except LocationReadError as error:
+            raise RepositoryError(f"{MANAGED_BY_LOCATION} {managed!r}: {error}") from None
+    raise RepositoryError(
+        f"no repository is known for this entity: set the annotation {SOURCE_LOCATION} "
+        "(url:<path of its repository on Paved's git host>)"
+    )
+
+
+def open_repository(target: GitTarget) -> Repository:
+    """The repository's git directory, confined to the repository roots. Raises RepositoryError."""
+    if target.remote:
+        raise RepositoryError(f"{target.repo}: repository host not supported yet ({urlsplit(target.repo).hostname})")
+    try:
+        return Repository(target.repo, target.ref, local_git_dir(target))
+    except LocationReadError as error:
+        raise RepositoryError(str(error)) from None
+
+
+def head_commit(repository: Repository) -> str:
+    """The commit the repository's ref points at. Raises RepositoryError."""
+    try:
+        out = run_git(
+            ["rev-parse", "--verify", "--quiet", "--end-of-options", f"{repository.ref}^{{commit}}"],
+            git_dir=repository.git_dir,
+            timeout=GIT_TIMEOUT_SECONDS,
+        )
+    except LocationReadError as error:
+        raise RepositoryError(f"{repository.key}: {error or 'the ref does not name a commit'}") from None
+    commit = out.decode().strip()
+    if not re.fullmatch(r"[0-9a-f]{40,64}", commit):
+        raise RepositoryError(f"{repository.key}: the ref does not name a commit")
+    return commit
+
+
+def safe_path(path: str) -> str | None:
+    """The path relative to the repository root, or None when it is not one (absolute, `..`, control characters)."""
+    if not path or any(ch in path for ch in "\x00\n\r\\") or path.startswith("/"):
+        return None
+    normalised = posixpath.normpath(path)
+    if normalised in (".", "") or normalised.startswith("../") or normalised == "..":
+        return None
+    return normalised
+
+
+def read_files(repository: Repository, commit: str, paths: list[str]) -> dict[str, dict[str, Any]]:
+    """`{path: {"exists", "text", "truncated"}}` for paths at `commit` (one `ls-tree`, then one `cat-file` per text
+    file). Symbolic links and submodules exist but have no text; binary files (a NUL byte, or not UTF-8) have none
+    either; files over MAX_BLOB_BYTES are not read (text "", truncated). Raises RepositoryError when git fails."""
+    if not paths:
+        return {}
+    try:
+        listing = run_git(
+            ["ls-tree", "-l", "-z", "--full-tree", "--end-of-options", commit, "--", *paths],
+            git_dir=repository.git_dir,
+            timeout=GIT_TIMEOUT_SECONDS,
+        )
+    except LocationReadError as error:
+        raise RepositoryError(f"{repository.key}@{commit[:12]}: {error}") from None
+    entries: dict[str, tuple[str, str, str, str]] = {}
+    for record in listing.decode("utf-8", errors="replace").split("\0"):
+        meta, _, name = record.partition("\t")
+        parts = meta.split()
+        if len(parts) == 4:
+            entries[name] = (parts[0], parts[1], parts[2], parts[3])
+    found: dict[str, dict[str, Any]] = {}
+    for path in paths:
+        entry = entries.get(path)
+        if entry is None or entry[1] == "tree":
+            found[path] = {"exists": False, "text": None, "truncated": False}
+            continue
+        mode, kind, sha, size = entry
+        if kind != "blob" or mode == "120000":
+            found[path] = {"exists": True, "text": None, "truncated": False}
+            continue
+        if not size.isdigit() or int(size) > MAX_BLOB_BYTES:
+            found[path] = {"exists": True, "text": "", "truncated": True}
+            continue
+        try:
+            blob = run_git(
+                ["cat-file", "blob", "--end-of-options", sha], git_dir=repository.git_dir, timeout=GIT_TIMEOUT_SECONDS
+            )
+        except LocationReadError as error:
+            raise RepositoryError(f"{repository.key}@{commit[:12]}:{path}: {error}") from None
+        found[path] = _text(blob)
+    return found
+
+
+def _text(blob: bytes) -> dict[str, Any]:
+    if b"\0" in blob[:8192]:
+        return {"exists": True, "text": None, "truncated": False}
+    try:
+        text = blob.decode("utf-8")
+    except UnicodeDecodeError:
+        return {"exists": True, "text": None, "truncated": False}
+    if len(text) > MAX_TEXT_CHARS:
+        return {"exists": True, "text": text[:MAX_TEXT_CHARS], "truncated": True}
+    return {"exists": True, "text": text, "truncated": False}
+
+
+def tags(repository: Repository) -> list[str]:
+    """The repository's tag names (`git tag --list`), sorted. Raises RepositoryError."""
+    try:
+        out = run_git(["tag", "--list"], git_dir=repository.git_dir, timeout=GIT_TIMEOUT_SECONDS)
+    except LocationReadError as error:
+        raise RepositoryError(f"{repository.key}: {error}") from None
+    return sorted(line.strip() for line in out.decode("utf-8", errors="replace").splitlines() if line.strip())
