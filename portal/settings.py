@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import dj_database_url
+from celery.schedules import crontab
 from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
@@ -363,6 +364,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "scaffolder-run-files-sweep": {"task": "scaffolder.run_files_sweep", "schedule": 3600.0},
     # Approved scorecard exemptions past their expiry end, and their services are evaluated again.
     "scorecards-exemptions-expire": {"task": "scorecards.exemptions_expire", "schedule": 300.0},
+    # Services whose repository's head moved are evaluated again (a pushed README shows within a minute).
+    "scorecards-repositories-poll": {"task": "scorecards.repositories_poll", "schedule": 30.0},
+    # The nightly sweep: every entity on every scorecard (on-call coverage looks ahead from today, so it moves daily).
+    "scorecards-evaluate-all": {"task": "scorecards.evaluate_all", "schedule": crontab(hour=2, minute=30)},
 }
 
 # --- logging --------------------------------------------------------------------------------------
