@@ -8,7 +8,7 @@ from typing import Any
 from django.utils import timezone
 from rest_framework import serializers
 
-from scorecards import selectors, services
+from scorecards import results, selectors, services
 from scorecards.models import Campaign, Exemption, Transition
 
 # -- input ------------------------------------------------------------------------------------------------------------
@@ -272,3 +272,118 @@ class LevelsAtSerializer(serializers.Serializer[Any]):
     since = serializers.DateTimeField(allow_null=True, help_text="With entityRef: when it reached that level.")
     total = serializers.IntegerField()
     levels = LevelCountSerializer(many=True)
+
+
+# -- results and scorecards (the evaluation) -------------------------------------------------------------------------
+
+
+class EvidenceSerializer(serializers.Serializer[Any]):
+    value = serializers.JSONField(allow_null=True, help_text="What was seen (shortened).")
+    source = serializers.CharField(  # type: ignore[assignment]  # a field named source, popped by the metaclass
+        help_text="Where: catalog, git:<repo>#<ref>@<commit>:<path>, oncall:<policy>."
+    )
+    observed_at = serializers.CharField(allow_null=True, help_text="When the fact was collected (ISO 8601).")
+    message = serializers.CharField()
+
+
+class CheckResultSerializer(serializers.Serializer[Any]):
+    id = serializers.CharField()
+    title = serializers.CharField()
+    level = serializers.CharField()
+    state = serializers.ChoiceField(choices=["pass", "fail", "not-applicable", "error", "stale"])
+    exempt = serializers.BooleanField(help_text="An approved exemption covers the check: it counts as passing.")
+    evidence = EvidenceSerializer()
+    remediation = serializers.CharField(allow_blank=True)
+    remediationUrl = serializers.CharField(allow_blank=True)
+
+
+class EntityScorecardSerializer(serializers.Serializer[Any]):
+    scorecardRef = serializers.CharField()
+    title = serializers.CharField()
+    level = serializers.CharField(allow_null=True, help_text="The highest level held; null for none.")
+    nextLevel = serializers.CharField(allow_null=True, help_text="The level above it; null at the top.")
+    percent = serializers.FloatField(allow_null=True, help_text="Weighted share of passing checks; null if none count.")
+    evaluatedAt = serializers.DateTimeField()
+    checks = CheckResultSerializer(many=True)
+
+
+class EntityResultsSerializer(serializers.Serializer[Any]):
+    entityRef = serializers.CharField()
+    scorecards = EntityScorecardSerializer(many=True)
+
+
+class LevelShareSerializer(serializers.Serializer[Any]):
+    level = serializers.CharField(allow_null=True, help_text="null: entities holding no level.")
+    levelIndex = serializers.IntegerField(help_text="-1 for no level, then 0 for the lowest.")
+    count = serializers.IntegerField()
+
+
+class ScorecardCheckSerializer(serializers.Serializer[Any]):
+    id = serializers.CharField()
+    title = serializers.CharField()
+    level = serializers.CharField()
+
+
+class ScorecardSummarySerializer(serializers.Serializer[Any]):
+    scorecardRef = serializers.CharField()
+    title = serializers.CharField()
+    ownerRef = serializers.CharField(allow_blank=True)
+    levels = serializers.ListField(child=serializers.CharField())
+    checks = ScorecardCheckSerializer(many=True)
+    evaluatedAt = serializers.DateTimeField(allow_null=True)
+    total = serializers.IntegerField(help_text="Entities scored on it.")
+    distribution = LevelShareSerializer(many=True)
+
+
+class ScorecardListSerializer(serializers.Serializer[Any]):
+    items = ScorecardSummarySerializer(many=True)
+
+
+def entity_results_json(*, entity_ref: str, scores: list[results.EntityScore]) -> dict[str, Any]:
+    return {
+        "entityRef": entity_ref,
+        "scorecards": [
+            {
+                "scorecardRef": score.scorecard_ref,
+                "title": score.title,
+                "level": score.level,
+                "nextLevel": score.next_level,
+                "percent": score.percent,
+                "evaluatedAt": score.evaluated_at.isoformat().replace("+00:00", "Z"),
+                "checks": [
+                    {
+                        "id": check.id,
+                        "title": check.title,
+                        "level": check.level,
+                        "state": check.state,
+                        "exempt": check.exempt,
+                        "evidence": {
+                            "value": check.evidence.get("value"),
+                            "source": str(check.evidence.get("source") or ""),
+                            "observed_at": check.evidence.get("observed_at"),
+                            "message": str(check.evidence.get("message") or ""),
+                        },
+                        "remediation": check.remediation,
+                        "remediationUrl": check.remediation_url,
+                    }
+                    for check in score.checks
+                ],
+            }
+            for score in scores
+        ],
+    }
+
+
+def scorecard_json(view: results.ScorecardView) -> dict[str, Any]:
+    return {
+        "scorecardRef": view.ref,
+        "title": view.title,
+        "ownerRef": view.owner_ref,
+        "levels": view.levels,
+        "checks": view.checks,
+        "evaluatedAt": view.evaluated_at.isoformat().replace("+00:00", "Z") if view.evaluated_at else None,
+        "total": view.total,
+        "distribution": [
+            {"level": share.level, "levelIndex": share.level_index, "count": share.count} for share in view.distribution
+        ],
+    }

@@ -10,7 +10,13 @@ from scorecards.api import views
 app_name = "scorecards_api"
 
 urlpatterns = [
-    # scorecards and results: added with the evaluation
+    path("scorecards", views.ScorecardsApi.as_view(), name="scorecards"),
+    path("scorecards/<str:namespace>/<str:name>", views.ScorecardApi.as_view(), name="scorecard"),
+    path(
+        "results/by-entity/<str:kind>/<str:namespace>/<str:name>",
+        views.EntityResultsApi.as_view(),
+        name="results_by_entity",
+    ),
     path("exemptions", views.ExemptionsApi.as_view(), name="exemptions"),
     path("exemptions/<uuid:exemption_id>", views.ExemptionApi.as_view(), name="exemption"),
     path("exemptions/<uuid:exemption_id>/approve", views.ExemptionApproveApi.as_view(), name="exemption_approve"),

@@ -7,6 +7,7 @@ Each endpoint parses its input, calls one selector or service and renders the re
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Mapping
 from typing import Any, Final
@@ -26,20 +27,25 @@ from catalog.descriptors.refs import RefError, parse_ref
 from portal.api.pagination import PortalPagination
 from portal.api.schema import error_responses
 from portal.exceptions import ApplicationError, NotFoundError
-from scorecards import selectors, services
+from scorecards import results, selectors, services
 from scorecards.api.serializers import (
     CampaignDetailSerializer,
     CampaignInputSerializer,
     CampaignOutputSerializer,
     CampaignPatchSerializer,
+    EntityResultsSerializer,
     ExemptionDecisionInputSerializer,
     ExemptionInputSerializer,
     ExemptionOutputSerializer,
     LevelsAtParameters,
     LevelsAtSerializer,
+    ScorecardListSerializer,
+    ScorecardSummarySerializer,
     TransitionOutputSerializer,
     TransitionPageSerializer,
+    entity_results_json,
     progress_json,
+    scorecard_json,
 )
 from scorecards.filters import day_end
 from scorecards.models import Campaign, Exemption, Transition
@@ -415,3 +421,54 @@ class HistoryApi(APIView):
             {"level": row.level, "levelIndex": row.level_index, "count": row.count} for row in distribution.levels
         ]
         return body
+
+
+# -- results and scorecards (the evaluation) -------------------------------------------------------------------------
+
+_NAME_PART: Final = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"
+
+
+def _entity_ref(kind: str, namespace: str, name: str) -> str:
+    for label, value in (("kind", kind), ("namespace", namespace), ("name", name)):
+        if not re.match(_NAME_PART, value):
+            raise InputError(f"{label}: {value[:80]!r} is not a catalog {label} (letters, digits, '.', '_', '-').")
+    return f"{kind}:{namespace}/{name}".lower()
+
+
+class EntityResultsApi(APIView):
+    """The results of one entity on every scorecard it is scored on: its level, the next level, the weighted
+    percentage, and each check with its state (pass, fail, not-applicable, error, stale), exemption, evidence and
+    remediation. An entity of the catalog on no scorecard has an empty list; one the catalog does not know is 404."""
+
+    @extend_schema(
+        operation_id="scorecards_results_by_entity",
+        responses={200: EntityResultsSerializer, **error_responses(400, 404)},
+    )
+    def get(self, request: Request, kind: str, namespace: str, name: str) -> Response:
+        ref = _entity_ref(kind, namespace, name)
+        scores = results.entity_scores(entity_ref=ref)
+        if scores is None:
+            raise NotFoundError(f"No entity {ref} in the catalog, and no scores of it.")
+        return Response(entity_results_json(entity_ref=ref, scores=scores))
+
+
+class ScorecardsApi(APIView):
+    """Every scorecard evaluated so far, with its levels, checks and how many entities hold each level."""
+
+    @extend_schema(operation_id="scorecards_list", responses={200: ScorecardListSerializer})
+    def get(self, request: Request) -> Response:
+        return Response({"items": [scorecard_json(view) for view in results.scorecard_views()]})
+
+
+class ScorecardApi(APIView):
+    """One scorecard (`scorecard:<namespace>/<name>`) with its levels, checks and level distribution."""
+
+    @extend_schema(
+        operation_id="scorecards_retrieve", responses={200: ScorecardSummarySerializer, **error_responses(400, 404)}
+    )
+    def get(self, request: Request, namespace: str, name: str) -> Response:
+        ref = _entity_ref("scorecard", namespace, name)
+        found = results.scorecard_views(ref=ref)
+        if not found:
+            raise NotFoundError(f"No scorecard {ref} has been evaluated.")
+        return Response(scorecard_json(found[0]))
