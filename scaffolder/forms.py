@@ -768,6 +768,17 @@ def clean_parameters(pages: Sequence[FormPage], data: Mapping[str, Any]) -> Clea
     return CleanedParameters(values=values, errors=errors)
 
 
+def answered_values(pages: Sequence[FormPage], data: Mapping[str, Any]) -> dict[str, Any]:
+    """The values of every field answered validly so far, pages that still have errors included: what the form's
+    live guard-rail notice judges while people are filling it in (the submit judges `clean_parameters` again)."""
+    values: dict[str, Any] = {}
+    for page in pages:
+        form = page_form(page, data=data)
+        form.is_valid()
+        values.update(form.json_values())
+    return values
+
+
 def validate_parameters(pages: Sequence[FormPage], values: Mapping[str, Any]) -> dict[str, list[str]]:
     """The full check of JSON values with jsonschema (Draft 7), page by page; messages by field name.
 

@@ -28,7 +28,7 @@ from scaffolder.actions.registry import action_get, validate_input
 from scaffolder.expressions import ExpressionContext, ExpressionError, condition_true, expand_each, render_value
 from scaffolder.models import Event, Run, Step
 from scaffolder.publishers import ScmIntegration
-from scaffolder.sources import TemplateSourceError, template_files
+from scaffolder.sources import TemplateSourceError, template_files, template_origin
 
 log = structlog.get_logger(__name__)
 
@@ -155,6 +155,7 @@ def _run_step(run: Run, step: Step, context: ExpressionContext) -> dict[str, Any
         template_dir = template_files(source=run.template_dir, run_dir=workspace_path(run_id=str(run.pk)).parent)
     except TemplateSourceError as error:
         raise _StepFailed(f"Step {step.step_id}: the template's files cannot be read: {error}") from None
+    origin, origin_ref, origin_path = template_origin(run.template_dir)
     outputs: list[Mapping[str, Any]] = []
     for value in inputs:
         ctx = ActionContext(
@@ -169,6 +170,9 @@ def _run_step(run: Run, step: Step, context: ExpressionContext) -> dict[str, Any
             dry_run=run.dry_run,
             log=step_log,
             settings=_action_settings(),
+            template_origin=origin,
+            template_origin_ref=origin_ref,
+            template_origin_path=origin_path,
         )
         try:
             output = action.run(ctx)

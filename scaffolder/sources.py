@@ -67,6 +67,17 @@ def version_of_tag(tag: str) -> str:
     return tag[1:] if tag[:1] == "v" and tag[1:2].isdigit() else tag
 
 
+def template_origin(source: str) -> tuple[str, str, str]:
+    """Where a template's files come from, for provenance: (repository or folder, git ref or "", folder in the
+    repository or ""). `git:/var/paved/repos/templates/python-service.git#v1.0.0:` →
+    (`/var/paved/repos/templates/python-service.git`, `v1.0.0`, "")."""
+    if not source.startswith(GIT_PREFIX):
+        return source, "", ""
+    repo, _, rest = source[len(GIT_PREFIX) :].partition("#")
+    ref, _, folder = rest.partition(":")
+    return repo, ref.removeprefix("refs/tags/"), folder.strip("/")
+
+
 def template_files(*, source: str, run_dir: Path) -> Path | None:
     """The folder holding the template's files for this run; a git tree is exported once into `run_dir/template`."""
     if not source:

@@ -177,7 +177,7 @@ def template_check(request: HtmxHttpRequest, namespace: str, name: str) -> HttpR
     for key in request.POST:
         if key not in _CONTROL_KEYS:
             answers.setlist(key, request.POST.getlist(key))
-    values = forms.clean_parameters(pages, answers).values
+    values = forms.answered_values(pages, answers)
     context = {
         "template": template,
         "errors": errors,

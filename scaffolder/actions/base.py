@@ -68,6 +68,11 @@ class ActionContext:
     dry_run: bool
     log: Callable[[str], None]
     settings: ActionSettings
+    # Provenance of the template's files (`template_dir` may be a per-run copy): the git repository or folder they
+    # were read from, the ref (a version tag) and the folder inside the repository.
+    template_origin: str = ""
+    template_origin_ref: str = ""
+    template_origin_path: str = ""
 
 
 class Action(Protocol):

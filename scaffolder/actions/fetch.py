@@ -124,7 +124,7 @@ class FetchTemplate:
             (template / "copier.yml").write_text(yaml.safe_dump(_COPIER_CONFIG, sort_keys=False))
             staging = Path(scratch) / "out"
             _render(template, staging, values, url)
-            answers = _provenance(staging / ANSWERS_FILE, ctx.template_dir, source)
+            answers = _provenance(staging / ANSWERS_FILE, ctx, source)
             written = merge_tree(ctx, staging, target, replace=bool(ctx.input.get("replace", False)))
         workspace = Path(os.path.realpath(ctx.workspace))
         answers_file = (target / ANSWERS_FILE).relative_to(workspace).as_posix()
@@ -277,19 +277,25 @@ def _skeleton_path(filename: str | None, template: Path) -> str:
     return shown.removesuffix(_SUFFIX)
 
 
-def _provenance(answers_path: Path, template_dir: Path | None, source: Path) -> dict[str, Any]:
-    """Copier's answers with `_src_path` naming the real template source (not the temporary copy) and `_commit` its
-    git version (a tag where one points at it) when the template's files are a git checkout."""
+def _provenance(answers_path: Path, ctx: ActionContext, source: Path) -> dict[str, Any]:
+    """Copier's answers with `_src_path` naming the real template source, not the temporary copy: the template's git
+    repository with `_commit` the ref the run read (its version tag), or, for a folder, that folder and its git
+    version when it is a checkout."""
     answers = yaml.safe_load(answers_path.read_text()) or {}
     if not isinstance(answers, dict):
         raise ActionError("template", "Copier wrote an answers file that is not a mapping")
-    root = Path(os.path.realpath(template_dir)) if template_dir is not None else source
-    answers["_src_path"] = str(root)
-    commit = _git_version(root)
-    if commit:
-        answers["_commit"] = commit
+    answers.pop("_commit", None)
+    if ctx.template_origin and ctx.template_origin_ref:
+        answers["_src_path"] = ctx.template_origin
+        answers["_commit"] = ctx.template_origin_ref
+        if ctx.template_origin_path:
+            answers["_src_subdirectory"] = ctx.template_origin_path
     else:
-        answers.pop("_commit", None)
+        root = Path(os.path.realpath(ctx.template_dir)) if ctx.template_dir is not None else source
+        answers["_src_path"] = str(root)
+        commit = _git_version(root)
+        if commit:
+            answers["_commit"] = commit
     ordered = {key: answers[key] for key in sorted(answers)}
     answers_path.write_text(
         "# Changes here will be overwritten by Copier; NEVER EDIT MANUALLY\n"

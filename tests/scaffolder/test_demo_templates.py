@@ -200,6 +200,18 @@ def test_a_demo_template_runs_end_to_end_into_a_registered_component(tmp_path, s
     assert links["Open in catalog"]["entityRef"] == "component:default/parcel-tracker"
     assert links["Repository"]["url"].endswith("/repos/fulfilment/parcel-tracker.git")
     assert component.data["metadata"]["annotations"]["paved.dev/template-version"] == "1.0.0"
+    # Copier's answers name the template's repository and the tag the run read, not the run's temporary copy.
+    repository = Path(settings.VAR_DIR) / "repos" / "fulfilment" / "parcel-tracker.git"
+    shown = subprocess.run(
+        ["git", f"--git-dir={repository}", "show", "main:.copier-answers.yml"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    answers = yaml.safe_load(shown.stdout)
+    assert answers["_src_path"] == str(Path(settings.VAR_DIR) / "repos" / "templates" / "python-service.git")
+    assert answers["_commit"] == "v1.0.0"
+    assert answers["values"]["templateVersion"] == "1.0.0"
     exported = Path(settings.VAR_DIR) / "scaffolder" / "runs" / str(run.pk) / "template"
     assert (exported / "template.yaml").is_file()
     assert (exported / "skeleton").is_dir()

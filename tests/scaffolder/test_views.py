@@ -159,6 +159,19 @@ def test_template_check_answers_field_errors_and_guard_rails_out_of_band(catalog
     assert "Needs approval" not in html(calm)
 
 
+def test_the_guard_rail_notice_shows_while_other_required_fields_are_still_empty(htmx_client: Client) -> None:
+    template = template_doc()
+    template["spec"]["parameters"][1]["required"] = ["memoryMiB", "policy"]
+    template["spec"]["parameters"][1]["properties"]["policy"] = {"type": "string", "title": "Escalation policy"}
+    result = ingest([*org_docs(), template], location=new_location(trusted=True))
+    assert not result.errors, result.errors
+
+    rail = htmx_client.post(CHECK, {"page": "2", "memoryMiB": "2048", "policy": ""})
+
+    assert "Needs approval" in html(rail)
+    assert "Needs approval" not in html(htmx_client.post(CHECK, {"page": "2", "memoryMiB": "x", "policy": ""}))
+
+
 def _answer(client: Client, memory: str = "512") -> None:
     assert client.post(FORM, {"page": "1", "action": "next", "name": "new-service"}).status_code == 302
     assert client.post(FORM, {"page": "2", "action": "next", "memoryMiB": memory}).status_code == 302
