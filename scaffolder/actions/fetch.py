@@ -30,6 +30,8 @@ from typing import Any, Final
 import jinja2
 import yaml
 from copier import Settings, run_copy
+from copier import _main as copier_main
+from copier import _template as copier_template
 from copier.errors import CopierError, ForbiddenPathError
 
 from ._files import glob_regex, merge_tree, scan_tree, string_input, target_dir, template_source
@@ -233,20 +235,22 @@ def _check_copier_config(source: Path, files: list[str], url: str) -> None:
             )
 
 
+def _no_git() -> bool:
+    return False
+
+
+# Copier's git integration is off in every process that renders skeletons (set once, at import, so no thread ever
+# sees it switch). Paved renders from a plain temporary copy into a staging folder that is never a repository, yet
+# Copier would start a `git config` process per rendered file (half the time of a 50-file render), and git would look
+# for a repository in the folders above the staging folder — Paved's own checkout, when `PAVED_VAR_DIR` lies inside
+# one — and could rewrite that repository's index. The version of Copier is pinned; its tests here catch a rename.
+setattr(copier_main, "is_git_available", _no_git)  # noqa: B010 (not re-exported by Copier)
+setattr(copier_template, "is_git_available", _no_git)  # noqa: B010
+
+
 def _render(template: Path, staging: Path, values: object, url: str) -> None:
     try:
-        run_copy(
-            str(template),
-            staging,
-            data={"values": values},
-            settings=Settings(),
-            defaults=True,
-            unsafe=False,
-            skip_tasks=True,
-            quiet=True,
-            overwrite=False,
-            cleanup_on_error=True,
-        )
+        _run_copy(template, staging, values)
     except ForbiddenPathError as error:
         raise ActionError("unsafe", f"the skeleton {url}: a file name renders outside targetPath: {error}") from None
     except jinja2.TemplateSyntaxError as error:
@@ -257,6 +261,21 @@ def _render(template: Path, staging: Path, values: object, url: str) -> None:
         raise ActionError("template", f"the skeleton {url}: {where}: {error}") from None
     except (CopierError, ValueError) as error:
         raise ActionError("template", f"the skeleton {url} cannot be rendered: {error}") from None
+
+
+def _run_copy(template: Path, staging: Path, values: object) -> None:
+    run_copy(
+        str(template),
+        staging,
+        data={"values": values},
+        settings=Settings(),
+        defaults=True,
+        unsafe=False,
+        skip_tasks=True,
+        quiet=True,
+        overwrite=False,
+        cleanup_on_error=True,
+    )
 
 
 def _failing_template(error: BaseException, template: Path) -> str:

@@ -377,3 +377,24 @@ def test_fetch_template_renders_the_names_of_files_copied_without_templating(tmp
     ctx, _ = fetch_template(tmp_path, tmp_path / "template", values={"name": "orders"}, copyWithoutTemplating=["*.sql"])
 
     assert (ctx.workspace / "orders.sql").read_text() == "SELECT '${{ values.name }}';\n"
+
+
+def test_fetch_template_starts_no_git_process_per_rendered_file(tmp_path, monkeypatch):
+    """Copier's git integration is off: rendering never asks git about the folders around the staging folder."""
+    import copier._main
+
+    calls: list[object] = []
+    monkeypatch.setattr(copier._main, "get_git", lambda *args, **kwargs: calls.append(args) or None)
+    skeleton = tmp_path / "template" / "skeleton"
+    (skeleton / "bin").mkdir(parents=True)
+    for n in range(5):
+        (skeleton / f"file{n}.txt").write_text("${{ values.name }}\n")
+    (skeleton / "bin" / "run").write_text("#!/bin/sh\necho ${{ values.name }}\n")
+    (skeleton / "bin" / "run").chmod(0o755)
+    ctx = make_ctx(tmp_path, tmp_path / "template", {"url": "./skeleton", "values": {"name": "svc"}})
+
+    action_get("fetch:template").run(ctx)
+
+    assert calls == []
+    assert (ctx.workspace / "file4.txt").read_text() == "svc\n"
+    assert (ctx.workspace / "bin" / "run").stat().st_mode & 0o111
