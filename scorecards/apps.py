@@ -21,7 +21,9 @@ class ScorecardsConfig(AppConfig):
 
     def ready(self) -> None:
         from catalog.extensions import register_change_listener, register_entity_check
-        from scorecards import events
+
+        # Registered here so that a task sent by name runs in this process when tasks are eager (tests, demo).
+        from scorecards import events, tasks  # noqa: F401
 
         register_entity_check("scorecard", scorecard_entity_problems)
         register_change_listener(events.catalog_changed)

@@ -288,3 +288,27 @@ def test_a_scorecard_with_an_unknown_rule_type_is_refused_at_registration():
     assert "spec.checks[0].rule.type" in messages[0]
     assert "unknown rule type 'repo.nope'" in messages[0]
     assert not Entity.objects.filter(ref=OPS).exists()
+
+
+def test_the_demo_scorecards_give_a_spread_of_levels_over_the_demo_services():
+    import io
+
+    from catalog import demo as catalog_demo
+    from scorecards import demo
+
+    catalog_demo.load(stdout=io.StringIO())
+    out = io.StringIO()
+
+    demo.load(stdout=out)
+
+    readiness = Score.objects.filter(scorecard_ref="scorecard:default/oncall-readiness")
+    held = set(readiness.values_list("level", flat=True))
+    assert {"", "Silver", "Gold"} <= held
+    assert readiness.get(entity_ref="component:default/shipping-service").level == "Gold"
+    paved = Result.objects.filter(scorecard_ref="scorecard:default/paved-path")
+    # The demo organisation's services have no repository in Paved: their file checks are errors, never fails.
+    assert set(paved.filter(check_id="readme").values_list("state", flat=True)) == {"error"}
+    assert "Scorecard On-call readiness: 38 services" in out.getvalue()
+    transitions = Transition.objects.count()
+    demo.load(stdout=io.StringIO())
+    assert Transition.objects.count() == transitions
