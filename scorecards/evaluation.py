@@ -105,6 +105,11 @@ def scorecard_definitions(*, refs: Iterable[str] | None = None) -> list[_Card]:
     return cards
 
 
+def scorecard_known(*, ref: str) -> bool:
+    """Whether scores or a definition of this scorecard are stored (it may be gone from the catalog since)."""
+    return Scorecard.objects.filter(ref=ref).exists() or Score.objects.filter(scorecard_ref=ref).exists()
+
+
 def _matches(alternatives: Sequence[str], document: Mapping[str, Any]) -> bool:
     try:
         return entity_matches(alternatives, document)
@@ -398,8 +403,6 @@ def _rows_of(
         if old_value != new_value:
             transitions.append(_check_transition(ref, card_ref, check.check_id, old_value, new_value, owner, now))
         evidence = check.evidence.to_dict()
-        if check.remediation_url:
-            evidence["remediation_url"] = check.remediation_url
         results.append(
             (ref, card_ref, check.check_id, check.level, state, check.exempt, evidence, check.remediation, changed_at,
              now)
@@ -411,6 +414,8 @@ def _rows_of(
     if old_score is None or old_score.level != level:
         old_level = old_score.level if old_score is not None else ""
         transitions.append(_level_transition(ref, card_ref, old_level, level, index, graded.percent, owner, now))
+    # Checks counting either way: none means the percentage is undefined (stored as 0, shown as none).
+    counts["counted"] = sum(1 for check in graded.checks if check.counts_as_passing or check.counts_as_failing)
     percent = graded.percent if graded.percent is not None else 0.0
     scores.append((ref, card_ref, owner, level, index, percent, dict(counts), now))
 
