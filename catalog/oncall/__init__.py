@@ -1,4 +1,4 @@
-"""On-call: who gets paged for a service or team, now and next.
+"""On-call: who is on call for a service or team, now and next.
 
 One room of the catalog app: the pure engine (``engine/``, no Django), the portal's own rows (``models``), catalog
 entities turned into engine objects (``loading``), reads per page (``selectors``), writes (``services``), drawing

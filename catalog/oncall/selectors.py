@@ -557,7 +557,7 @@ def _shifts(schedules: Iterable[LoadedSchedule], user_ref: str, at: datetime, un
 @dataclass(frozen=True)
 class ShiftSummary:
     """The on-call card of a User page: the shift they are on now, the next one over `days` days, and the policies
-    that page them directly (managers are often paged by name at a late level, in no schedule)."""
+    that page them directly (managers are often named at a late level, in no schedule)."""
 
     user_ref: str
     current: ShiftView | None

@@ -26,6 +26,7 @@ from .engine import (
     schedule_status,
     timeline,
 )
+from .health import HealthWarning, policy_health, schedule_health
 from .localtime import resolve
 from .model import (
     Coverage,
@@ -63,6 +64,7 @@ __all__ = [
     "EscalationLevel",
     "EscalationPolicy",
     "Handoff",
+    "HealthWarning",
     "Layer",
     "LayerTimeline",
     "LevelStatus",
@@ -93,6 +95,7 @@ __all__ = [
     "on_call_at",
     "paging_summary",
     "policy_from_spec",
+    "policy_health",
     "policy_now",
     "readiness",
     "render",
@@ -100,6 +103,7 @@ __all__ = [
     "render_overrides",
     "resolve",
     "schedule_from_spec",
+    "schedule_health",
     "schedule_status",
     "timeline",
     "validate_policy_spec",

@@ -220,7 +220,7 @@ class Target:
 
 @dataclass(frozen=True, slots=True)
 class EscalationLevel:
-    """``delay_minutes`` is how long this level has to acknowledge before the next level is paged."""
+    """``delay_minutes`` is how long this level has to acknowledge before the next level is reached."""
 
     delay_minutes: int
     targets: tuple[Target, ...]

@@ -1,4 +1,4 @@
-"""Escalation policies on top of the final schedules: who gets paged now, and how ready a team is."""
+"""Escalation policies on top of the final schedules: who is on call now at each level, and how ready a team is."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from .refs import display_name
 
 @dataclass(frozen=True, slots=True)
 class OnCall:
-    """Someone paged by a level. ``start``/``until`` are None for a user target (always on call)
+    """Someone on call at a level. ``start``/``until`` are None for a user target (always on call)
     or when the shift reaches past the look-back/look-ahead horizon."""
 
     user_ref: str
@@ -79,7 +79,7 @@ def policy_now(
                 continue
             schedule = schedules.get(target.ref)
             if schedule is None:
-                notes.append(f"{target.ref} is not in the catalog, so nobody from it can be paged.")
+                notes.append(f"{target.ref} is not in the catalog, so nobody from it is on call.")
                 continue
             status = statuses.get(target.ref)
             if status is None:
@@ -118,24 +118,24 @@ def _people(level: LevelStatus, names: Mapping[str, str] | None) -> list[str]:
 
 
 def paging_summary(levels: Sequence[LevelStatus], *, names: Mapping[str, str] | None = None) -> str:
-    """One or two plain sentences saying who gets paged first, e.g.
-    "Level 1 has a gap right now, so level 2 (Alice) gets paged."
+    """One or two plain sentences saying who is on call first, e.g.
+    "Level 1 has a gap right now, so level 2 (Alice) is first in line."
 
     ``names`` maps user refs to display names; refs without one are shown as a guessed name.
     """
     if not levels:
-        return "This policy has no levels, so nobody gets paged."
+        return "This policy has no levels, so nobody is on call."
     first = next((level for level in levels if not level.gap), None)
     if first is None:
         return "No level has anyone on call right now."
     people = _people(first, names)
     if first is levels[0]:
         verb = "is" if len(people) == 1 else "are"
-        sentence = f"Level {first.level}: {_join(people)} {verb} paged first."
+        sentence = f"Level {first.level}: {_join(people)} {verb} on call."
     else:
         skipped = [str(level.level) for level in levels if level.level < first.level]
         lead = f"Level {skipped[0]} has a gap" if len(skipped) == 1 else f"Levels {_join(skipped)} have gaps"
-        sentence = f"{lead} right now, so level {first.level} ({_join(people)}) gets paged."
+        sentence = f"{lead} right now, so level {first.level} ({_join(people)}) is first in line."
     later_gaps = [str(level.level) for level in levels if level.level > first.level and level.gap]
     if len(later_gaps) == 1:
         sentence += f" Level {later_gaps[0]} also has a gap."

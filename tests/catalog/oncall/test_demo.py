@@ -1,4 +1,4 @@
-"""The demo organisation's on-call files: they ingest cleanly and every team can be paged."""
+"""The demo organisation's on-call files: they ingest cleanly and every team has someone on call."""
 
 from __future__ import annotations
 

@@ -53,7 +53,7 @@ def test_card_of_a_component_uses_its_owner_teams_policy_and_names_who_is_on_cal
     assert first.on_call[0].until_local.isoformat() == "2026-03-09T09:00:00+01:00"
     assert [(n.person.name, n.start) for n in first.next] == [("Alice", datetime(2026, 3, 9, 8, 0, tzinfo=UTC))]
     assert [e.person.name for e in second.on_call] == ["Dave", "Frank"]
-    assert card.now.summary == "Level 1: Carol is paged first."
+    assert card.now.summary == "Level 1: Carol is on call."
 
 
 def test_card_says_plainly_when_level_one_has_a_gap(org):
@@ -70,7 +70,7 @@ def test_card_says_plainly_when_level_one_has_a_gap(org):
     card = sel.entity_oncall(ref="group:default/payments", at=SATURDAY + timedelta(hours=1))
     assert card.lookup.via == "entity"
     assert card.now.first_level_gap
-    assert card.now.summary == "Level 1 has a gap right now, so level 2 (Erin and Frank) gets paged."
+    assert card.now.summary == "Level 1 has a gap right now, so level 2 (Erin and Frank) is first in line."
 
 
 def test_portal_overrides_are_merged_after_the_yaml_ones(org):
@@ -115,7 +115,7 @@ def test_a_policy_naming_a_schedule_that_is_not_in_the_catalog_shows_a_gap_with_
         [loading.policies_by_refs(refs=["escalationpolicy:default/ghost"])["escalationpolicy:default/ghost"]], AT
     )
     assert now.levels[0].gap
-    assert now.levels[0].notes == ("schedule:default/nowhere is not in the catalog, so nobody from it can be paged.",)
+    assert now.levels[0].notes == ("schedule:default/nowhere is not in the catalog, so nobody from it is on call.",)
 
 
 def test_card_query_count_is_bounded(org, django_assert_max_num_queries):

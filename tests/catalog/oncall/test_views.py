@@ -273,7 +273,7 @@ def test_user_page_of_someone_in_no_schedule_says_so(org, client_for):
     assert 'id="oncall-shifts-card"' in html
     assert "Not in any on-call schedule." in html
     assert f'href="{reverse("catalog:oncall_person", args=["default", "frank"])}"' in html
-    # frank is named at level 2 of the payments policy: the card says so rather than suggesting he is never paged.
+    # frank is named at level 2 of the payments policy: the card says so rather than suggesting he is never on call.
     direct = html[html.index('id="oncall-direct-policies"') :]
     assert 'href="' + reverse("catalog:entity_detail", args=["default", "escalationpolicy", "payments"]) + '"' in direct
 

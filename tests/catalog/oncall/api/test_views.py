@@ -130,7 +130,7 @@ def test_now_golden_at_a_fixed_instant(alice):
                 "notes": [],
             },
         ],
-        "summary": "Level 1: Carol is paged first.",
+        "summary": "Level 1: Carol is on call.",
     }
 
 

@@ -68,13 +68,13 @@ def test_golden_gap_at_level_one_pages_level_two():
             gap=False,
         ),
     ]
-    assert paging_summary(levels) == "Level 1 has a gap right now, so level 2 (Frank) gets paged."
+    assert paging_summary(levels) == "Level 1 has a gap right now, so level 2 (Frank) is first in line."
 
 
-def test_level_one_on_call_is_paged_first():
+def test_level_one_on_call_is_named_first():
     levels = policy_now(policy((15, [DAY]), (30, [SECONDARY])), schedules(), utc(2026, 1, 7, 12))
     assert [entry.user_ref for entry in levels[0].on_call] == [u("alice")]
-    assert paging_summary(levels) == "Level 1: Alice is paged first."
+    assert paging_summary(levels) == "Level 1: Alice is on call."
 
 
 def test_daily_turns_of_one_member_merge_into_the_whole_window():
@@ -86,20 +86,20 @@ def test_daily_turns_of_one_member_merge_into_the_whole_window():
 def test_user_target_is_always_on_call():
     levels = policy_now(policy((5, ["user:default/frank"])), {}, utc(2026, 1, 10))
     assert levels == [LevelStatus(1, 5, (OnCall(u("frank"), None, None, None),), (), False)]
-    assert paging_summary(levels) == "Level 1: Frank is paged first."
+    assert paging_summary(levels) == "Level 1: Frank is on call."
 
 
 def test_unknown_schedule_is_a_gap_with_a_note():
     levels = policy_now(policy((5, ["schedule:default/missing"]), (10, ["user:default/frank"])), {}, utc(2026, 1, 10))
     assert levels[0].gap
-    assert levels[0].notes == ("schedule:default/missing is not in the catalog, so nobody from it can be paged.",)
-    assert paging_summary(levels) == "Level 1 has a gap right now, so level 2 (Frank) gets paged."
+    assert levels[0].notes == ("schedule:default/missing is not in the catalog, so nobody from it is on call.",)
+    assert paging_summary(levels) == "Level 1 has a gap right now, so level 2 (Frank) is first in line."
 
 
 def test_several_people_at_one_level():
     levels = policy_now(policy((15, [DAY, SECONDARY, "user:default/jane.doe"])), schedules(), utc(2026, 1, 7, 12))
     assert [entry.user_ref for entry in levels[0].on_call] == [u("alice"), u("frank"), u("jane.doe")]
-    assert paging_summary(levels) == "Level 1: Alice, Frank and Jane Doe are paged first."
+    assert paging_summary(levels) == "Level 1: Alice, Frank and Jane Doe are on call."
 
 
 def test_summary_with_several_gaps_and_display_names():
@@ -111,13 +111,13 @@ def test_summary_with_several_gaps_and_display_names():
     ]
     names = {u("frank"): "Frank Zappa"}
     assert paging_summary(statuses, names=names) == (
-        "Levels 1 and 2 have gaps right now, so level 3 (Frank Zappa) gets paged. Level 4 also has a gap."
+        "Levels 1 and 2 have gaps right now, so level 3 (Frank Zappa) is first in line. Level 4 also has a gap."
     )
 
 
 def test_summary_when_nobody_is_on_call_or_there_are_no_levels():
     assert paging_summary([LevelStatus(1, 5, (), (), True)]) == "No level has anyone on call right now."
-    assert paging_summary([]) == "This policy has no levels, so nobody gets paged."
+    assert paging_summary([]) == "This policy has no levels, so nobody is on call."
 
 
 def test_shared_cache_computes_each_schedule_once():
