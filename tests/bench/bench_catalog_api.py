@@ -15,7 +15,6 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
@@ -34,91 +33,9 @@ from catalog.descriptors import ParsedEntity, relations_for  # noqa: E402
 from catalog.ingest import apply_location_read  # noqa: E402
 from catalog.locations.walk import SourceRead  # noqa: E402
 from catalog.models import Location  # noqa: E402
+from tests.bench.catalog_data import WORDS, component_name, generated  # noqa: E402
 
 REQUESTS = 200
-TYPES = ("service", "website", "library", "worker", "batch")
-LIFECYCLES = ("production", "experimental", "deprecated")
-TAGS = ("java", "python", "go", "rust", "typescript", "kotlin", "grpc", "rest", "kafka", "postgres")
-WORDS = ("payments", "billing", "search", "ledger", "identity", "catalog", "orders", "pricing", "routing", "storage")
-
-
-def generated(count: int, rng: random.Random) -> list[dict[str, Any]]:
-    teams = max(10, count // 200)
-    docs: list[dict[str, Any]] = []
-    for t in range(teams):
-        docs.append(
-            {
-                "apiVersion": "backstage.io/v1alpha1",
-                "kind": "Group",
-                "metadata": {"name": f"team-{t}"},
-                "spec": {"type": "team", "children": []},
-            }
-        )
-    users = max(10, count // 20)
-    for u in range(users):
-        docs.append(
-            {
-                "apiVersion": "backstage.io/v1alpha1",
-                "kind": "User",
-                "metadata": {"name": f"person-{u}"},
-                "spec": {"memberOf": [f"team-{u % teams}"], "profile": {"email": f"person-{u}@example.com"}},
-            }
-        )
-    systems = max(5, count // 100)
-    for s in range(systems):
-        docs.append(
-            {
-                "apiVersion": "backstage.io/v1alpha1",
-                "kind": "System",
-                "metadata": {"name": f"system-{s}"},
-                "spec": {"owner": f"team-{s % teams}"},
-            }
-        )
-    i = 0
-    while len(docs) < count:
-        word = WORDS[i % len(WORDS)]
-        kind_roll = i % 10
-        if kind_roll < 7:
-            doc = {
-                "apiVersion": "backstage.io/v1alpha1",
-                "kind": "Component",
-                "metadata": {
-                    "name": f"{word}-{i}",
-                    "title": f"{word.title()} {i}",
-                    "description": f"The {word} component number {i}",
-                    "tags": rng.sample(TAGS, 2),
-                    "annotations": {"backstage.io/techdocs-ref": "dir:."} if i % 3 == 0 else {},
-                },
-                "spec": {
-                    "type": TYPES[i % len(TYPES)],
-                    "lifecycle": LIFECYCLES[i % len(LIFECYCLES)],
-                    "owner": f"team-{i % teams}",
-                    "system": f"system-{i % systems}",
-                    "dependsOn": [f"component:{WORDS[(i + 1) % len(WORDS)]}-{max(0, i - 7)}"],
-                },
-            }
-        elif kind_roll < 9:
-            doc = {
-                "apiVersion": "backstage.io/v1alpha1",
-                "kind": "API",
-                "metadata": {"name": f"{word}-api-{i}", "tags": rng.sample(TAGS, 1)},
-                "spec": {
-                    "type": "openapi",
-                    "lifecycle": LIFECYCLES[i % len(LIFECYCLES)],
-                    "owner": f"team-{i % teams}",
-                    "definition": "openapi: 3.0.0",
-                },
-            }
-        else:
-            doc = {
-                "apiVersion": "backstage.io/v1alpha1",
-                "kind": "Resource",
-                "metadata": {"name": f"{word}-db-{i}"},
-                "spec": {"type": "database", "owner": f"team-{i % teams}"},
-            }
-        docs.append(doc)
-        i += 1
-    return docs
 
 
 def seed(count: int) -> float:
@@ -134,11 +51,6 @@ def seed(count: int) -> float:
         ]
         apply_location_read(location=location, sources=[SourceRead(location.key, True, parsed)])
     return time.perf_counter() - started
-
-
-def component_name(n: int, count: int) -> str:
-    i = ((n * 37) % (count // 20)) * 10 + n % 7  # i % 10 < 7: a Component in `generated`
-    return f"{WORDS[i % 10]}-{i}"
 
 
 def measure(client: Client, make_url: Callable[[int], str], requests: int = REQUESTS) -> tuple[float, float]:
