@@ -251,18 +251,21 @@ def run(stack: ProductionStack, services: int, edits: int) -> int:
     for edit in range(edits):
         team, service = edit % ((services + TEAM_SIZE - 1) // TEAM_SIZE), edit
         name = f"svc-{team:03d}-{service:03d}"
-        before = poll(lambda name=name: runbook_state(api, base, name), seconds=60, interval=0.5, what=f"{name} scored")
+
+        def scored(name: str = name) -> str | None:
+            return runbook_state(api, base, name)
+
+        before = poll(scored, seconds=60, interval=0.5, what=f"{name} scored")
         wanted = "fail" if before == "pass" else "pass"
         count = min(TEAM_SIZE, services - team * TEAM_SIZE)
         write_team(org, team, count, runbook_missing={service} if wanted == "fail" else set())
+
+        def changed(name: str = name, wanted: str = wanted) -> bool | None:
+            return True if runbook_state(api, base, name) == wanted else None
+
         started = time.perf_counter()
         expect(api.post(f"{base}/api/catalog/refresh", json={"entityRef": f"component:default/{name}"}), 200, "refresh")
-        poll(
-            lambda name=name, wanted=wanted: True if runbook_state(api, base, name) == wanted else None,
-            seconds=60,
-            interval=POLL_SECONDS,
-            what=f"{name} runbook {wanted}",
-        )
+        poll(changed, seconds=60, interval=POLL_SECONDS, what=f"{name} runbook {wanted}")
         latencies.append(time.perf_counter() - started)
     rows.append(Row("entity change → result through the API", latencies))
     print()

@@ -52,7 +52,9 @@ def test_location_create_registers_audits_and_refreshes_on_commit(db, root, djan
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         location = services.location_create(type="file", target=str(root / "catalog-info.yaml"), actor=actor)
 
-    assert len(callbacks) == 1
+    # One refresh enqueued; the refresh then tells the change listeners (catalog.extensions) about what it wrote.
+    assert getattr(callbacks[0], "args", ()) == ("catalog.location_refresh",)
+    assert len(callbacks) == 2
     location.refresh_from_db()
     assert location.state == Location.State.OK
     assert location.created_by == actor

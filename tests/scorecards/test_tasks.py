@@ -164,7 +164,7 @@ def test_a_real_worker_shows_an_edited_entity_through_the_api_without_a_manual_r
         if response.status_code != 200 or not response.json()["scorecards"]:
             return None
         checks = {check["id"]: check for check in response.json()["scorecards"][0]["checks"]}
-        return checks["runbook"]["state"]
+        return str(checks["runbook"]["state"])
 
     with running_worker() as worker:
         location = services.location_create(type="file", target=str(org), trusted=True, actor=SYSTEM)
