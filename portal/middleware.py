@@ -14,6 +14,7 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import render
 
 from portal.exceptions import ERROR_NAMES, ApplicationError, error_body
+from portal.http import is_fragment_request, refusal
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,128}$")
@@ -99,6 +100,9 @@ class ApplicationErrorMiddleware:
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if not isinstance(exception, ApplicationError):
             return None
+        if is_fragment_request(request):  # type: ignore[arg-type]  # HtmxMiddleware runs before this one
+            # An error page swapped into a form's target would nest a whole page in it: the message goes to a toast.
+            return refusal(request, exception.message, status=exception.status)
         context = {
             "code": exception.status,
             "title": self.TITLES.get(exception.status, "That did not work"),

@@ -7,7 +7,7 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import RequestDataTooBig
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views import defaults
 from django.views.decorators.cache import never_cache
@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from portal import selectors, services, signin
 from portal.exceptions import ERROR_NAMES, ApplicationError, error_body
-from portal.http import HtmxHttpRequest, render_page
+from portal.http import HtmxHttpRequest, refusal, render_page
 
 
 @require_GET
@@ -84,6 +84,14 @@ def readyz(request: HttpRequest) -> JsonResponse:
     return JsonResponse(body, status=200 if ready else 503)
 
 
+def _htmx_refusal(request: HttpRequest, code: int, message: str) -> HttpResponse | None:
+    """An htmx request that failed gets the message as an error toast, not an error page swapped into its target."""
+    details = getattr(request, "htmx", None)
+    if not details or details.boosted:
+        return None
+    return refusal(request, message, status=code)
+
+
 def _api_error(request: HttpRequest, code: int, message: str) -> JsonResponse | None:
     """Under /api/, Django's own errors (no route, a refused body, a crash) answer in the API's error body too."""
     if not request.path_info.startswith("/api/"):
@@ -101,6 +109,11 @@ def error_404(request: HttpRequest, exception: Exception | None = None) -> HttpR
     api = _api_error(request, 404, f"No API endpoint at {request.path_info}; see /api/docs/.")
     if api is not None:
         return api
+    # Only a view's own Http404 speaks: a Resolver404's text lists the URL patterns it tried.
+    message = str(exception) if type(exception) is Http404 and str(exception) else "Nothing is at this address."
+    refused = _htmx_refusal(request, 404, f"Not found: {message} It may have been moved or deleted.")
+    if refused is not None:
+        return refused
     return render(
         request,
         "portal/error.html",
@@ -116,13 +129,20 @@ def error_404(request: HttpRequest, exception: Exception | None = None) -> HttpR
 def error_403(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     message = str(exception) if exception and str(exception) else "You are not allowed to do this."
     context = {"code": 403, "title": "Not allowed", "message": message}
-    return _api_error(request, 403, message) or render(request, "portal/error.html", context, status=403)
+    return (
+        _api_error(request, 403, message)
+        or _htmx_refusal(request, 403, message)
+        or render(request, "portal/error.html", context, status=403)
+    )
 
 
 def error_500(request: HttpRequest) -> HttpResponse:
     api = _api_error(request, 500, "Paved hit an unexpected error. It has been logged; please try again.")
     if api is not None:
         return api
+    refused = _htmx_refusal(request, 500, "Paved hit an unexpected error. It has been logged; please try again.")
+    if refused is not None:
+        return refused
     return render(
         request,
         "portal/error.html",
