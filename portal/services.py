@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from portal.exceptions import ApplicationError, NotFoundError
 from portal.models import ApiToken, AuditEvent, Heartbeat, hash_token
+from portal.permissions import is_admin
 
 if TYPE_CHECKING:
     from portal.permissions import SystemActor
@@ -122,6 +123,25 @@ def apitoken_revoke(*, user: User, token_id: int) -> ApiToken:
         audit_record(
             actor=user, action="apitoken.revoke", target=token, before={"active": True}, after={"active": False}
         )
+    return token
+
+
+@transaction.atomic
+def apitoken_delete(*, user: User, token_id: int) -> ApiToken:
+    """Delete a token, active or revoked, for good; its owner or an administrator may. Returns the deleted row.
+
+    Someone else's token answers as missing, as revoking does, so ids do not tell whose tokens exist.
+    """
+    token = ApiToken.objects.select_for_update().filter(pk=token_id).first()
+    if token is None or (token.user_id != user.pk and not is_admin(user)):
+        raise NotFoundError(f"You have no token with id {token_id}.")
+    audit_record(
+        actor=user,
+        action="apitoken.delete",
+        target=token,
+        before={"name": token.name, "prefix": token.prefix, "active": token.is_active, "owner": token.user.username},
+    )
+    token.delete()
     return token
 
 

@@ -12,6 +12,7 @@ portal_patterns = [
     path("logout/", views.logout, name="logout"),
     path("settings/tokens/", views.token_list, name="token_list"),
     path("settings/tokens/<int:token_id>/revoke/", views.token_revoke, name="token_revoke"),
+    path("settings/tokens/<int:token_id>/delete/", views.token_delete, name="token_delete"),
 ]
 
 urlpatterns = [

@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-from django.contrib import messages
+from typing import Any
+
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import render
+from django.urls import reverse
 from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from portal import selectors, services, signin
 from portal.exceptions import ERROR_NAMES, ApplicationError, error_body
-from portal.http import HtmxHttpRequest, refusal, render_page
+from portal.http import HtmxHttpRequest, form_invalid, notify, refusal, render_page, saved
 
 
 @require_GET
@@ -38,28 +40,51 @@ login = login_not_required(LoginView.as_view())
 logout = auth_views.LogoutView.as_view()
 
 
+def _tokens_fragment(request: HtmxHttpRequest, **extra: object) -> HttpResponse:
+    context = {"tokens": selectors.apitoken_list(user=request.user), **extra}
+    return render(request, "portal/tokens.html#tokens", context)
+
+
 @require_http_methods(["GET", "POST"])
 def token_list(request: HtmxHttpRequest) -> HttpResponse:
-    new_token = None
-    error = ""
-    if request.method == "POST":
-        try:
-            new_token = services.apitoken_create(user=request.user, name=request.POST.get("name", ""))
-        except ApplicationError as exc:
-            error = exc.message
-    tokens = selectors.apitoken_list(user=request.user)
-    context = {"tokens": tokens, "new_token": new_token, "error": error}
-    return render_page(request, "portal/tokens.html", context, partial="tokens", status=400 if error else 200)
+    if request.method != "POST":
+        return render_page(request, "portal/tokens.html", {"tokens": selectors.apitoken_list(user=request.user)})
+    name = request.POST.get("name", "")
+    try:
+        new_token = services.apitoken_create(user=request.user, name=name)
+    except ApplicationError as exc:
+        context: dict[str, Any] = {
+            "tokens": selectors.apitoken_list(user=request.user),
+            "error": exc.message,
+            "form_name": name[:100],
+        }
+        return form_invalid(request, "portal/tokens.html", context, partial="tokens", status=400)
+    # The clear text is shown once, on this answer: no redirect, for the full page as for htmx.
+    context = {"tokens": selectors.apitoken_list(user=request.user), "new_token": new_token, "form_name": ""}
+    response = render_page(request, "portal/tokens.html", context, partial="tokens")
+    return notify(response, f"Token “{new_token.token.name}” created.") if request.htmx else response
 
 
 @require_POST
 def token_revoke(request: HtmxHttpRequest, token_id: int) -> HttpResponse:
     token = services.apitoken_revoke(user=request.user, token_id=token_id)
-    if request.htmx:
-        tokens = selectors.apitoken_list(user=request.user)
-        return render(request, "portal/tokens.html#tokens", {"tokens": tokens})
-    messages.success(request, f"Token “{token.name}” revoked.")
-    return redirect("portal:token_list")
+    return saved(
+        request,
+        f"Token “{token.name}” revoked.",
+        redirect_to=reverse("portal:token_list"),
+        fragment=lambda: _tokens_fragment(request),
+    )
+
+
+@require_POST
+def token_delete(request: HtmxHttpRequest, token_id: int) -> HttpResponse:
+    token = services.apitoken_delete(user=request.user, token_id=token_id)
+    return saved(
+        request,
+        f"Token “{token.name}” deleted.",
+        redirect_to=reverse("portal:token_list"),
+        fragment=lambda: _tokens_fragment(request),
+    )
 
 
 @login_not_required

@@ -144,7 +144,7 @@ def test_token_page_fragment_request_returns_only_the_token_table(htmx_client):
     response = htmx_client.post(reverse("portal:token_list"), {"name": "deploy bot"})
     assert response.status_code == 200
     content = response.content.decode()
-    assert content.lstrip().startswith('<div id="tokens">')
+    assert content.lstrip().startswith('<div id="tokens"')
     assert "<html" not in content
 
 
@@ -176,6 +176,136 @@ def test_user_cannot_revoke_someone_elses_token(auth_client):
     assert response.status_code == 404
     other.refresh_from_db()
     assert other.revoked_at is None
+
+
+def _toasts(response):
+    import json
+
+    return json.loads(response["HX-Trigger"])["showMessage"]["messages"]
+
+
+def test_token_page_refused_name_is_swapped_into_the_form_with_its_message(htmx_client):
+    response = htmx_client.post(reverse("portal:token_list"), {"name": "x" * 101})
+    assert response.status_code == 400
+    content = response.content.decode()
+    assert content.lstrip().startswith('<div id="tokens"')
+    assert "at most 100 characters" in content
+    assert 'aria-invalid="true"' in content
+    assert "<html" not in content
+
+
+def test_token_page_created_token_says_so_in_a_toast(htmx_client):
+    response = htmx_client.post(reverse("portal:token_list"), {"name": "deploy bot"})
+    assert _toasts(response) == [{"message": "Token “deploy bot” created.", "level": "success"}]
+
+
+def test_token_page_empty_state_reads_as_help(auth_client):
+    content = auth_client.get(reverse("portal:token_list")).content.decode()
+    assert "No tokens yet" in content
+    assert "Create one with the form beside this list" in content
+
+
+def test_token_revoke_over_htmx_answers_the_table_and_a_toast(htmx_client, user):
+    from tests.portal.factories import ApiTokenFactory
+
+    token = ApiTokenFactory(user=user, name="ci")
+    response = htmx_client.post(reverse("portal:token_revoke", args=[token.pk]))
+    assert response.status_code == 200
+    assert response.content.decode().lstrip().startswith('<div id="tokens"')
+    assert _toasts(response) == [{"message": "Token “ci” revoked.", "level": "success"}]
+
+
+@pytest.mark.parametrize("revoked", [False, True])
+def test_token_delete_removes_an_active_or_revoked_token_and_audits_it(auth_client, user, revoked):
+    from django.utils import timezone
+
+    from portal.models import ApiToken
+    from tests.portal.factories import ApiTokenFactory
+
+    token = ApiTokenFactory(user=user, name="old ci", revoked_at=timezone.now() if revoked else None)
+    response = auth_client.post(reverse("portal:token_delete", args=[token.pk]))
+    assert response.status_code == 302
+    assert response["Location"] == reverse("portal:token_list")
+    assert not ApiToken.objects.filter(pk=token.pk).exists()
+    event = AuditEvent.objects.get(action="apitoken.delete")
+    assert event.actor == user
+    assert event.target_id == str(token.pk)
+    assert event.before == {"name": "old ci", "prefix": token.prefix, "active": not revoked, "owner": "alice"}
+    page = auth_client.get(response["Location"]).content.decode()
+    assert "Token “old ci” deleted." in page
+    assert "No tokens yet" in page
+
+
+def test_token_delete_over_htmx_answers_the_table_and_a_toast(htmx_client, user):
+    from tests.portal.factories import ApiTokenFactory
+
+    keep = ApiTokenFactory(user=user, name="keep me")
+    gone = ApiTokenFactory(user=user, name="drop me")
+    response = htmx_client.post(reverse("portal:token_delete", args=[gone.pk]))
+    assert response.status_code == 200
+    content = response.content.decode()
+    assert "keep me" in content
+    assert "drop me" not in content
+    assert f'data-token="{keep.pk}"' in content
+    assert _toasts(response) == [{"message": "Token “drop me” deleted.", "level": "success"}]
+
+
+def test_token_delete_of_someone_elses_token_is_refused_as_missing(client_for):
+    from portal.models import ApiToken
+    from tests.portal.factories import ApiTokenFactory
+
+    other = ApiTokenFactory()
+    page = client_for("mallory").post(reverse("portal:token_delete", args=[other.pk]))
+    assert page.status_code == 404
+    assert f"no token with id {other.pk}".encode() in page.content
+    fragment = client_for("mallory", htmx=True).post(reverse("portal:token_delete", args=[other.pk]))
+    assert fragment.status_code == 404
+    assert fragment["HX-Reswap"] == "none"
+    assert _toasts(fragment)[0]["level"] == "error"
+    assert ApiToken.objects.filter(pk=other.pk).exists()
+    assert not AuditEvent.objects.filter(action="apitoken.delete").exists()
+
+
+def test_token_delete_by_an_administrator_of_someone_elses_token(client_for):
+    from portal.models import ApiToken
+    from tests.portal.factories import AdminFactory, ApiTokenFactory
+
+    AdminFactory(username="root")
+    other = ApiTokenFactory(name="leaked")
+    response = client_for("root").post(reverse("portal:token_delete", args=[other.pk]))
+    assert response.status_code == 302
+    assert not ApiToken.objects.filter(pk=other.pk).exists()
+    assert AuditEvent.objects.get(action="apitoken.delete").actor_name == "root"
+
+
+def test_token_delete_by_an_inactive_administrator_is_refused(client_for):
+    from portal.exceptions import NotFoundError
+    from portal.models import ApiToken
+    from portal.services import apitoken_delete
+    from tests.portal.factories import AdminFactory, ApiTokenFactory
+
+    other = ApiTokenFactory()
+    with pytest.raises(NotFoundError):
+        apitoken_delete(user=AdminFactory(username="gone", is_active=False), token_id=other.pk)
+    assert ApiToken.objects.filter(pk=other.pk).exists()
+
+
+@pytest.mark.parametrize("path", ["0", "-1", "99999999999999999999", "1%00", "abc", "1;drop", "%2e%2e"])
+def test_token_delete_hostile_ids_are_not_found(auth_client, path):
+    response = auth_client.post(f"/settings/tokens/{path}/delete/")
+    assert response.status_code == 404
+
+
+def test_token_delete_needs_post_and_csrf(user):
+    from tests.portal.factories import ApiTokenFactory
+
+    token = ApiTokenFactory(user=user)
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+    assert client.get(reverse("portal:token_delete", args=[token.pk])).status_code == 405
+    assert client.post(reverse("portal:token_delete", args=[token.pk])).status_code == 403
+    assert Client().post(reverse("portal:token_delete", args=[token.pk])).status_code == 302  # to sign-in
+    token.refresh_from_db()
 
 
 @pytest.mark.parametrize(
