@@ -10,7 +10,10 @@ a problem is refused like an invalid one: it keeps its last good version and the
 Change listeners: apps that keep something derived from entities (scorecards) are told, after commit, which entities
 a refresh or a delete created, changed or removed (`register_change_listener`).
 
-Apps register their checks and listeners in their `AppConfig.ready()`, so the catalog never imports them.
+Entity tabs: apps add a tab to an entity's page that opens one of their pages (`register_entity_tab`), e.g.
+the scorecards of a service.
+
+Apps register their checks, listeners and tabs in their `AppConfig.ready()`, so the catalog never imports them.
 """
 
 from __future__ import annotations
@@ -139,16 +142,65 @@ def entities_changed(refs: Iterable[str]) -> None:
     transaction.on_commit(notify)
 
 
+# -- entity tabs -----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class EntityTab:
+    """A tab another app adds to an entity's page: its label and the URL it opens (a page of that app)."""
+
+    label: str
+    url: str
+
+
+EntityTabUrl = Callable[[Any], "str | None"]
+_tabs: list[tuple[str, EntityTabUrl]] = []
+
+
+def register_entity_tab(label: str, url_for: EntityTabUrl) -> None:
+    """Show a tab named `label` on every entity page for which `url_for(entity)` gives a URL (None: no tab there).
+    Registering one label twice keeps the first."""
+    with _lock:
+        if all(known != label for known, _ in _tabs):
+            _tabs.append((label, url_for))
+
+
+def unregister_entity_tab(label: str) -> None:
+    with _lock:
+        _tabs[:] = [(known, url_for) for known, url_for in _tabs if known != label]
+
+
+def entity_tabs(entity: Any) -> list[EntityTab]:
+    """The registered tabs that apply to `entity` (a catalog Entity), in registration order. A tab whose URL
+    cannot be made is left out and logged: the entity's page must still open."""
+    with _lock:
+        tabs = list(_tabs)
+    found = []
+    for label, url_for in tabs:
+        try:
+            url = url_for(entity)
+        except Exception as exc:
+            log.warning("catalog.entity_tab.failed", label=label, ref=getattr(entity, "ref", ""), error=str(exc))
+            continue
+        if url:
+            found.append(EntityTab(label, url))
+    return found
+
+
 __all__ = [
     "ChangeListener",
     "EntityCheck",
     "EntityProblem",
+    "EntityTab",
     "entities_changed",
     "entity_check_errors",
     "entity_checks",
+    "entity_tabs",
     "has_entity_checks",
     "register_change_listener",
     "register_entity_check",
+    "register_entity_tab",
     "unregister_change_listener",
     "unregister_entity_check",
+    "unregister_entity_tab",
 ]

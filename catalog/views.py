@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from catalog import selectors, services
+from catalog import extensions, selectors, services
 from catalog.filters import ORDERING_LABELS, PAGE_SIZES
 from catalog.locations import errors as location_errors
 from catalog.locations.errors import IssueCode
@@ -104,6 +104,7 @@ def entity_detail(request: HtmxHttpRequest, namespace: str, kind: str, name: str
         "person": page.person,
         "profile": page.profile,
         "raw_yaml": page.raw_yaml,
+        "extra_tabs": extensions.entity_tabs(page.entity),
         # A person's on-call shifts come from the on-call room, which reads the catalog (never the other way round).
         "shifts": (
             oncall_selectors.user_shift_summary(user_ref=page.entity.ref)

@@ -442,3 +442,6 @@ PAVED_SCM_TIMEOUT_SECONDS = env_int("PAVED_SCM_TIMEOUT_SECONDS", 30)
 PAVED_SCORECARDS_MAX_EXEMPTION_DAYS = env_int("PAVED_SCORECARDS_MAX_EXEMPTION_DAYS", 90)
 if not 1 <= PAVED_SCORECARDS_MAX_EXEMPTION_DAYS <= 3660:
     raise ImproperlyConfigured("PAVED_SCORECARDS_MAX_EXEMPTION_DAYS must be a whole number of days from 1 to 3660")
+# README badges (/badge/<ref>/<scorecard>.svg) without signing in: off by default, as a level tells anyone who knows a
+# service's ref how it is doing; turn it on where README viewers (GitHub, GitLab) fetch the badges without a session.
+PAVED_SCORECARDS_PUBLIC_BADGES = env_bool("PAVED_SCORECARDS_PUBLIC_BADGES", False)

@@ -5,6 +5,7 @@ from django.urls import include, path
 
 from catalog.oncall import urls as oncall_urls
 from portal import views
+from scorecards import urls as scorecards_urls
 
 portal_patterns = [
     path("", views.home, name="home"),
@@ -18,6 +19,8 @@ portal_patterns = [
 urlpatterns = [
     path("catalog/", include("catalog.urls")),
     path("create/", include("scaffolder.urls")),
+    path("scorecards/", include("scorecards.urls")),
+    path("badge/", include((scorecards_urls.badge_patterns, "badges"))),
     path("ical/", include(oncall_urls.ical_patterns)),
     path("", include((portal_patterns, "portal"))),
     path("healthz", views.healthz, name="healthz"),

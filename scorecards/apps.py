@@ -15,6 +15,18 @@ def scorecard_entity_problems(entity: Mapping[str, Any], source: str) -> Iterabl
     return [EntityProblem(problem.path, problem.message) for problem in entity_problems(entity)]
 
 
+def scorecards_tab_url(entity: Any) -> str | None:
+    """The "Scorecards" tab of a catalog page: a component's results, a group's roll-up; other kinds have none."""
+    from django.urls import reverse
+
+    kind = str(entity.kind).lower()
+    if kind == "component":
+        return reverse("scorecards:entity", args=[entity.namespace.lower(), kind, entity.name.lower()])
+    if kind == "group":
+        return reverse("scorecards:team", args=[entity.namespace.lower(), entity.name.lower()])
+    return None
+
+
 class ScorecardsConfig(AppConfig):
     name = "scorecards"
     verbose_name = "Scorecards"
@@ -27,3 +39,7 @@ class ScorecardsConfig(AppConfig):
 
         register_entity_check("scorecard", scorecard_entity_problems)
         register_change_listener(events.catalog_changed)
+
+        from catalog.extensions import register_entity_tab
+
+        register_entity_tab("Scorecards", scorecards_tab_url)

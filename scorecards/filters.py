@@ -17,7 +17,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from catalog.descriptors.refs import RefError, parse_ref
-from scorecards.models import Campaign, Exemption, Transition
+from scorecards.models import Campaign, Exemption, Score, Transition
 
 MAX_REF_LENGTH: Final = 300
 
@@ -149,3 +149,20 @@ class TransitionFilterSet(StrictFilterSet):
 # `from` is a Python keyword: the filters are declared as `start` and `end` and answer to the API's names.
 TransitionFilterSet.base_filters["from"] = TransitionFilterSet.base_filters.pop("start")
 TransitionFilterSet.base_filters["to"] = TransitionFilterSet.base_filters.pop("end")
+
+
+class ScoreFilterSet(django_filters.FilterSet):  # type: ignore[misc]  # django-filter ships no types
+    """The services scored on one scorecard: `team` (the owner's ref, `payments` is `group:default/payments`) and
+    `level` (a level's name, compared case-insensitively, or `none` for services holding no level)."""
+
+    team = owner_ref_filter()
+    level = django_filters.CharFilter(method="filter_level", max_length=200, label="Level")
+
+    class Meta:
+        model = Score
+        fields: list[str] = []
+
+    def filter_level(self, qs: QuerySet[Score], name: str, value: str) -> QuerySet[Score]:
+        if value.strip().lower() == "none":
+            return qs.filter(level="")
+        return qs.filter(level__iexact=value.strip())

@@ -16,14 +16,16 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from django.core.exceptions import ValidationError
-from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.db.models import Count, OuterRef, QuerySet, Subquery, Sum
 
 from catalog import query
 from catalog import selectors as catalog_selectors
 from catalog.descriptors.refs import RefError, parse_ref
 from catalog.models import Entity
-from scorecards.filters import CampaignFilterSet, ExemptionFilterSet, TransitionFilterSet
+from portal.permissions import Action, Actor, may
+from scorecards.filters import CampaignFilterSet, ExemptionFilterSet, ScoreFilterSet, TransitionFilterSet
 from scorecards.models import Campaign, Exemption, Result, Score, Scorecard, Transition
+from scorecards.presentation import TrendPoint
 
 # Campaign forecasts fit a line through the number of services done at the end of each of the last TREND_WEEKS
 # weeks and today.
@@ -375,3 +377,137 @@ def campaign_progress(*, campaign: Campaign, now: dt.datetime) -> CampaignProgre
         forecast=forecast(counts=counts, total=len(owners), now=now, due_date=campaign.due_date),
         teams=team_rows,
     )
+
+
+# -- pages -----------------------------------------------------------------------------------------------------------
+# Reads of the HTML pages: the teams of a scorecard side by side, its services filtered, a team's services on every
+# scorecard, the weekly trend of levels, and the exemptions waiting for someone.
+
+
+@dataclass(frozen=True)
+class TeamRow:
+    """One team's services on one scorecard: how many hold each level (`counts[0]` none, then lowest to highest),
+    the same as shares of the team's services (so teams of different sizes compare), and their mean percentage."""
+
+    owner_ref: str
+    total: int
+    counts: tuple[int, ...]
+    shares: tuple[float, ...]
+    mean_percent: float
+
+
+def scorecard_team_rows(*, scorecard_ref: str, levels: Sequence[str]) -> list[TeamRow]:
+    """Every team (owner) scored on `scorecard_ref`, most services first. One query."""
+    grouped: dict[str, list[int]] = defaultdict(lambda: [0] * (len(levels) + 1))
+    weighted: dict[str, float] = defaultdict(float)
+    rows = (
+        Score.objects.filter(scorecard_ref=scorecard_ref.lower())
+        .values("owner_ref", "level_index")
+        .annotate(n=Count("id"), total_percent=Sum("percent"))
+        .order_by()
+    )
+    for row in rows:
+        index = row["level_index"] + 1 if 0 <= row["level_index"] < len(levels) else 0
+        grouped[row["owner_ref"]][index] += row["n"]
+        weighted[row["owner_ref"]] += row["total_percent"] or 0.0
+    teams = []
+    for owner, counts in grouped.items():
+        total = sum(counts)
+        teams.append(
+            TeamRow(
+                owner_ref=owner,
+                total=total,
+                counts=tuple(counts),
+                shares=tuple(_percent(count, total) for count in counts),
+                mean_percent=round(weighted[owner] / total, 1) if total else 0.0,
+            )
+        )
+    return sorted(teams, key=lambda team: (-team.total, team.owner_ref))
+
+
+def score_list(*, scorecard_ref: str, filters: Mapping[str, Any]) -> QuerySet[Score]:
+    """The services scored on `scorecard_ref`, highest level first, filtered by ScoreFilterSet (`team`, `level`)."""
+    base = Score.objects.filter(scorecard_ref=scorecard_ref.lower()).order_by("-level_index", "-percent", "entity_ref")
+    return _filtered(ScoreFilterSet(filters, queryset=base))
+
+
+def team_scores(*, owner_ref: str) -> dict[str, list[Score]]:
+    """The scores of the services `owner_ref` owns, by scorecard ref, highest level first. One query."""
+    found: dict[str, list[Score]] = defaultdict(list)
+    rows = Score.objects.filter(owner_ref=owner_ref.lower()).order_by("-level_index", "-percent", "entity_ref")
+    for score in rows:
+        found[score.scorecard_ref].append(score)
+    return dict(found)
+
+
+def _week_ends(*, now: dt.datetime, weeks: int) -> list[dt.datetime]:
+    return [now - dt.timedelta(weeks=back) for back in range(weeks - 1, -1, -1)]
+
+
+def level_trend(
+    *, scorecard_ref: str, levels: Sequence[str], now: dt.datetime, owner_ref: str | None = None, weeks: int = 8
+) -> list[TrendPoint]:
+    """How many entities (of `owner_ref`, as recorded on the transitions) held each level at the end of each of the
+    last `weeks` weeks, today last. One query per week."""
+    points = []
+    for at in _week_ends(now=now, weeks=weeks):
+        rows = _last_level_transitions(scorecard_ref=scorecard_ref.lower(), at=at)
+        if owner_ref:
+            rows = rows.filter(owner_ref=owner_ref.lower())
+        counts = [0] * (len(levels) + 1)
+        for row in rows.values("level_index").annotate(n=Count("id")).order_by():
+            index = row["level_index"]
+            counts[index + 1 if index is not None and 0 <= index < len(levels) else 0] += row["n"]
+        points.append(TrendPoint(day=at.date(), counts=tuple(counts)))
+    return points
+
+
+def entity_level_trend(
+    *, entity_ref: str, scorecard_ref: str, levels: Sequence[str], now: dt.datetime, weeks: int = 8
+) -> list[TrendPoint]:
+    """The level one entity held at the end of each of the last `weeks` weeks (a count of one in its level's slot,
+    nothing before it was scored). One query."""
+    history = list(
+        Transition.objects.filter(
+            entity_ref=entity_ref.lower(), scorecard_ref=scorecard_ref.lower(), kind=Transition.Kind.LEVEL, at__lte=now
+        )
+        .order_by("at", "id")
+        .values_list("at", "level_index")
+    )
+    points = []
+    for at in _week_ends(now=now, weeks=weeks):
+        held = [index for when, index in history if when <= at]
+        counts = [0] * (len(levels) + 1)
+        if held:
+            index = held[-1]
+            counts[index + 1 if index is not None and 0 <= index < len(levels) else 0] = 1
+        points.append(TrendPoint(day=at.date(), counts=tuple(counts)))
+    return points
+
+
+def entity_exemptions(*, entity_ref: str) -> dict[tuple[str, str], Exemption]:
+    """The entity's pending and approved exemptions by (scorecard ref, check id). One query."""
+    rows = Exemption.objects.select_related("requested_by").filter(
+        entity_ref=entity_ref.lower(), status__in=(Exemption.Status.PENDING, Exemption.Status.APPROVED)
+    )
+    return {(row.scorecard_ref, row.check_id): row for row in rows}
+
+
+def exemption_queue(*, actor: Actor) -> list[Exemption]:
+    """Pending exemptions `actor` may decide (never their own requests), oldest first. Two queries plus the
+    actor's membership once."""
+    pending = Exemption.objects.select_related("requested_by").filter(status=Exemption.Status.PENDING)
+    return [
+        row for row in pending.order_by("requested_at", "id") if may(actor, Action.SCORECARD_EXEMPTION_APPROVE, row)
+    ]
+
+
+def exemptions_requested_by(*, user_id: int) -> QuerySet[Exemption]:
+    """The exemptions `user_id` asked for that are still pending, newest first."""
+    return Exemption.objects.select_related("requested_by").filter(
+        requested_by_id=user_id, status=Exemption.Status.PENDING
+    )
+
+
+def score_get(*, entity_ref: str, scorecard_ref: str) -> Score | None:
+    return Score.objects.filter(entity_ref=entity_ref.lower(), scorecard_ref=scorecard_ref.lower()).first()
