@@ -8,7 +8,7 @@ transaction under the rules documented there. Background work is enqueued on com
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final, Literal, overload
 
@@ -22,7 +22,8 @@ from django.utils import timezone
 
 from catalog import jobs
 from catalog.extensions import entities_changed, entity_check_errors
-from catalog.ingest import ApplyResult, LocationDeleted, apply_location_read, synthetic_location_entity
+from catalog.indexing import content_hash, entity_columns
+from catalog.ingest import ApplyResult, LocationDeleted, _annotated, apply_location_read, synthetic_location_entity
 from catalog.locations import TYPES, LocationReadError, reader_for, walk
 from catalog.locations import errors as location_errors
 from catalog.locations.errors import LocationError
@@ -48,14 +49,53 @@ class RefreshResult:
     location_deleted: bool = False  # unregistered while it was read: nothing was written
 
 
+@dataclass(frozen=True)
+class PreviewItem:
+    """One entity a preview read, and what registering (or refreshing) the location would do to it."""
+
+    ref: str
+    kind: str
+    namespace: str
+    name: str
+    # "create", "update", "unchanged", or "conflict" when another location manages an entity of that ref.
+    outcome: str
+    managed_by: str = ""
+
+
 @dataclass
 class DryRun:
-    """What registering a location would do (Backstage's dryRun answer): the entities, and the errors."""
+    """What registering a location would do (Backstage's dryRun answer): the entities, and the errors.
+
+    `items` says per entity whether it would be created, updated, left unchanged or refused as another location's;
+    `unreadable` is set when the target itself could not be read (a file not found, a host not allowed), so nothing
+    but the errors would come of registering it now.
+    """
 
     location: Location
     exists: bool
     entities: list[dict[str, Any]]
     errors: list[LocationError]
+    items: list[PreviewItem] = field(default_factory=list)
+    unreadable: bool = False
+
+    def count(self, outcome: str) -> int:
+        return sum(1 for item in self.items if item.outcome == outcome)
+
+    @property
+    def created(self) -> int:
+        return self.count("create")
+
+    @property
+    def updated(self) -> int:
+        return self.count("update")
+
+    @property
+    def unchanged(self) -> int:
+        return self.count("unchanged")
+
+    @property
+    def conflicts(self) -> int:
+        return self.count("conflict")
 
 
 def _normalised_target(type: str, target: str) -> str:
@@ -122,6 +162,7 @@ def _dry_run(*, location: Location, exists: bool) -> DryRun:
     outcome = walk.location_walk(type=location.type, target=location.target)
     trusted = location_is_trusted(location=location)
     entities: list[dict[str, Any]] = [synthetic_location_entity(location)]
+    sources_of: dict[int, str] = {}
     errors = [location_errors.from_issue(issue) for issue in outcome.issues]
     for source in outcome.sources:
         for parsed in source.entities:
@@ -138,7 +179,58 @@ def _dry_run(*, location: Location, exists: bool) -> DryRun:
                 errors.extend(check_errors)
                 continue
             entities.append(parsed.entity)
-    return DryRun(location=location, exists=exists, entities=entities, errors=errors)
+            sources_of[id(parsed.entity)] = source.source
+    unreadable = (location.type, location.target) in outcome.failed
+    items = [] if unreadable else _preview_items(location=location, entities=entities, sources_of=sources_of)
+    return DryRun(
+        location=location, exists=exists, entities=entities, errors=errors, items=items, unreadable=unreadable
+    )
+
+
+def _preview_items(
+    *, location: Location, entities: list[dict[str, Any]], sources_of: dict[int, str]
+) -> list[PreviewItem]:
+    """Compare what a preview read with the catalog as a refresh would (catalog.ingest): one query."""
+    annotated = [
+        _annotated(entity, source=sources_of.get(id(entity), location.key), origin=location.key) for entity in entities
+    ]
+    columns = [entity_columns(entity) for entity in annotated]
+    refs = [f"{c['kind']}:{c['namespace']}/{c['name']}".lower() for c in columns]
+    rows = {
+        row["ref"]: row
+        for row in Entity.objects.filter(ref__in=refs).values(
+            "ref", "content_hash", "orphan", "errors", "location_id", "location__type", "location__target"
+        )
+    }
+    items = []
+    for entity, column, ref in zip(annotated, columns, refs, strict=True):
+        row = rows.get(ref)
+        managed_by = ""
+        if row is None:
+            outcome = "create"
+        elif row["location_id"] not in (None, location.pk):
+            outcome = "conflict"
+            managed_by = f"{row['location__type']}:{row['location__target']}"
+        elif (
+            row["location_id"] == location.pk
+            and row["content_hash"] == content_hash(entity)
+            and not row["orphan"]
+            and not row["errors"]
+        ):
+            outcome = "unchanged"
+        else:
+            outcome = "update"
+        items.append(
+            PreviewItem(
+                ref=ref,
+                kind=column["kind"],
+                namespace=column["namespace"],
+                name=column["name"],
+                outcome=outcome,
+                managed_by=managed_by,
+            )
+        )
+    return items
 
 
 def location_refresh(*, location: Location, on_file: Callable[[str], None] | None = None) -> RefreshResult:

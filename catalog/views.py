@@ -9,13 +9,10 @@ from __future__ import annotations
 import uuid
 from typing import Any, Final
 
-from django.contrib import messages
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpResponse
-from django.shortcuts import redirect
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_htmx.http import HttpResponseClientRedirect
 
 from catalog import extensions, selectors, services
 from catalog.filters import ORDERING_LABELS, PAGE_SIZES
@@ -24,8 +21,8 @@ from catalog.locations.errors import IssueCode
 from catalog.models import Entity, Location
 from catalog.oncall import selectors as oncall_selectors
 from portal.exceptions import ApplicationError
-from portal.http import HtmxHttpRequest, is_fragment_request, render_page
-from portal.permissions import Action, NotPermitted, may, require
+from portal.http import HtmxHttpRequest, form_invalid, is_fragment_request, render_page, saved
+from portal.permissions import Action, may, require
 
 SEARCH_DROPDOWN_SIZE: Final = 8
 SEARCH_PAGE_SIZE: Final = 50
@@ -119,11 +116,7 @@ def entity_detail(request: HtmxHttpRequest, namespace: str, kind: str, name: str
 def entity_delete(request: HtmxHttpRequest, namespace: str, kind: str, name: str) -> HttpResponse:
     entity = _entity(namespace, kind, name)
     services.entity_delete(entity=entity, actor=request.user)
-    messages.success(request, f"Deleted {entity.ref}.")
-    target = reverse("catalog:entity_list")
-    if request.htmx:
-        return HttpResponseClientRedirect(target)
-    return redirect(target)
+    return saved(request, f"Deleted {entity.ref}.", redirect_to=reverse("catalog:entity_list"))
 
 
 @require_GET
@@ -161,11 +154,8 @@ def _error_messages(exc: Exception) -> list[str]:
     return [str(exc)]
 
 
-@require_POST
-def location_preview(request: HtmxHttpRequest) -> HttpResponse:
-    """Dry run: what registering the form's location would create, or why it cannot be registered."""
-    location_type, target = _location_form(request)
-    context: dict[str, Any] = {
+def _register_context(request: HtmxHttpRequest, location_type: str, target: str) -> dict[str, Any]:
+    return {
         "active_section": "catalog",
         "form_type": location_type,
         "form_target": target,
@@ -173,17 +163,25 @@ def location_preview(request: HtmxHttpRequest) -> HttpResponse:
         "locations": selectors.location_page(page_number=None),
         "may_register": may(request.user, Action.LOCATION_REGISTER),
     }
-    status = 200
+
+
+def _register_refused(request: HtmxHttpRequest, location_type: str, target: str, exc: Exception) -> HttpResponse:
+    """The register form again with why the location was refused, in place (htmx) or as the page."""
+    status = exc.status if isinstance(exc, ApplicationError) and exc.status in (400, 403, 409) else 400
+    context = {**_register_context(request, location_type, target), "form_errors": _error_messages(exc)}
+    return form_invalid(request, "catalog/location_list.html", context, partial="location-preview", status=status)
+
+
+@require_POST
+def location_preview(request: HtmxHttpRequest) -> HttpResponse:
+    """Dry run: what registering the form's location would create, or why it cannot be registered."""
+    location_type, target = _location_form(request)
     try:
-        context["preview"] = services.location_create(
-            type=location_type, target=target, actor=request.user, dry_run=True
-        )
-    except NotPermitted:
-        raise
+        preview = services.location_create(type=location_type, target=target, actor=request.user, dry_run=True)
     except (ApplicationError, DjangoValidationError) as exc:
-        context["form_errors"] = _error_messages(exc)
-        status = 400
-    return render_page(request, "catalog/location_list.html", context, partial="location-preview", status=status)
+        return _register_refused(request, location_type, target, exc)
+    context = {**_register_context(request, location_type, target), "preview": preview}
+    return render_page(request, "catalog/location_list.html", context, partial="location-preview")
 
 
 @require_POST
@@ -191,24 +189,13 @@ def location_create(request: HtmxHttpRequest) -> HttpResponse:
     location_type, target = _location_form(request)
     try:
         location = services.location_create(type=location_type, target=target, actor=request.user)
-    except NotPermitted:
-        raise
     except (ApplicationError, DjangoValidationError) as exc:
-        context = {
-            "active_section": "catalog",
-            "form_type": location_type,
-            "form_target": target,
-            "types": Location.Type.choices,
-            "form_errors": _error_messages(exc),
-            "locations": selectors.location_page(page_number=None),
-            "may_register": may(request.user, Action.LOCATION_REGISTER),
-        }
-        return render_page(request, "catalog/location_list.html", context, partial="location-preview", status=400)
-    messages.success(request, f"Registered {location.key}; its first refresh is queued.")
-    target_url = reverse("catalog:location_detail", args=[location.pk])
-    if request.htmx:
-        return HttpResponseClientRedirect(target_url)
-    return redirect(target_url)
+        return _register_refused(request, location_type, target, exc)
+    return saved(
+        request,
+        f"Registered {location.key}; its first refresh is queued.",
+        redirect_to=reverse("catalog:location_detail", args=[location.pk]),
+    )
 
 
 @require_GET
@@ -244,11 +231,14 @@ def _location(location_id: uuid.UUID) -> Location:
 def location_refresh(request: HtmxHttpRequest, location_id: uuid.UUID) -> HttpResponse:
     location = _location(location_id)
     services.location_refresh_request(location=location, actor=request.user)
-    if request.htmx:
-        context = {**_location_status(request, location), "queued": True}
-        return render_page(request, "catalog/location_detail.html", context, partial="location-status")
-    messages.info(request, f"Refresh of {location.key} queued.")
-    return redirect(reverse("catalog:location_detail", args=[location.pk]))
+    context = {**_location_status(request, location), "queued": True}
+    return saved(
+        request,
+        f"Refresh of {location.key} queued.",
+        redirect_to=reverse("catalog:location_detail", args=[location.pk]),
+        fragment=lambda: render_page(request, "catalog/location_detail.html", context, partial="location-status"),
+        level="info",
+    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -259,11 +249,7 @@ def location_delete(request: HtmxHttpRequest, location_id: uuid.UUID) -> HttpRes
         require(request.user, Action.LOCATION_DELETE, location)
         return render_page(request, "catalog/location_delete.html", {"active_section": "catalog", "location": location})
     services.location_delete(location=location, actor=request.user)
-    messages.success(request, f"Unregistered {location.key}.")
-    target = reverse("catalog:location_list")
-    if request.htmx:
-        return HttpResponseClientRedirect(target)
-    return redirect(target)
+    return saved(request, f"Unregistered {location.key}.", redirect_to=reverse("catalog:location_list"))
 
 
 @require_POST
@@ -271,8 +257,10 @@ def location_trust(request: HtmxHttpRequest, location_id: uuid.UUID) -> HttpResp
     location = _location(location_id)
     trusted = request.POST.get("trusted") == "true"
     location = services.location_set_trusted(location=location, trusted=trusted, actor=request.user)
-    if request.htmx:
-        context = _location_status(request, location)
-        return render_page(request, "catalog/location_detail.html", context, partial="location-status")
-    messages.success(request, f"{location.key} is now {'trusted' if trusted else 'untrusted'}.")
-    return redirect(reverse("catalog:location_detail", args=[location.pk]))
+    context = _location_status(request, location)
+    return saved(
+        request,
+        f"{location.key} is now {'trusted' if trusted else 'untrusted'}.",
+        redirect_to=reverse("catalog:location_detail", args=[location.pk]),
+        fragment=lambda: render_page(request, "catalog/location_detail.html", context, partial="location-status"),
+    )

@@ -611,7 +611,8 @@ def test_registering_a_duplicate_says_it_exists(admin_htmx_client, tmp_path, set
     path = write_docs(tmp_path / "catalog-info.yaml", [ComponentDictFactory(name="billing")])
     LocationFactory(type="file", target=str(path))
     response = admin_htmx_client.post(reverse("catalog:location_create"), {"type": "file", "target": str(path)})
-    assert response.status_code == 400
+    assert response.status_code == 409
+    assert is_fragment(response, "location-preview")
     assert "already exists" in html(response)
     assert Location.objects.count() == 1
 
@@ -684,3 +685,227 @@ def test_staff_who_is_not_superuser_cannot_toggle_trust(client_for):
     assert response.status_code == 403
     location.refresh_from_db()
     assert location.trusted is True
+
+
+# --- outcomes: refused forms in place, toasts for successes, previews that say what would happen ------------------
+
+
+def _toasts(response) -> list[dict[str, str]]:
+    import json
+
+    return json.loads(response["HX-Trigger"])["showMessage"]["messages"]
+
+
+@pytest.mark.parametrize("view", ["location_preview", "location_create"])
+def test_a_target_outside_the_file_roots_is_refused_in_the_fragment_with_its_message(
+    admin_htmx_client, tmp_path, settings, view
+):
+    settings.PAVED_CATALOG_FILE_ROOTS = [str(tmp_path / "allowed")]
+    response = admin_htmx_client.post(reverse(f"catalog:{view}"), {"type": "file", "target": "/etc/hostname"})
+    assert response.status_code == 400
+    assert is_fragment(response, "location-preview")
+    page = html(response)
+    assert 'id="preview-errors"' in page
+    assert "Cannot register this location" in page
+    assert "outside" in page
+    assert str(tmp_path / "allowed") in page
+    assert Location.objects.count() == 0
+
+
+@pytest.mark.parametrize("view", ["location_preview", "location_create"])
+def test_a_refused_target_as_a_full_page_shows_the_form_again_with_its_message(admin_client, tmp_path, settings, view):
+    settings.PAVED_CATALOG_FILE_ROOTS = [str(tmp_path / "allowed")]
+    response = admin_client.post(reverse(f"catalog:{view}"), {"type": "file", "target": "/etc/hostname"})
+    assert response.status_code == 400
+    page = html(response)
+    assert "<html" in page
+    assert 'id="register-form"' in page
+    assert 'id="preview-errors"' in page
+    assert 'value="/etc/hostname"' in page
+
+
+def test_a_url_whose_host_is_not_allowed_is_refused_with_its_message(admin_htmx_client, settings):
+    response = admin_htmx_client.post(
+        reverse("catalog:location_preview"), {"type": "url", "target": "http://169.254.169.254/latest/meta-data"}
+    )
+    assert response.status_code == 400
+    assert is_fragment(response, "location-preview")
+    assert 'id="preview-errors"' in html(response)
+    assert Location.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        {"type": "file", "target": "/tmp/\x00evil.yaml"},
+        {"type": "file", "target": "/" + "a" * 3000},
+        {"type": "<script>alert(1)</script>", "target": "/x"},
+        {"type": "git", "target": "--upload-pack=touch /tmp/pwned"},
+        {"type": "file", "target": "../../etc/passwd"},
+        {},
+    ],
+)
+def test_hostile_register_forms_are_refused_in_place_and_escaped(admin_htmx_client, form):
+    for view in ("location_preview", "location_create"):
+        response = admin_htmx_client.post(reverse(f"catalog:{view}"), form)
+        assert response.status_code == 400
+        assert is_fragment(response, "location-preview")
+        assert "<script>alert(1)</script>" not in html(response)
+    assert Location.objects.count() == 0
+
+
+def test_registering_a_duplicate_as_a_full_page_answers_409_with_the_form(admin_client, tmp_path, settings):
+    settings.PAVED_CATALOG_FILE_ROOTS = [str(tmp_path)]
+    path = write_docs(tmp_path / "catalog-info.yaml", [ComponentDictFactory(name="billing")])
+    LocationFactory(type="file", target=str(path))
+    response = admin_client.post(reverse("catalog:location_create"), {"type": "file", "target": str(path)})
+    assert response.status_code == 409
+    assert 'id="register-form"' in html(response)
+    assert "already exists" in html(response)
+
+
+def test_registering_over_htmx_sends_to_the_location_and_says_so_there(
+    admin_htmx_client, tmp_path, settings, django_capture_on_commit_callbacks
+):
+    settings.PAVED_CATALOG_FILE_ROOTS = [str(tmp_path)]
+    path = write_docs(tmp_path / "catalog-info.yaml", [ComponentDictFactory(name="billing")])
+    with django_capture_on_commit_callbacks():
+        response = admin_htmx_client.post(reverse("catalog:location_create"), {"type": "file", "target": str(path)})
+    location = Location.objects.get()
+    assert response["HX-Redirect"] == reverse("catalog:location_detail", args=[location.pk])
+    landing = admin_htmx_client.get(response["HX-Redirect"], headers={"HX-Request": "false"})  # the page itself
+    assert f"Registered file:{path}; its first refresh is queued." in html(landing)
+    assert 'role="status"' in html(landing)
+
+
+def test_preview_of_a_missing_file_says_file_not_found_not_would_be_created(admin_htmx_client, tmp_path, settings):
+    settings.PAVED_CATALOG_FILE_ROOTS = [str(tmp_path)]
+    response = admin_htmx_client.post(
+        reverse("catalog:location_preview"), {"type": "file", "target": str(tmp_path / "nowhere.yaml")}
+    )
+    assert response.status_code == 200
+    page = html(response)
+    assert 'id="preview-unreadable"' in page
+    assert "file not found" in page
+    assert "would be created" not in page
+    assert "Registering it would" not in page
+
+
+def test_preview_of_a_registered_location_says_already_registered_and_what_a_refresh_would_do(
+    admin_htmx_client, tmp_path, settings
+):
+    settings.PAVED_CATALOG_FILE_ROOTS = [str(tmp_path)]
+    path = tmp_path / "catalog-info.yaml"
+    docs = [ComponentDictFactory(name="billing"), ComponentDictFactory(name="ledger")]
+    write_docs(path, docs)
+    location = new_location(type="file", target=str(path))
+    ingest(docs, location=location, source=f"file:{path}")
+    changed = ComponentDictFactory(name="ledger")
+    changed["metadata"]["description"] = "Now with a description"
+    write_docs(path, [docs[0], changed, ComponentDictFactory(name="payouts")])
+    response = admin_htmx_client.post(reverse("catalog:location_preview"), {"type": "file", "target": str(path)})
+    page = html(response)
+    assert 'id="preview-exists"' in page
+    assert "Already registered" in page
+    outcomes = {
+        name: outcome
+        for outcome, name in re.findall(r'<li data-outcome="(\w+)">\s*<span[^>]*>Component</span>([\w-]+)', page)
+    }
+    assert outcomes == {"billing": "unchanged", "ledger": "update", "payouts": "create"}
+    assert "A refresh would" in page
+    assert "would be created" in page
+    assert "would be updated" in page
+
+
+def test_preview_names_the_location_that_already_manages_an_entity(admin_htmx_client, tmp_path, settings):
+    settings.PAVED_CATALOG_FILE_ROOTS = [str(tmp_path)]
+    other = new_location()
+    ingest([ComponentDictFactory(name="billing")], location=other)
+    path = write_docs(tmp_path / "catalog-info.yaml", [ComponentDictFactory(name="billing")])
+    page = html(admin_htmx_client.post(reverse("catalog:location_preview"), {"type": "file", "target": str(path)}))
+    assert '<li data-outcome="conflict">' in page
+    assert f"already managed by {other.key}" in page
+    assert "refuse 1 another location manages" in page
+
+
+def test_preview_of_a_new_location_says_each_entity_would_be_created(admin_htmx_client, tmp_path, settings):
+    settings.PAVED_CATALOG_FILE_ROOTS = [str(tmp_path)]
+    path = write_docs(tmp_path / "catalog-info.yaml", [ComponentDictFactory(name="billing")])
+    page = html(admin_htmx_client.post(reverse("catalog:location_preview"), {"type": "file", "target": str(path)}))
+    assert 'id="preview-exists"' not in page
+    assert page.count('data-outcome="create"') == 2  # the component and the location's own Location entity
+    assert "Registering it would" in page
+    assert "create 2" in page
+
+
+def test_location_list_empty_state_says_how_to_register_one(admin_client, auth_client):
+    page = html(admin_client.get(reverse("catalog:location_list")))
+    assert "Register one with the form beside this list" in page
+    assert "manage.py catalog import" in page
+
+
+def test_refresh_over_htmx_says_it_is_queued_in_a_toast(htmx_client, django_capture_on_commit_callbacks):
+    location = seed_org()
+    with django_capture_on_commit_callbacks():
+        response = htmx_client.post(reverse("catalog:location_refresh", args=[location.pk]))
+    assert _toasts(response) == [{"message": f"Refresh of {location.key} queued.", "level": "info"}]
+
+
+def test_trust_over_htmx_answers_the_status_card_and_a_toast(admin_htmx_client, django_capture_on_commit_callbacks):
+    location = seed_org()
+    with django_capture_on_commit_callbacks():
+        response = admin_htmx_client.post(reverse("catalog:location_trust", args=[location.pk]), {"trusted": "false"})
+    assert is_fragment(response, "location-status")
+    assert _toasts(response) == [{"message": f"{location.key} is now untrusted.", "level": "success"}]
+
+
+def test_trust_refused_over_htmx_is_an_error_toast_and_swaps_nothing(client_for):
+    location = seed_org()
+    response = client_for("ops", htmx=True).post(
+        reverse("catalog:location_trust", args=[location.pk]), {"trusted": "false"}
+    )
+    assert response.status_code == 403
+    assert response["HX-Reswap"] == "none"
+    assert _toasts(response) == [
+        {"message": "Only administrators may change whether a location is trusted.", "level": "error"}
+    ]
+
+
+def test_unregister_over_htmx_is_refused_with_a_toast_for_members(client_for):
+    location = seed_org()
+    response = client_for("zed", htmx=True).post(reverse("catalog:location_delete", args=[location.pk]))
+    assert response.status_code == 403
+    assert "only administrators and whoever registered it" in _toasts(response)[0]["message"]
+    assert Location.objects.filter(pk=location.pk).exists()
+
+
+def test_unregister_confirmation_page_cancel_goes_back_to_the_location(admin_client):
+    location = seed_org()
+    page = html(admin_client.get(reverse("catalog:location_delete", args=[location.pk])))
+    cancel = re.search(r'<a class="btn" href="([^"]+)"[^>]*>Cancel</a>', page)
+    assert cancel is not None
+    assert cancel.group(1) == reverse("catalog:location_detail", args=[location.pk])
+    response = admin_client.post(reverse("catalog:location_delete", args=[location.pk]), follow=True)
+    assert f"Unregistered {location.key}." in html(response)
+
+
+def test_deleting_an_orphan_says_so_on_the_list(auth_client):
+    orphan_setup()
+    response = auth_client.post(entity_page("component", "old", "entity_delete"), follow=True)
+    assert "Deleted component:default/old." in html(response)
+
+
+def test_deleting_an_orphan_refused_over_htmx_is_an_error_toast(client_for):
+    orphan_setup()
+    response = client_for("zed", htmx=True).post(entity_page("component", "old", "entity_delete"))
+    assert response.status_code == 403
+    assert response["HX-Reswap"] == "none"
+    assert "You may not delete component:default/old" in _toasts(response)[0]["message"]
+    assert Entity.objects.filter(name="old").exists()
+
+
+def test_deleting_an_entity_that_is_gone_over_htmx_is_a_not_found_toast(htmx_client):
+    response = htmx_client.post(entity_page("component", "nothing-here", "entity_delete"))
+    assert response.status_code == 404
+    assert response["HX-Reswap"] == "none"
+    assert "No entity component:default/nothing-here" in _toasts(response)[0]["message"]
