@@ -20,6 +20,7 @@ from catalog.models import Entity, Relation, SearchEntry
 from catalog.oncall.loading import POLICY_ANNOTATION
 from portal.celery import app
 from scorecards import jobs
+from scorecards.models import Score
 
 log = structlog.get_logger(__name__)
 
@@ -80,9 +81,16 @@ def dependents(*, refs: Sequence[str]) -> set[str]:
     return found
 
 
+def _any_scorecard() -> bool:
+    return Entity.objects.filter(kind__iexact="scorecard").exists() or Score.objects.exists()
+
+
 def catalog_changed(refs: Sequence[str]) -> None:
-    """The change listener: enqueue the evaluations these catalog changes call for (see the module docstring)."""
+    """The change listener: enqueue the evaluations these catalog changes call for (see the module docstring).
+    Without any scorecard, in the catalog or stored, nothing is enqueued (one query)."""
     scorecards = sorted(ref for ref in refs if ref.startswith("scorecard:"))
+    if not scorecards and not _any_scorecard():
+        return
     org = [ref for ref in refs if ref.partition(":")[0] in _ORG_KINDS]
     entities = {ref for ref in refs if not ref.startswith("scorecard:")}
     if org:

@@ -176,3 +176,13 @@ def test_a_real_worker_shows_an_edited_entity_through_the_api_without_a_manual_r
 
         assert wait_for(lambda: runbook_state() == "pass", timeout=60), worker_log(worker)
         assert time.monotonic() - started < 60
+
+
+def test_without_any_scorecard_a_catalog_change_enqueues_nothing(db, django_capture_on_commit_callbacks, monkeypatch):
+    sent: list[str] = []
+    monkeypatch.setattr(events, "_send", lambda name, **kwargs: sent.append(name))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        ingest(payments_org(), location=LocationFactory.create())
+
+    assert sent == []
