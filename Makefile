@@ -38,9 +38,11 @@ node_modules/.installed: package.json package-lock.json
 
 # Front-end libraries come from npm and are served as our own static files, never from a CDN. Each file is copied
 # with the source map it names (sourceMappingURL): collectstatic's manifest storage rewrites that reference to the
-# hashed map and fails when the map is missing.
+# hashed map and fails when the map is missing. highlight.js's main bundle has YAML, JSON and GraphQL; protobuf is
+# the one definition language it lacks.
 portal/static/vendor/.installed: node_modules/.installed Makefile
-	rm -rf portal/static/vendor && mkdir -p portal/static/vendor/tabler portal/static/vendor/htmx portal/static/vendor/swagger-ui
+	rm -rf portal/static/vendor && mkdir -p portal/static/vendor/tabler portal/static/vendor/htmx portal/static/vendor/swagger-ui \
+	   portal/static/vendor/highlight/languages
 	cp node_modules/@tabler/core/dist/css/tabler.min.css node_modules/@tabler/core/dist/css/tabler.min.css.map \
 	   node_modules/@tabler/core/dist/js/tabler.min.js node_modules/@tabler/core/dist/js/tabler.min.js.map \
 	   portal/static/vendor/tabler/
@@ -48,6 +50,9 @@ portal/static/vendor/.installed: node_modules/.installed Makefile
 	cp node_modules/swagger-ui-dist/swagger-ui.css node_modules/swagger-ui-dist/swagger-ui.css.map \
 	   node_modules/swagger-ui-dist/swagger-ui-bundle.js node_modules/swagger-ui-dist/swagger-ui-standalone-preset.js \
 	   portal/static/vendor/swagger-ui/
+	cp node_modules/@highlightjs/cdn-assets/highlight.min.js node_modules/@highlightjs/cdn-assets/LICENSE \
+	   node_modules/@highlightjs/cdn-assets/styles/github.min.css portal/static/vendor/highlight/
+	cp node_modules/@highlightjs/cdn-assets/languages/protobuf.min.js portal/static/vendor/highlight/languages/
 	touch $@
 
 setup: $(VENV)/.installed portal/static/vendor/.installed

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 from urllib.parse import urlsplit
 
+import yaml
+
 from catalog.descriptors import EntityRef, Limits, YamlError, load_documents, ref_parts
 
 MAX_DEFINITION_BYTES: Final = 512 * 1024
@@ -76,6 +78,18 @@ class ApiDefinition:
     endpoints: tuple[Endpoint, ...] = ()
     endpoints_truncated: bool = False
     note: str = ""
+    # The parsed OpenAPI document the page hands to Swagger UI; None when there is none to render.
+    document: dict[str, Any] | None = None
+
+    @property
+    def line_numbers(self) -> str:
+        return line_numbers(self.text)
+
+
+def line_numbers(text: str) -> str:
+    """The gutter beside a listing of `text`: "1\n2\n…", one number per line (a final newline adds none)."""
+    count = text.count("\n") + (0 if text.endswith("\n") else 1)
+    return "\n".join(str(number) for number in range(1, count + 1))
 
 
 _LABELS: Final = {"openapi": "OpenAPI", "asyncapi": "AsyncAPI", "graphql": "GraphQL", "grpc": "gRPC", "trpc": "tRPC"}
@@ -117,8 +131,39 @@ def api_definition(spec: Mapping[str, Any]) -> ApiDefinition | None:
         methods = tuple(m.upper() for m in HTTP_METHODS if isinstance(operations, dict) and m in operations)
         endpoints.append(Endpoint(path=str(path), methods=methods))
     return ApiDefinition(
-        text, language, label, endpoints=tuple(endpoints), endpoints_truncated=len(paths) > MAX_ENDPOINTS
+        text,
+        language,
+        label,
+        endpoints=tuple(endpoints),
+        endpoints_truncated=len(paths) > MAX_ENDPOINTS,
+        document=document if isinstance(document, dict) else None,
     )
+
+
+class _ReadableDumper(yaml.SafeDumper):
+    """Dumps multi-line strings as `|` block scalars, as people write them, instead of one quoted line of \\n."""
+
+
+# Line breaks YAML knows besides \n: written raw (allow_unicode) they would split a plain scalar when read back.
+_UNICODE_BREAKS: Final = ("\x85", "\u2028", "\u2029")
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    if any(mark in value for mark in _UNICODE_BREAKS):
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style='"')
+    if "\n" in value:
+        # The emitter falls back to a quoted scalar by itself when a block cannot hold the text exactly (trailing
+        # spaces on a line, control characters), so the dump always loads back to the same value.
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|")
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value)
+
+
+_ReadableDumper.add_representer(str, _represent_str)
+
+
+def readable_yaml(data: Any) -> str:
+    """An entity as YAML for people: keys in their written order, Unicode as is, multi-line text as blocks."""
+    return yaml.dump(data, Dumper=_ReadableDumper, sort_keys=False, allow_unicode=True, width=100)
 
 
 # --- dependency graph -------------------------------------------------------------------------------------
@@ -128,6 +173,51 @@ def api_definition(spec: Mapping[str, Any]) -> ApiDefinition | None:
 UPSTREAM: Final = ("dependsOn", "consumesApi", "apiProvidedBy", "partOf", "ownedBy")
 DOWNSTREAM: Final = ("dependencyOf", "apiConsumedBy", "providesApi", "hasPart", "ownerOf")
 GRAPH_RELATIONS: Final = UPSTREAM + DOWNSTREAM
+GRAPH_DEPTHS: Final = (1, 2)
+
+
+class GraphFilterError(ValueError):
+    """A dependency-view filter that cannot be applied; the message names the parameter and what it expected."""
+
+
+@dataclass(frozen=True)
+class GraphFilter:
+    relations: tuple[str, ...] = GRAPH_RELATIONS
+    depth: int = 2
+
+    @property
+    def narrowed(self) -> bool:
+        return self.relations != GRAPH_RELATIONS or self.depth != 2
+
+
+def parse_graph_filter(*, relations: Sequence[str], depth: str | None) -> GraphFilter:
+    """The dependency view's `relation` (repeatable, any of GRAPH_RELATIONS; none means all) and `depth` (1 or 2)."""
+    chosen: list[str] = []
+    for raw in relations:
+        value = raw.strip()
+        if not value:
+            continue
+        if value not in GRAPH_RELATIONS:
+            shown = value if len(value) <= 40 else value[:39] + "…"
+            raise GraphFilterError(
+                f"relation: unknown relation type {shown!r}; expected one of {', '.join(GRAPH_RELATIONS)}"
+            )
+        if value not in chosen:
+            chosen.append(value)
+    if depth is None or depth.strip() == "":
+        level = 2
+    else:
+        try:
+            level = int(depth)
+        except ValueError:
+            level = 0
+        if level not in GRAPH_DEPTHS:
+            shown = depth if len(depth) <= 20 else depth[:19] + "…"
+            raise GraphFilterError(f"depth: expected 1 or 2, found {shown!r}")
+    ordered = tuple(relation for relation in GRAPH_RELATIONS if relation in chosen) or GRAPH_RELATIONS
+    return GraphFilter(relations=ordered, depth=level)
+
+
 MAX_NODES_PER_COLUMN: Final = 40
 
 NODE_WIDTH: Final = 176
@@ -195,8 +285,9 @@ def graph_layout(
     """Lay out the focused entity's neighbourhood in five columns.
 
     First-hop targets go one column left (UPSTREAM types) or right (DOWNSTREAM types); second-hop edges extend
-    only outwards from a first-hop node on the same side, so the drawing reads left to right without crossing
-    back over the centre. A node keeps the first column it gets; columns are capped at MAX_NODES_PER_COLUMN.
+    only outwards from a first-hop node on the same side, so the drawing never crosses back over the centre. Every
+    edge is drawn from its source to its target. A node keeps the first column it gets; columns are capped at
+    MAX_NODES_PER_COLUMN. The table lists exactly the edges drawn.
     """
     columns: dict[str, int] = {center: 0}
     kept: list[GraphEdge] = []
@@ -252,11 +343,14 @@ def graph_layout(
     by_ref = {node.ref: node for node in nodes}
     shapes: list[GraphEdgeShape] = []
     for edge in kept:
-        a, b = by_ref[edge.source], by_ref[edge.target]
-        # Edges are drawn left to right whatever their direction, so arrows always leave a node's side.
-        left, right = (a, b) if a.x < b.x else (b, a)
-        x1, y1 = left.x + NODE_WIDTH, left.y + NODE_HEIGHT // 2
-        x2, y2 = right.x, right.y + NODE_HEIGHT // 2
+        source, target = by_ref[edge.source], by_ref[edge.target]
+        # Drawn from the relation's source to its target, so the arrow head always sits on the target: "A dependsOn
+        # B" points at B whichever side B is on. The path leaves and enters the nodes' facing sides.
+        y1, y2 = source.y + NODE_HEIGHT // 2, target.y + NODE_HEIGHT // 2
+        if source.x < target.x:
+            x1, x2 = source.x + NODE_WIDTH, target.x
+        else:
+            x1, x2 = source.x, target.x + NODE_WIDTH
         mid = (x1 + x2) // 2
         shapes.append(
             GraphEdgeShape(

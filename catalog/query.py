@@ -13,16 +13,18 @@ import base64
 import binascii
 import json
 import operator
+import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import reduce
 from typing import Any, Final
 
+from django.contrib.postgres.search import TrigramWordSimilarity
 from django.core import signing
-from django.db import connection
-from django.db.models import Count, Exists, F, Min, OuterRef, Q, QuerySet, Subquery, Window
+from django.db import connection, transaction
+from django.db.models import BooleanField, Count, Exists, F, Func, Min, OuterRef, Q, QuerySet, Subquery, Value, Window
 from django.db.models.expressions import Combinable, OrderBy
-from django.db.models.functions import Lower, RowNumber
+from django.db.models.functions import Length, Lower, RowNumber
 
 from catalog.models import Entity, Relation, SearchEntry
 from portal.exceptions import ApplicationError
@@ -322,6 +324,73 @@ def full_text_q(full_text: FullText) -> Q:
         return _search_exists(Q(key__in=full_text.fields, value__contains=full_text.term))
     # search_text is stored lower-cased, so a plain (index-friendly) LIKE is enough.
     return Q(search_text__contains=full_text.term)
+
+
+# -- fuzzy names (the search box's fallback for typos) ----------------------------------------------------------------
+
+FUZZY_MIN_LENGTH: Final = 4
+FUZZY_MAX_LENGTH: Final = 40
+# pg_trgm's word_similarity between what was typed and the closest stretch of a name: a one-letter slip in a word of
+# seven or more letters scores about 0.55 ("chekout" in "checkout-service"); unrelated names stay well below.
+FUZZY_WORD_SIMILARITY: Final = 0.5
+
+
+class _WordSimilar(Func):
+    """`term <% name`: pg_trgm's word-similarity operator, which the trigram GIN index on the name answers."""
+
+    template = "%(expressions)s"
+    arg_joiner = " <%% "
+    output_field = BooleanField()
+
+
+def one_edit_pattern(term: str) -> str:
+    """A regular expression matching any text that contains `term` changed by at most one edit (a letter missed,
+    added, replaced, or two neighbours swapped). Every literal character is escaped: the term is user input."""
+    text = term.lower()
+    size = len(text)
+    variants = {re.escape(text)}
+    for i in range(size):
+        variants.add(re.escape(text[:i]) + "." + re.escape(text[i + 1 :]))  # replaced
+        if size > 1:
+            variants.add(re.escape(text[:i] + text[i + 1 :]))  # one too many
+        if i > 0:
+            variants.add(re.escape(text[:i]) + "." + re.escape(text[i:]))  # one missed
+        if i + 1 < size:
+            variants.add(re.escape(text[:i] + text[i + 1] + text[i] + text[i + 2 :]))  # swapped
+    return "|".join(sorted(variants))
+
+
+def fuzzy_name_matches(*, term: str, limit: int, exclude: Sequence[Any] = ()) -> list[Entity]:
+    """Entities whose name is close to `term` although it does not contain it, closest first.
+
+    PostgreSQL: pg_trgm's word similarity (the `<%` operator, answered by the trigram index the 0007 migration
+    creates, with its threshold set for this transaction only). Other databases (SQLite in development): names
+    within one edit of the term, shortest first. Terms shorter than FUZZY_MIN_LENGTH or longer than FUZZY_MAX_LENGTH
+    are not tried: too short matches everything, and the patterns grow with the length.
+    """
+    text = term.strip().lower()
+    if not FUZZY_MIN_LENGTH <= len(text) <= FUZZY_MAX_LENGTH or limit <= 0 or not text.isprintable():
+        return []
+    fields = ("id", "ref", "kind", "namespace", "name", "title", "description", "tags", "orphan")
+    if connection.vendor == "postgresql":
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT set_config('pg_trgm.word_similarity_threshold', %s, true)", [str(FUZZY_WORD_SIMILARITY)]
+                )
+            return list(
+                Entity.objects.filter(_WordSimilar(Value(text), F("name")))
+                .exclude(pk__in=list(exclude))
+                .annotate(closeness=TrigramWordSimilarity(text, "name"))
+                .order_by("-closeness", "name", "kind")
+                .only(*fields)[:limit]
+            )
+    return list(
+        Entity.objects.filter(name__iregex=one_edit_pattern(text))
+        .exclude(pk__in=list(exclude))
+        .order_by(Length("name"), "name", "kind")
+        .only(*fields)[:limit]
+    )
 
 
 def order_expression(field_name: str) -> Combinable:

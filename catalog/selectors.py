@@ -6,15 +6,15 @@ import operator
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import reduce
 from typing import Any, Final
 
-import yaml
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
 from django.core.paginator import Page, Paginator
 from django.db.models import Case, Count, Exists, IntegerField, OuterRef, Q, QuerySet, Value, When
+from django.db.models.fields.json import KT
 from django.db.models.functions import StrIndex, Substr
 from django.http import QueryDict
 
@@ -23,13 +23,14 @@ from catalog.descriptors import RefError, parse_ref, registered_kinds
 from catalog.filters import FACETS, EntityFilterSet, without
 from catalog.models import Entity, Location, Relation, SearchEntry
 from catalog.presentation import (
-    GRAPH_RELATIONS,
     Graph,
     GraphEdge,
+    GraphFilter,
     api_definition,
     graph_layout,
     group_by_kind,
     is_http_url,
+    readable_yaml,
     safe_links,
 )
 from catalog.refs import EntityRef, ref_label, ref_parts
@@ -250,6 +251,9 @@ class EntityListPage:
     page_size: int
     existing_owner_refs: set[str]
     orphan_count: int
+    # "user" when only users are listed: their email and teams replace owner, type and lifecycle, empty for people.
+    columns: str = "default"
+    teams: dict[str, list[str]] = field(default_factory=dict)
 
 
 _FACET_LABELS: Final = {
@@ -311,7 +315,7 @@ def entity_list_page(*, params: QueryDict, page_number: str | int | None, page_s
     Each facet is counted with its own selection left out (so its other values show what widening would give).
     """
     filterset = EntityFilterSet(params, queryset=Entity.objects.all())
-    queryset: QuerySet[Entity] = filterset.qs
+    queryset: QuerySet[Entity] = filterset.qs.annotate(email=KT("data__spec__profile__email"))
     paginator = Paginator(
         queryset.only(
             "id",
@@ -363,7 +367,20 @@ def entity_list_page(*, params: QueryDict, page_number: str | int | None, page_s
     ]
     owner_refs = {entity.owner_ref for entity in page.object_list if entity.owner_ref}
     existing = set(Entity.objects.filter(ref__in=owner_refs).values_list("ref", flat=True)) if owner_refs else set()
+    columns = "user" if selected_kinds == {"user"} else "default"
+    teams: dict[str, list[str]] = defaultdict(list)
+    if columns == "user" and page.object_list:
+        rows = (
+            Relation.objects.filter(source_ref__in=[entity.ref for entity in page.object_list], type="memberOf")
+            .values_list("source_ref", "target_ref")
+            .distinct()
+            .order_by("source_ref", "target_ref")
+        )
+        for source_ref, target_ref in rows:
+            teams[source_ref].append(target_ref)
     return EntityListPage(
+        columns=columns,
+        teams=dict(teams),
         filterset=filterset,
         page=page,
         kinds=kinds,
@@ -375,30 +392,59 @@ def entity_list_page(*, params: QueryDict, page_number: str | int | None, page_s
     )
 
 
+# The kinds people look for come first among equally good matches; bookkeeping kinds (where entities come from,
+# on-call rotas and escalation rules) last.
+SEARCH_KIND_ORDER: Final = ("component", "api", "system", "group", "user", "domain", "resource", "template")
+SEARCH_BOOKKEEPING_KINDS: Final = ("location", "schedule", "escalationpolicy")
+
+
+def _search_kind_rank() -> Case:
+    return Case(
+        *(When(kind__iexact=kind, then=Value(rank)) for rank, kind in enumerate(SEARCH_KIND_ORDER)),
+        *(When(kind__iexact=kind, then=Value(len(SEARCH_KIND_ORDER) + 1)) for kind in SEARCH_BOOKKEEPING_KINDS),
+        default=Value(len(SEARCH_KIND_ORDER)),
+        output_field=IntegerField(),
+    )
+
+
 def entity_search_suggestions(*, text: str, limit: int) -> list[Entity]:
     """Entities whose name, title, description or tags contain every word of `text` (its first SEARCH_MAX_WORDS),
-    each word matched as the full-text filter matches its term; exact and prefix name hits first.
+    each word matched as the full-text filter matches its term, best first:
 
-    Words, not the whole text: the header box suggests while the user types, in any order.
+    1. names that are the text, then names that start with its first word, then names or titles that contain it
+       (where exact and prefix names of SEARCH_BOOKKEEPING_KINDS go too), then the rest (descriptions, tags);
+    2. within each, the kinds of SEARCH_KIND_ORDER in that order, other kinds, then SEARCH_BOOKKEEPING_KINDS;
+    3. then by name.
+
+    When fewer than `limit` entities match a one-word text, names close to it (a typo) follow: see
+    query.fuzzy_name_matches. Several words are not guessed at: each already narrows, and a guess would only add noise.
+    Words, not the whole text: the header box suggests while the user types, in any order. Query budget: one, two
+    when the typo fallback runs (three on PostgreSQL, which sets the similarity threshold first).
+    The Backstage API's `fullTextFilterTerm` is untouched by this ranking: it keeps the ordering it asks for.
     """
-    words = text.lower().split()[:SEARCH_MAX_WORDS]
+    # Control characters are never in a name; NUL would end the text early in SQLite and PostgreSQL refuses it.
+    words = "".join(char if char.isprintable() else " " for char in text).lower().split()[:SEARCH_MAX_WORDS]
     if not words:
         return []
     condition = reduce(operator.and_, (query.full_text_q(query.FullText(word)) for word in words))
-    first = words[0]
-    rank = Case(
-        When(name__iexact=text.strip(), then=Value(0)),
-        When(name__istartswith=first, then=Value(1)),
-        When(title__icontains=first, then=Value(2)),
+    whole, first = " ".join(words), words[0]
+    bookkeeping = reduce(operator.or_, (Q(kind__iexact=kind) for kind in SEARCH_BOOKKEEPING_KINDS))
+    tier = Case(
+        When(Q(name__iexact=whole) & ~bookkeeping, then=Value(0)),
+        When(Q(name__istartswith=first) & ~bookkeeping, then=Value(1)),
+        When(Q(name__istartswith=first) | Q(name__icontains=first) | Q(title__icontains=first), then=Value(2)),
         default=Value(3),
         output_field=IntegerField(),
     )
-    return list(
+    found: list[Entity] = list(
         Entity.objects.filter(condition)
-        .annotate(rank=rank)
-        .order_by("rank", "name", "kind")
+        .annotate(tier=tier, kind_rank=_search_kind_rank())
+        .order_by("tier", "kind_rank", "name", "kind")
         .only("id", "ref", "kind", "namespace", "name", "title", "description", "tags", "orphan")[:limit]
     )
+    if len(found) < limit and len(words) == 1:
+        found += query.fuzzy_name_matches(term=whole, limit=limit - len(found), exclude=[entity.pk for entity in found])
+    return found
 
 
 @dataclass
@@ -540,11 +586,15 @@ def user_overview(*, entity: Entity, relations: EntityRelations) -> UserOverview
     )
 
 
-def entity_neighbourhood(*, entity: Entity) -> Graph:
-    """The dependency view's graph: two hops over GRAPH_RELATIONS, laid out by catalog.presentation."""
+def entity_neighbourhood(*, entity: Entity, graph_filter: GraphFilter | None = None) -> Graph:
+    """The dependency view's graph: one or two hops over the filter's relation types (all of GRAPH_RELATIONS by
+    default), laid out by catalog.presentation. Query budget: three (first hop, second hop, titles), two at depth 1.
+    """
+    graph_filter = graph_filter or GraphFilter()
+    relation_types = list(graph_filter.relations)
     first = [
         GraphEdge(entity.ref, relation_type, target)
-        for relation_type, target in Relation.objects.filter(source_ref=entity.ref, type__in=GRAPH_RELATIONS)
+        for relation_type, target in Relation.objects.filter(source_ref=entity.ref, type__in=relation_types)
         .values_list("type", "target_ref")
         .distinct()
         .order_by("type", "target_ref")[:UI_RELATION_LIMIT]
@@ -554,13 +604,13 @@ def entity_neighbourhood(*, entity: Entity) -> Graph:
         [
             GraphEdge(source, relation_type, target)
             for source, relation_type, target in Relation.objects.filter(
-                source_ref__in=hop_refs, type__in=GRAPH_RELATIONS
+                source_ref__in=hop_refs, type__in=relation_types
             )
             .values_list("source_ref", "type", "target_ref")
             .distinct()
             .order_by("source_ref", "type", "target_ref")[:UI_RELATION_LIMIT]
         ]
-        if hop_refs
+        if hop_refs and graph_filter.depth > 1
         else []
     )
     refs = {entity.ref, *hop_refs, *(edge.target for edge in second)}
@@ -670,18 +720,35 @@ def entities_of_kind_by_refs(*, refs: Sequence[str], kind: str, limit: int) -> l
 
 VIEW_URL: Final = "backstage.io/view-url"
 EDIT_URL: Final = "backstage.io/edit-url"
+SOURCE_LOCATION: Final = "backstage.io/source-location"
+MANAGED_BY_LOCATION: Final = "backstage.io/managed-by-location"
 ENTITY_TABS: Final = ("overview", "yaml")
 
 
+def _url_location(value: object) -> str | None:
+    """The http(s) URL of a Backstage location annotation (`url:https://…`); None for file: and anything else."""
+    if isinstance(value, str) and value.startswith("url:") and is_http_url(value[4:]):
+        return value[4:]
+    return None
+
+
 def _source_links(entity: Entity) -> dict[str, str]:
-    """View/Edit source links: the annotations when they are http(s), else the URL the entity was read from."""
+    """View/Edit source links: the view/edit annotations when they are http(s), else the source location, the
+    location the entity was read from (`backstage.io/managed-by-location`), or the URL it was read from."""
     annotations = (entity.data.get("metadata") or {}).get("annotations") or {}
+    if not isinstance(annotations, dict):
+        annotations = {}
     links: dict[str, str] = {}
     view_url, edit_url = annotations.get(VIEW_URL), annotations.get(EDIT_URL)
+    fallback = (
+        _url_location(annotations.get(SOURCE_LOCATION))
+        or _url_location(annotations.get(MANAGED_BY_LOCATION))
+        or _url_location(entity.source)
+    )
     if is_http_url(view_url):
         links["view"] = str(view_url)
-    elif entity.source.startswith("url:") and is_http_url(entity.source[4:]):
-        links["view"] = entity.source[4:]
+    elif fallback:
+        links["view"] = fallback
     if is_http_url(edit_url):
         links["edit"] = str(edit_url)
     return links
@@ -744,5 +811,5 @@ def entity_page(*, entity: Entity, tab: str) -> EntityPage:
         api=api_definition(spec) if kind == "api" else None,
         group=group_overview(relations=relations) if kind == "group" else None,
         person=user_overview(entity=entity, relations=relations) if kind == "user" else None,
-        raw_yaml=(yaml.safe_dump(entity.data, sort_keys=False, allow_unicode=True, width=100) if tab == "yaml" else ""),
+        raw_yaml=readable_yaml(entity.data) if tab == "yaml" else "",
     )

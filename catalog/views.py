@@ -20,6 +20,7 @@ from catalog.locations import errors as location_errors
 from catalog.locations.errors import IssueCode
 from catalog.models import Entity, Location
 from catalog.oncall import selectors as oncall_selectors
+from catalog.presentation import GRAPH_RELATIONS, GraphFilter, GraphFilterError, line_numbers, parse_graph_filter
 from portal.exceptions import ApplicationError
 from portal.http import HtmxHttpRequest, form_invalid, is_fragment_request, render_page, saved
 from portal.permissions import Action, may, require
@@ -101,6 +102,7 @@ def entity_detail(request: HtmxHttpRequest, namespace: str, kind: str, name: str
         "person": page.person,
         "profile": page.profile,
         "raw_yaml": page.raw_yaml,
+        "raw_yaml_lines": line_numbers(page.raw_yaml) if page.raw_yaml else "",
         "extra_tabs": extensions.entity_tabs(page.entity),
         # A person's on-call shifts come from the on-call room, which reads the catalog (never the other way round).
         "shifts": (
@@ -121,10 +123,18 @@ def entity_delete(request: HtmxHttpRequest, namespace: str, kind: str, name: str
 
 @require_GET
 def entity_dependencies(request: HtmxHttpRequest, namespace: str, kind: str, name: str) -> HttpResponse:
+    """The neighbourhood graph and its edge table, narrowed by `relation` (repeatable) and `depth` (1 or 2)."""
     entity = _entity(namespace, kind, name)
-    graph = selectors.entity_neighbourhood(entity=entity)
-    context = {"active_section": "catalog", "entity": entity, "graph": graph}
-    return render_page(request, "catalog/entity_dependencies.html", context)
+    context: dict[str, Any] = {"active_section": "catalog", "entity": entity, "relation_types": GRAPH_RELATIONS}
+    try:
+        graph_filter = parse_graph_filter(relations=request.GET.getlist("relation"), depth=request.GET.get("depth"))
+    except GraphFilterError as exc:
+        context.update(graph=None, graph_filter=GraphFilter(), filter_error=str(exc))
+        return render_page(request, "catalog/entity_dependencies.html", context, partial="dependency-view", status=400)
+    context.update(
+        graph=selectors.entity_neighbourhood(entity=entity, graph_filter=graph_filter), graph_filter=graph_filter
+    )
+    return render_page(request, "catalog/entity_dependencies.html", context, partial="dependency-view")
 
 
 # --- locations ------------------------------------------------------------------------------------------

@@ -1,13 +1,23 @@
 from __future__ import annotations
 
 import pytest
+import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 
 from catalog.presentation import (
+    GRAPH_RELATIONS,
     MAX_NODES_PER_COLUMN,
+    NODE_WIDTH,
     GraphEdge,
+    GraphFilter,
+    GraphFilterError,
     api_definition,
     graph_layout,
     is_http_url,
+    line_numbers,
+    parse_graph_filter,
+    readable_yaml,
     safe_links,
 )
 
@@ -137,3 +147,115 @@ def test_graph_layout_of_an_isolated_entity_is_one_node():
     graph = graph_layout(center="component:default/a", first_hop=[], second_hop=[], titles={}, existing=set())
     assert [node.ref for node in graph.nodes] == ["component:default/a"]
     assert graph.table == []
+
+
+# --- reading aids: listings, Raw YAML, the graph's arrows and filters -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "gutter"),
+    [("", "1"), ("a", "1"), ("a\n", "1"), ("a\nb", "1\n2"), ("a\nb\n", "1\n2"), ("\n\n", "1\n2")],
+)
+def test_line_numbers_count_the_lines_a_listing_shows(text, gutter):
+    assert line_numbers(text) == gutter
+
+
+def test_readable_yaml_writes_multi_line_text_as_a_block():
+    data = {"spec": {"definition": "openapi: 3.0.0\ninfo:\n  title: x\n", "type": "openapi"}}
+    text = readable_yaml(data)
+    assert "definition: |\n    openapi: 3.0.0\n    info:\n      title: x\n" in text
+    assert "\\n" not in text
+    assert yaml.safe_load(text) == data
+
+
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(),
+        lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+        max_leaves=12,
+    )
+)
+def test_readable_yaml_always_loads_back_to_the_same_data(data):
+    # Block scalars cannot hold every text (trailing spaces, control characters): then a quoted scalar is used.
+    assert yaml.safe_load(readable_yaml(data)) == data
+
+
+def test_openapi_definition_carries_its_parsed_document_for_swagger_ui():
+    api = api_definition({"type": "openapi", "definition": "openapi: 3.0.0\npaths:\n  /a:\n    get: {}\n"})
+    assert api is not None
+    assert api.document == {"openapi": "3.0.0", "paths": {"/a": {"get": {}}}}
+    asyncapi = api_definition({"type": "asyncapi", "definition": "asyncapi: 2.6.0\n"})
+    assert asyncapi is not None
+    assert asyncapi.document is None
+    broken = api_definition({"type": "openapi", "definition": "openapi: [\n"})
+    assert broken is not None
+    assert broken.document is None
+
+
+def _layout(first: list[GraphEdge], second: list[GraphEdge] = ()):  # type: ignore[assignment]
+    refs = {"component:default/a"} | {e.target for e in [*first, *second]} | {e.source for e in second}
+    return graph_layout(center="component:default/a", first_hop=first, second_hop=second, titles={}, existing=refs)
+
+
+def _ends(graph, edge: GraphEdge) -> tuple[int, int]:
+    shape = next(s for s in graph.edges if s.edge == edge)
+    numbers = [int(n) for n in shape.path.replace("M", " ").replace("C", " ").replace(",", " ").split()]
+    return numbers[0], numbers[-2]
+
+
+@pytest.mark.parametrize("relation", GRAPH_RELATIONS)
+def test_every_arrow_ends_at_its_relations_target(relation):
+    edge = GraphEdge("component:default/a", relation, "component:default/b")
+    graph = _layout([edge])
+    nodes = {node.ref: node for node in graph.nodes}
+    source, target = nodes[edge.source], nodes[edge.target]
+    start, end = _ends(graph, edge)
+    # The path starts on the source's facing side and ends (where the arrow head is) on the target's.
+    if target.x < source.x:
+        assert (start, end) == (source.x, target.x + NODE_WIDTH)
+    else:
+        assert (start, end) == (source.x + NODE_WIDTH, target.x)
+
+
+def test_depends_on_reads_from_the_service_to_its_dependency():
+    depends = GraphEdge("component:default/a", "dependsOn", "component:default/psp")
+    further = GraphEdge("component:default/psp", "dependsOn", "resource:default/db")
+    graph = _layout([depends], [further])
+    nodes = {node.ref: node for node in graph.nodes}
+    start, end = _ends(graph, depends)
+    assert nodes["component:default/psp"].x < nodes["component:default/a"].x
+    assert end < start  # drawn right to left, into psp
+    start, end = _ends(graph, further)
+    assert end < start  # and on, into db
+    assert {shape.edge for shape in graph.edges} == set(graph.table)
+
+
+@pytest.mark.parametrize(
+    ("relations", "depth", "expected"),
+    [
+        ([], None, GraphFilter()),
+        ([""], "", GraphFilter()),
+        (["ownedBy", "dependsOn", "ownedBy"], "1", GraphFilter(relations=("dependsOn", "ownedBy"), depth=1)),
+        ([" hasPart "], " 2 ", GraphFilter(relations=("hasPart",), depth=2)),
+    ],
+)
+def test_parse_graph_filter(relations, depth, expected):
+    assert parse_graph_filter(relations=relations, depth=depth) == expected
+
+
+@pytest.mark.parametrize(
+    ("relations", "depth", "message"),
+    [
+        (["dependson"], None, "relation: unknown relation type 'dependson'"),
+        (["memberOf"], None, "expected one of dependsOn, consumesApi"),
+        (["x" * 1000], None, "'" + "x" * 39 + "…'"),
+        ([], "0", "depth: expected 1 or 2, found '0'"),
+        ([], "3", "depth: expected 1 or 2, found '3'"),
+        ([], "1.5", "depth: expected 1 or 2, found '1.5'"),
+        ([], "9" * 100, "found '" + "9" * 19 + "…'"),
+    ],
+)
+def test_parse_graph_filter_refuses_and_names_the_parameter(relations, depth, message):
+    with pytest.raises(GraphFilterError) as caught:
+        parse_graph_filter(relations=relations, depth=depth)
+    assert message in str(caught.value)

@@ -473,7 +473,11 @@ def test_dependencies_page_draws_graph_and_lists_the_same_edges(auth_client):
     assert 'class="paved-graph-node is-missing" data-ref="resource:default/orders-db"' in page
     assert '<a href="' + entity_page("api", "payments-api") + '">' in page
     table = page[page.index('id="dependency-table"') :]
-    assert table.count("<tr>") - 1 == page.count('class="paved-graph-edge"')
+    edge = r'data-source="([^"]+)" data-type="([^"]+)" data-target="([^"]+)"'
+    drawn = set(re.findall(r'<g class="paved-graph-edge" ' + edge, page))
+    listed = set(re.findall(r"<tr " + edge, table))
+    assert drawn == listed
+    assert len(drawn) == 7
     assert "component:default/web" in table  # second hop: the API's consumer
 
 
@@ -909,3 +913,183 @@ def test_deleting_an_entity_that_is_gone_over_htmx_is_a_not_found_toast(htmx_cli
     assert response.status_code == 404
     assert response["HX-Reswap"] == "none"
     assert "No entity component:default/nothing-here" in _toasts(response)[0]["message"]
+
+
+# --- catalog reading (API definitions, dependency filters, table columns, source links) ---
+
+
+def _api(name: str, api_type: str, definition: str) -> dict:
+    document = ApiDictFactory(name=name, definition=definition)
+    document["spec"]["type"] = api_type
+    return document
+
+
+def test_openapi_page_hands_the_parsed_definition_to_swagger_ui_and_keeps_the_list_without_scripts(auth_client):
+    seed_org()
+    page = html(auth_client.get(entity_page("api", "payments-api")))
+    assert '<script id="api-openapi-document" type="application/json">' in page
+    assert 'data-paved-swagger="api-openapi-document"' in page
+    assert 'id="api-endpoints"' in page  # shown until Swagger UI replaces it
+    assert "vendor/swagger-ui/swagger-ui-bundle" in page
+    assert "vendor/highlight/highlight" in page
+    assert 'id="api-definition-source" class="language-yaml" data-paved-highlight' in page
+    assert 'class="paved-code-gutter" aria-hidden="true">1\n2\n' in page
+
+
+@pytest.mark.parametrize(
+    ("api_type", "definition", "language"),
+    [
+        ("asyncapi", "asyncapi: 2.6.0\ninfo:\n  title: Events\n", "yaml"),
+        ("graphql", "type Query {\n  order(id: ID!): Order\n}\n", "graphql"),
+        ("grpc", 'syntax = "proto3";\npackage orders;\nservice Orders {}\n', "protobuf"),
+    ],
+)
+def test_other_definitions_are_listings_with_line_numbers_and_no_swagger(auth_client, api_type, definition, language):
+    ingest([_api("events", api_type, definition)], location=new_location(trusted=True))
+    page = html(auth_client.get(entity_page("api", "events")))
+    assert f'id="api-definition-source" class="language-{language}" data-paved-highlight' in page
+    assert "swagger-ui-bundle" not in page
+    assert "api-openapi-document" not in page
+    assert ("languages/protobuf" in page) == (language == "protobuf")
+    assert 'class="paved-code-gutter" aria-hidden="true">1\n2\n3</pre>' in page
+    assert 'data-paved-copy="#api-definition-source" hidden' in page
+
+
+def test_pages_without_an_api_load_no_highlighting_or_swagger(auth_client):
+    seed_org()
+    page = html(auth_client.get(entity_page("component", "checkout")))
+    assert "vendor/highlight" not in page
+    assert "swagger-ui" not in page
+
+
+def test_hostile_definition_is_escaped_everywhere(auth_client):
+    evil = "openapi: 3.0.0\ninfo:\n  title: </script><script>alert(1)</script>\npaths:\n  /x:\n    get: {}\n"
+    ingest([_api("evil", "openapi", evil)], location=new_location(trusted=True))
+    page = html(auth_client.get(entity_page("api", "evil")))
+    assert "<script>alert(1)</script>" not in page
+    assert "\\u003C/script\\u003E" in page  # inside the JSON handed to Swagger UI
+
+
+def test_raw_yaml_keeps_multi_line_text_as_block_scalars(auth_client):
+    ingest([_api("events", "asyncapi", "asyncapi: 2.6.0\ninfo:\n  title: Events\n")], location=new_location())
+    fragment = auth_client.get(entity_page("api", "events"), {"tab": "yaml"}, HTTP_HX_REQUEST="true")
+    text = html(fragment)
+    assert is_fragment(fragment, "entity-tab")
+    assert "definition: |" in text
+    assert "\\n" not in text
+
+
+def test_dependencies_filter_by_relation_and_depth(auth_client):
+    seed_org()
+    url = entity_page("component", "checkout", "entity_dependencies")
+    everything = html(auth_client.get(url))
+    narrowed = auth_client.get(url, {"relation": "ownedBy", "depth": "1"})
+    assert narrowed.status_code == 200
+    types = set(re.findall(r'<g class="paved-graph-edge" data-source="[^"]+" data-type="([^"]+)"', html(narrowed)))
+    assert types == {"ownedBy"}
+    assert everything.count("paved-graph-edge") > html(narrowed).count("paved-graph-edge")
+    assert 'value="ownedBy" checked' in html(narrowed)
+
+
+def test_dependencies_depth_one_leaves_out_the_second_hop(auth_client):
+    seed_org()
+    url = entity_page("component", "checkout", "entity_dependencies")
+    page = html(auth_client.get(url, {"depth": "1"}))
+    sources = set(re.findall(r'<tr data-source="([^"]+)"', page))
+    assert sources == {"component:default/checkout"}
+
+
+def test_dependencies_filter_fragment_is_only_the_view(auth_client):
+    seed_org()
+    url = entity_page("component", "checkout", "entity_dependencies")
+    response = auth_client.get(url, {"relation": "dependsOn"}, HTTP_HX_REQUEST="true")
+    assert is_fragment(response, "dependency-view")
+
+
+def test_dependencies_filter_with_nothing_to_show_says_so(auth_client):
+    seed_org()
+    url = entity_page("component", "checkout", "entity_dependencies")
+    page = html(auth_client.get(url, {"relation": "hasPart"}))
+    assert "No dependencies of these kinds" in page
+    assert "has no hasPart relations" in page
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"relation": "memberOf"}, "relation: unknown relation type 'memberOf'"),
+        ({"relation": "<script>x</script>"}, "relation: unknown relation type"),
+        ({"relation": "x" * 5000}, "relation: unknown relation type"),
+        ({"depth": "3"}, "depth: expected 1 or 2, found '3'"),
+        ({"depth": "-1"}, "depth: expected 1 or 2"),
+        ({"depth": "1e9"}, "depth: expected 1 or 2"),
+        ({"depth": "two"}, "depth: expected 1 or 2, found 'two'"),
+    ],
+)
+def test_dependencies_refuses_hostile_filters_and_says_which(auth_client, params, message):
+    seed_org()
+    response = auth_client.get(entity_page("component", "checkout", "entity_dependencies"), params)
+    assert response.status_code == 400
+    page = html(response)
+    assert message in unescape(page)
+    assert "<script>x</script>" not in page
+    assert "x" * 100 not in page
+
+
+def test_dependencies_query_count_with_filters(auth_client, django_assert_max_num_queries):
+    seed_org()
+    url = entity_page("component", "checkout", "entity_dependencies")
+    with django_assert_max_num_queries(8):
+        assert auth_client.get(url, {"relation": ["dependsOn", "providesApi"], "depth": "2"}).status_code == 200
+    with django_assert_max_num_queries(7):
+        assert auth_client.get(url, {"depth": "1"}).status_code == 200
+
+
+def test_user_list_shows_email_and_teams_instead_of_owner_type_lifecycle(auth_client):
+    seed_org()
+    page = html(auth_client.get(LIST, {"kind": "User"}))
+    head = page[page.index('id="entity-table"') : page.index("</thead>")]
+    assert "<th>Email</th><th>Teams</th>" in head
+    assert "<th>Owner</th>" not in head
+    assert 'href="mailto:' in page
+    assert 'data-column="teams"><a href="/catalog/default/group/' in page
+    everything = html(auth_client.get(LIST))
+    assert "<th>Owner</th>" in everything
+
+
+def test_user_list_query_count_is_bounded(auth_client, django_assert_max_num_queries):
+    seed_org()
+    ingest([UserDictFactory(name=f"person-{n}", member_of=["payments"]) for n in range(40)], location=new_location())
+    with django_assert_max_num_queries(17):
+        assert auth_client.get(LIST, {"kind": "User", "size": "100"}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("annotations", "expected"),
+    [
+        (
+            {"backstage.io/source-location": "url:https://git.example.com/a/tree/main/"},
+            "https://git.example.com/a/tree/main/",
+        ),
+        (
+            {"backstage.io/managed-by-location": "url:https://git.example.com/b/catalog-info.yaml"},
+            "https://git.example.com/b/catalog-info.yaml",
+        ),
+        (
+            {
+                "backstage.io/view-url": "https://view.example.com/c",
+                "backstage.io/source-location": "url:https://git.example.com/c/",
+            },
+            "https://view.example.com/c",
+        ),
+        ({"backstage.io/source-location": "url:javascript:alert(1)"}, None),
+        ({"backstage.io/source-location": "file:/etc/passwd"}, None),
+        ({"backstage.io/managed-by-location": "url:https://x.example.com/a b"}, None),
+    ],
+)
+def test_view_source_link_from_annotations(auth_client, annotations, expected):
+    ingest([ComponentDictFactory(name="ledger")], location=new_location(trusted=True))
+    force_metadata("ledger", annotations=annotations)
+    page = html(auth_client.get(entity_page("component", "ledger")))
+    links = re.findall(r'<a class="btn btn-outline-secondary" href="([^"]+)"[^>]*>View source</a>', page)
+    assert links == ([expected] if expected else [])
