@@ -15,19 +15,20 @@ from catalog.oncall.engine import Coverage, Segment, Timeline, resolve
 if TYPE_CHECKING:
     from catalog.oncall.loading import LoadedSchedule, Person
 
-# Person colours (see colour_for): distinct, readable with white text, colour-blind friendly enough in pairs.
+# Person colours (see colour_for): distinct, readable with white text (each at least 4.5:1 against white, WCAG AA for
+# the small initials on avatars), colour-blind friendly enough in pairs.
 PALETTE: Final = (
     "#206bc4",
-    "#2f9e44",
-    "#e8590c",
+    "#237a35",
+    "#c2410c",
     "#ae3ec9",
-    "#0c8599",
+    "#0b7285",
     "#d6336c",
     "#5f3dc4",
-    "#74b816",
+    "#4a7c0b",
     "#1d6f5f",
     "#c92a2a",
-    "#1098ad",
+    "#8a6200",
     "#a61e4d",
 )
 
