@@ -31,7 +31,8 @@ def _request(*, htmx: bool = False, boosted: bool = False, method: str = "post")
 
 
 def _toasts(response: HttpResponse) -> list[dict[str, str]]:
-    return json.loads(response["HX-Trigger"])["showMessage"]["messages"]
+    toasts: list[dict[str, str]] = json.loads(response["HX-Trigger"])["showMessage"]["messages"]
+    return toasts
 
 
 def test_notify_adds_a_show_message_event():
