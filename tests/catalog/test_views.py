@@ -1094,3 +1094,14 @@ def test_view_source_link_from_annotations(auth_client, annotations, expected):
     page = html(auth_client.get(entity_page("component", "ledger")))
     links = re.findall(r'<a class="btn btn-outline-secondary" href="([^"]+)"[^>]*>View source</a>', page)
     assert links == ([expected] if expected else [])
+
+
+def test_location_without_entities_says_what_to_do(admin_client):
+    pending = new_location(state="pending")
+    page = html(admin_client.get(reverse("catalog:location_detail", args=[pending.pk])))
+    assert "No entities yet" in page
+    assert "The first refresh is queued" in page
+    assert "Refresh now" in page
+    empty = new_location(state="ok")
+    page = html(admin_client.get(reverse("catalog:location_detail", args=[empty.pk])))
+    assert "Add a <code>catalog-info.yaml</code> to the target and refresh it." in page
