@@ -9,6 +9,7 @@ show.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape as _escape
@@ -33,8 +34,8 @@ STATE_CLASSES: Final = {
 }
 
 # Levels lowest first: "none" grey, then bronze, silver, gold; a scorecard with more levels cycles the last colours.
-NO_LEVEL_COLOUR: Final = "#9aa0ac"
-LEVEL_COLOURS: Final = ("#b0713a", "#8f9ba8", "#d4a017", "#2fb344", "#206bc4", "#ae3ec9")
+NO_LEVEL_COLOUR: Final = "#c8ced6"
+LEVEL_COLOURS: Final = ("#b0713a", "#6f8aa8", "#d4a017", "#2fb344", "#206bc4", "#ae3ec9")
 
 
 def escape(text: object) -> str:
@@ -64,8 +65,9 @@ class TrendPoint:
     counts: tuple[int, ...]
 
 
-WIDTH: Final = 640
-HEIGHT: Final = 180
+_ID_UNSAFE: Final = re.compile(r"[^A-Za-z0-9_-]")
+WIDTH: Final = 480
+HEIGHT: Final = 190
 _LEFT: Final = 34
 _BOTTOM: Final = 22
 _TOP: Final = 8
@@ -75,6 +77,7 @@ _LEGEND: Final = 18
 def trend_svg(*, points: Sequence[TrendPoint], levels: Sequence[str], title: str, chart_id: str) -> str:
     """A stacked bar per week: how many entities held no level and each level, lowest at the bottom. An empty series
     is a chart that says there is no history yet."""
+    chart_id = _ID_UNSAFE.sub("-", chart_id)
     names = ["No level", *levels]
     plot_height = HEIGHT - _BOTTOM - _TOP - _LEGEND
     top = max((sum(point.counts) for point in points), default=0)
@@ -96,7 +99,7 @@ def trend_svg(*, points: Sequence[TrendPoint], levels: Sequence[str], title: str
     for index, name in enumerate(names):
         parts.append(f'<rect x="{x}" y="2" width="10" height="10" rx="2" fill="{level_colour(index - 1)}"/>')
         parts.append(f'<text x="{x + 14}" y="11" class="paved-trend-label">{escape(name)}</text>')
-        x += 22 + 7 * len(name)
+        x += 24 + 7 * len(name)
     base_y = HEIGHT - _BOTTOM
     parts.append(f'<line x1="{_LEFT}" y1="{base_y}" x2="{WIDTH - 4}" y2="{base_y}" stroke="#d0d5dd" stroke-width="1"/>')
     if top == 0:

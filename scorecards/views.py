@@ -8,6 +8,7 @@ named after the DOM id it replaces.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import uuid
 from collections.abc import Mapping, Sequence
@@ -21,6 +22,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
@@ -266,10 +268,20 @@ def _check_row(check: CheckView, exemption: Exemption | None) -> dict[str, Any]:
         "message": str(evidence.get("message") or ""),
         "value": evidence.get("value"),
         "source": str(evidence.get("source") or ""),
-        "observed_at": evidence.get("observed_at") or evidence.get("observedAt"),
+        "observed_at": _instant(evidence.get("observed_at") or evidence.get("observedAt")),
         "exemption": exemption,
         "may_exempt": check.state in ("fail", "error", "stale") and not check.exempt and exemption is None,
     }
+
+
+def _instant(value: object) -> dt.datetime | None:
+    """An evidence's ISO time as a datetime for the page (None when absent or not a time)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return parse_datetime(value)
+    except ValueError:
+        return None
 
 
 def _entity_context(request: HtmxHttpRequest, entity_ref: str) -> dict[str, Any]:

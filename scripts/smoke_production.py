@@ -52,6 +52,9 @@ PAGES = [
     ("group page", "/catalog/default/group/payments/", "Payments"),
     ("on-call page", "/catalog/oncall/", "Payments"),
     ("schedule page", "/catalog/oncall/schedules/default/payments-primary/", "Payments primary"),
+    ("scorecards overview", "/scorecards/", "On-call readiness"),
+    ("scorecards team", "/scorecards/teams/default/payments/", "component:default/payments-service"),
+    ("scorecards service tab", "/scorecards/entities/default/component/payments-service/", "On-call readiness"),
     ("API docs page", "/api/docs/", "swagger-ui"),
     ("API schema", "/api/schema/", "openapi"),
 ]
