@@ -22,7 +22,23 @@ from typing import Any, Final
 from django.contrib.postgres.search import TrigramWordSimilarity
 from django.core import signing
 from django.db import connection, transaction
-from django.db.models import BooleanField, Count, Exists, F, Func, Min, OuterRef, Q, QuerySet, Subquery, Value, Window
+from django.db.models import (
+    BooleanField,
+    Case,
+    Count,
+    Exists,
+    F,
+    Func,
+    IntegerField,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+    Window,
+)
 from django.db.models.expressions import Combinable, OrderBy
 from django.db.models.functions import Length, Lower, RowNumber
 
@@ -326,6 +342,24 @@ def full_text_q(full_text: FullText) -> Q:
     return Q(search_text__contains=full_text.term)
 
 
+# -- the portal's search box (catalog.selectors.entity_search_suggestions) -------------------------------------------
+
+# The kinds people look for come first among equally good matches; bookkeeping kinds (where entities come from,
+# on-call rotas and escalation rules) last.
+SEARCH_KIND_ORDER: Final = ("component", "api", "system", "group", "user", "domain", "resource", "template")
+SEARCH_BOOKKEEPING_KINDS: Final = ("location", "schedule", "escalationpolicy")
+
+
+def search_kind_rank() -> Case:
+    """0 for a Component, 1 for an API… in SEARCH_KIND_ORDER; other kinds next; SEARCH_BOOKKEEPING_KINDS last."""
+    return Case(
+        *(When(kind__iexact=kind, then=Value(rank)) for rank, kind in enumerate(SEARCH_KIND_ORDER)),
+        *(When(kind__iexact=kind, then=Value(len(SEARCH_KIND_ORDER) + 1)) for kind in SEARCH_BOOKKEEPING_KINDS),
+        default=Value(len(SEARCH_KIND_ORDER)),
+        output_field=IntegerField(),
+    )
+
+
 # -- fuzzy names (the search box's fallback for typos) ----------------------------------------------------------------
 
 FUZZY_MIN_LENGTH: Final = 4
@@ -364,9 +398,10 @@ def fuzzy_name_matches(*, term: str, limit: int, exclude: Sequence[Any] = ()) ->
     """Entities whose name is close to `term` although it does not contain it, closest first.
 
     PostgreSQL: pg_trgm's word similarity (the `<%` operator, answered by the trigram index the 0007 migration
-    creates, with its threshold set for this transaction only). Other databases (SQLite in development): names
-    within one edit of the term, shortest first. Terms shorter than FUZZY_MIN_LENGTH or longer than FUZZY_MAX_LENGTH
-    are not tried: too short matches everything, and the patterns grow with the length.
+    creates, with its threshold set for this transaction only), closest first. Other databases (SQLite in
+    development): names within one edit of the term, shortest first. Either way the kinds people look for come
+    before bookkeeping kinds among equally close names. Terms shorter than FUZZY_MIN_LENGTH or longer than
+    FUZZY_MAX_LENGTH are not tried: too short matches everything, and the patterns grow with the length.
     """
     text = term.strip().lower()
     if not FUZZY_MIN_LENGTH <= len(text) <= FUZZY_MAX_LENGTH or limit <= 0 or not text.isprintable():
@@ -381,14 +416,15 @@ def fuzzy_name_matches(*, term: str, limit: int, exclude: Sequence[Any] = ()) ->
             return list(
                 Entity.objects.filter(_WordSimilar(Value(text), F("name")))
                 .exclude(pk__in=list(exclude))
-                .annotate(closeness=TrigramWordSimilarity(text, "name"))
-                .order_by("-closeness", "name", "kind")
+                .annotate(closeness=TrigramWordSimilarity(text, "name"), kind_rank=search_kind_rank())
+                .order_by("-closeness", "kind_rank", "name", "kind")
                 .only(*fields)[:limit]
             )
     return list(
         Entity.objects.filter(name__iregex=one_edit_pattern(text))
         .exclude(pk__in=list(exclude))
-        .order_by(Length("name"), "name", "kind")
+        .annotate(kind_rank=search_kind_rank())
+        .order_by("kind_rank", Length("name"), "name", "kind")
         .only(*fields)[:limit]
     )
 

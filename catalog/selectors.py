@@ -392,28 +392,13 @@ def entity_list_page(*, params: QueryDict, page_number: str | int | None, page_s
     )
 
 
-# The kinds people look for come first among equally good matches; bookkeeping kinds (where entities come from,
-# on-call rotas and escalation rules) last.
-SEARCH_KIND_ORDER: Final = ("component", "api", "system", "group", "user", "domain", "resource", "template")
-SEARCH_BOOKKEEPING_KINDS: Final = ("location", "schedule", "escalationpolicy")
-
-
-def _search_kind_rank() -> Case:
-    return Case(
-        *(When(kind__iexact=kind, then=Value(rank)) for rank, kind in enumerate(SEARCH_KIND_ORDER)),
-        *(When(kind__iexact=kind, then=Value(len(SEARCH_KIND_ORDER) + 1)) for kind in SEARCH_BOOKKEEPING_KINDS),
-        default=Value(len(SEARCH_KIND_ORDER)),
-        output_field=IntegerField(),
-    )
-
-
 def entity_search_suggestions(*, text: str, limit: int) -> list[Entity]:
     """Entities whose name, title, description or tags contain every word of `text` (its first SEARCH_MAX_WORDS),
     each word matched as the full-text filter matches its term, best first:
 
     1. names that are the text, then names that start with its first word, then names or titles that contain it
-       (where exact and prefix names of SEARCH_BOOKKEEPING_KINDS go too), then the rest (descriptions, tags);
-    2. within each, the kinds of SEARCH_KIND_ORDER in that order, other kinds, then SEARCH_BOOKKEEPING_KINDS;
+       (where exact and prefix names of query.SEARCH_BOOKKEEPING_KINDS go too), then the rest (descriptions, tags);
+    2. within each, the kinds of query.SEARCH_KIND_ORDER in that order, other kinds, then the bookkeeping kinds;
     3. then by name.
 
     When fewer than `limit` entities match a one-word text, names close to it (a typo) follow: see
@@ -428,7 +413,7 @@ def entity_search_suggestions(*, text: str, limit: int) -> list[Entity]:
         return []
     condition = reduce(operator.and_, (query.full_text_q(query.FullText(word)) for word in words))
     whole, first = " ".join(words), words[0]
-    bookkeeping = reduce(operator.or_, (Q(kind__iexact=kind) for kind in SEARCH_BOOKKEEPING_KINDS))
+    bookkeeping = reduce(operator.or_, (Q(kind__iexact=kind) for kind in query.SEARCH_BOOKKEEPING_KINDS))
     tier = Case(
         When(Q(name__iexact=whole) & ~bookkeeping, then=Value(0)),
         When(Q(name__istartswith=first) & ~bookkeeping, then=Value(1)),
@@ -438,7 +423,7 @@ def entity_search_suggestions(*, text: str, limit: int) -> list[Entity]:
     )
     found: list[Entity] = list(
         Entity.objects.filter(condition)
-        .annotate(tier=tier, kind_rank=_search_kind_rank())
+        .annotate(tier=tier, kind_rank=query.search_kind_rank())
         .order_by("tier", "kind_rank", "name", "kind")
         .only("id", "ref", "kind", "namespace", "name", "title", "description", "tags", "orphan")[:limit]
     )

@@ -99,6 +99,12 @@ def test_a_one_letter_typo_still_finds_the_name(shop):
     assert _refs("chekout service") == []  # several words: each narrows, none is guessed at
 
 
+def test_a_typo_puts_the_kinds_people_look_for_first(shop):
+    refs = _refs("chekout")
+    assert refs.index("component:default/checkout-service") < refs.index("escalationpolicy:default/checkout")
+    assert refs.index("system:default/checkout") < refs.index("schedule:default/checkout-primary")
+
+
 def test_the_typo_fallback_does_not_invent_matches(shop):
     assert _refs("zzzzqqqq") == []
     assert _refs("xyz") == []  # too short to guess at
