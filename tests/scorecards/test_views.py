@@ -450,3 +450,33 @@ def test_a_refused_campaign_shows_its_errors_in_the_form(evaluated, client_for, 
     assert text in page.content.decode()
     assert fragment.status_code == 422
     assert fragment.content.decode().lstrip().startswith('<div id="campaign-form"')
+
+
+def test_the_queue_fragment_is_the_queue_only(evaluated, client_for):
+    ExemptionFactory(entity_ref="component:default/billing", scorecard_ref=OPS, check_id="runbook")
+
+    html = client_for("bob", htmx=True).get("/scorecards/exemptions/").content.decode()
+
+    assert html.lstrip().startswith('<div id="exemption-queue">')
+    assert "<html" not in html
+
+
+def test_a_service_page_costs_a_bounded_number_of_queries(evaluated, client_for, django_assert_max_num_queries):
+    client = client_for("reader")
+    client.get(BILLING)  # the user's session and membership
+
+    with django_assert_max_num_queries(12):
+        response = client.get(BILLING)
+
+    assert response.status_code == 200
+
+
+def test_the_overview_costs_a_bounded_number_of_queries(evaluated, client_for, django_assert_max_num_queries):
+    client = client_for("reader")
+    client.get("/scorecards/")
+
+    # One scorecard: its views, teams, campaigns, the queue and one query per week of the trend.
+    with django_assert_max_num_queries(17):
+        response = client.get("/scorecards/")
+
+    assert response.status_code == 200
