@@ -41,6 +41,7 @@ STAGE_ORDER = (
 )
 EXPLAIN_TIMEOUT_MS = 30_000
 TOP_FRAMES = 25
+VACUUMED_TABLES = ("catalog_entity", "catalog_searchentry", "catalog_relation", "portal_apitoken")
 
 
 class ProfileError(Exception):
@@ -168,29 +169,78 @@ def _statements(directory: Path) -> dict[str, list[dict[str, Any]]]:
     return by_shape
 
 
-def explain(directory: Path, database_url: str, *, pg_options: str = "-c random_page_cost=1.1") -> Path:
-    """EXPLAIN (ANALYZE, BUFFERS) of every SELECT the web processes ran, per shape, into DIR/explain.md; each statement
-    runs once first so that the plan is of a warm cache, as in the benchmark."""
-    parts: list[str] = []
+def _explain_pass(
+    connection: psycopg.Connection[Any], statements: dict[str, list[dict[str, Any]]]
+) -> dict[tuple[str, str], tuple[float | None, str]]:
+    """Each SELECT's execution milliseconds (None when it could not be explained) and plan, run once first so that
+    the plan is of a warm cache, as in the benchmark."""
+    plans: dict[tuple[str, str], tuple[float | None, str]] = {}
+    for shape, rows in statements.items():
+        for row in rows:
+            sql = row["sql"]
+            if not sql.lstrip().upper().startswith("SELECT"):
+                continue
+            try:
+                connection.execute(sql).fetchall()
+                lines = [str(line[0]) for line in connection.execute(f"EXPLAIN (ANALYZE, BUFFERS) {sql}").fetchall()]
+            except psycopg.Error as exc:
+                plans[(shape, sql)] = (None, f"could not explain: {exc}")
+                continue
+            found = [line for line in lines if line.startswith("Execution Time:")]
+            milliseconds = float(found[0].split()[2]) if found else None
+            plans[(shape, sql)] = (milliseconds, "\n".join(lines))
+    return plans
+
+
+def explain(
+    directory: Path, database_url: str, *, pg_options: str = "-c random_page_cost=1.1", vacuum: bool = True
+) -> Path:
+    """EXPLAIN (ANALYZE, BUFFERS) of every SELECT the web processes ran, per shape, into DIR/explain.md: the plans
+    as the database was found, and with `vacuum`, each statement's time again after VACUUM ANALYZE of the catalog
+    tables (whether fresh statistics and visibility maps alone change the plans), in DIR/explain-vacuumed.md."""
+    statements = dict(sorted(_statements(directory).items()))
     with psycopg.connect(database_url, options=pg_options, autocommit=True) as connection:
         connection.execute(f"SET statement_timeout = {EXPLAIN_TIMEOUT_MS}")
-        for shape, rows in sorted(_statements(directory).items()):
-            parts += [f"#### SQL: {shape}", ""]
-            for row in rows:
-                sql = row["sql"]
-                if not sql.lstrip().upper().startswith("SELECT"):
-                    parts += [f"- not a SELECT, not explained: `{sql[:200]}`", ""]
-                    continue
-                try:
-                    connection.execute(sql).fetchall()
-                    plan = connection.execute(f"EXPLAIN (ANALYZE, BUFFERS) {sql}").fetchall()
-                    text = "\n".join(str(line[0]) for line in plan)
-                except psycopg.Error as exc:
-                    text = f"could not explain: {exc}"
-                parts += ["```sql", sql, "```", "", "```", text, "```", ""]
+        found = _explain_pass(connection, statements)
+        after: dict[tuple[str, str], tuple[float | None, str]] = {}
+        if vacuum:
+            for table in VACUUMED_TABLES:
+                connection.execute(f"VACUUM ANALYZE {table}")
+            after = _explain_pass(connection, statements)
+    parts: list[str] = []
+    for shape, rows in statements.items():
+        parts += [f"#### SQL: {shape}", ""]
+        for row in rows:
+            sql = row["sql"]
+            if (shape, sql) not in found:
+                parts += [f"- not a SELECT, not explained: `{sql[:200]}`", ""]
+                continue
+            parts += ["```sql", sql, "```", "", "```", found[(shape, sql)][1], "```", ""]
     path = directory / "explain.md"
     path.write_text("\n".join(parts))
+    if vacuum:
+        lines = [
+            "| shape | statement | ms as found | ms after VACUUM ANALYZE |",
+            "|---|---|---:|---:|",
+        ]
+        for (shape, sql), (before_ms, _plan) in found.items():
+            after_ms = after.get((shape, sql), (None, ""))[0]
+            lines.append(f"| {shape} | `{_head(sql)}` | {_number(before_ms)} | {_number(after_ms)} |")
+        plans = [
+            f"#### after VACUUM ANALYZE: {shape}\n\n```sql\n{sql}\n```\n\n```\n{plan}\n```\n"
+            for (shape, sql), (_ms_after, plan) in after.items()
+        ]
+        (directory / "explain-vacuumed.md").write_text("\n".join(lines) + "\n\n" + "\n".join(plans))
     return path
+
+
+def _head(sql: str, length: int = 90) -> str:
+    text = " ".join(sql.split()).replace("|", "\\|").replace("`", "'")
+    return text if len(text) <= length else text[: length - 1] + "…"
+
+
+def _number(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
 
 
 def report(directory: Path) -> str:
@@ -198,6 +248,10 @@ def report(directory: Path) -> str:
     profile = cprofile_markdown(directory)
     if profile:
         sections += ["### Top frames", "", profile]
+    vacuumed = directory / "explain-vacuumed.md"
+    if vacuumed.exists():
+        comparison = vacuumed.read_text().split("\n\n", 1)[0]
+        sections += ["### Statement times as found and after VACUUM ANALYZE", "", comparison, ""]
     plans = directory / "explain.md"
     if plans.exists():
         sections += ["### Queries and plans", "", plans.read_text()]
