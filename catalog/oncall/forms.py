@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.forms import BoundField
 
 from catalog.oncall.engine import resolve
-from catalog.oncall.loading import LoadedSchedule, user_ref_from_text
+from catalog.oncall.loading import LoadedSchedule, Person, user_ref_from_text
 
 _LOCAL_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"]
 # The service's arguments, from the form's fields; and the service's names for fields (the API's) as the form's.
@@ -36,11 +36,26 @@ class OverrideForm(forms.Form):
     reason = forms.CharField(label="Reason", max_length=500, required=False)
     entity = forms.CharField(required=False, widget=forms.HiddenInput)
 
-    def __init__(self, *args: Any, schedules: Sequence[LoadedSchedule], **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, schedules: Sequence[LoadedSchedule], people: Sequence[Person] = (), **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.schedules = {s.ref: s for s in schedules}
+        self.people = tuple(people)
         choices = [(s.ref, f"{s.title} ({s.zone.key})") for s in schedules]
         self.fields["schedule"].choices = choices  # type: ignore[attr-defined]
+
+    @property
+    def suggestions(self) -> list[tuple[str, str]]:
+        """The "Who" list as (value, label): a person's name, which the field accepts back, or their ref when two
+        people share the name."""
+        counts: dict[str, int] = {}
+        for person in self.people:
+            counts[person.name.lower()] = counts.get(person.name.lower(), 0) + 1
+        return [
+            (person.name, person.ref) if counts[person.name.lower()] == 1 else (person.ref, person.name)
+            for person in self.people
+        ]
 
     @property
     def local_time_fields(self) -> list[BoundField]:
@@ -49,9 +64,9 @@ class OverrideForm(forms.Form):
 
     def clean_user(self) -> str:
         value = self.cleaned_data["user"]
-        ref = user_ref_from_text(text=value)
+        ref = user_ref_from_text(text=value, people=self.people)
         if ref is None:
-            raise ValidationError(f"'{value}' is not a user ref or name.")
+            raise ValidationError(f"'{value}' is not a user ref, user name or the name of anyone in the catalog.")
         return ref
 
     def clean(self) -> dict[str, Any]:

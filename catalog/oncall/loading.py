@@ -9,7 +9,7 @@ engine's messages, never an exception.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Final, TypeVar
 from zoneinfo import ZoneInfo
@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from django.db.models import Q
 
 from catalog.models import Entity, Relation, SearchEntry
+from catalog.oncall.contacts import Contacts, contacts_from
 from catalog.oncall.engine import (
     EscalationPolicy,
     Override,
@@ -47,6 +48,7 @@ class Person:
     name: str
     email: str
     exists: bool
+    contacts: Contacts = field(default_factory=Contacts)
 
     @property
     def colour(self) -> str:
@@ -72,19 +74,58 @@ def people_by_refs(*, refs: Iterable[str]) -> dict[str, Person]:
         for entity in Entity.objects.filter(ref__in=wanted).only("ref", "title", "data"):
             profile = _profile(entity.data)
             name = str(profile.get("displayName") or entity.title or display_name(entity.ref))
-            found[entity.ref] = Person(entity.ref, name, str(profile.get("email") or ""), True)
+            email = str(profile.get("email") or "")
+            found[entity.ref] = Person(entity.ref, name, email, True, contacts_from(entity.data))
     return {ref: found.get(ref) or Person(ref, display_name(ref), "", False) for ref in wanted}
 
 
-def user_ref_from_text(*, text: str) -> str | None:
-    """A person as typed into a form: a ref or user name (`bob`, `user:default/bob`), else a User's title picked
-    from the list (`Bob Stone`, one query). None when it is neither."""
+def user_ref_from_text(*, text: str, people: Iterable[Person] = ()) -> str | None:
+    """A person as typed into a form: first the name of one of `people` (the names the form suggests, e.g. a
+    profile's display name `Bob Stone`), then a ref or user name (`bob`, `user:default/bob`), else a User's title
+    or display name (one query). None when it is none of these."""
     text = text.strip()
+    named = [person.ref for person in people if person.name.strip().lower() == text.lower()]
+    if len(set(named)) == 1:
+        return named[0]
     try:
         return normalize_ref(text, default_kind="user")
     except ValueError:
-        match = Entity.objects.filter(kind__iexact="user", title__iexact=text).only("ref").first()
-        return match.ref if match is not None else None
+        pass
+    if not text or len(text) > 300:
+        return None
+    match = (
+        Entity.objects.filter(kind__iexact="user")
+        .filter(Q(title__iexact=text) | Q(data__spec__profile__displayName__iexact=text))
+        .order_by("namespace", "name")
+        .only("ref")
+        .first()
+    )
+    return match.ref if match is not None else None
+
+
+# -- teams ----------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Team:
+    """A Group as on-call pages show it: its title and its contacts (its chat channel)."""
+
+    ref: str
+    title: str
+    exists: bool
+    contacts: Contacts = field(default_factory=Contacts)
+
+
+def teams_by_refs(*, refs: Iterable[str]) -> dict[str, Team]:
+    """Every group ref in `refs` as a Team with its title (one query); refs not in the catalog get a guessed title."""
+    wanted = {ref.lower() for ref in refs if ref}
+    found: dict[str, Team] = {}
+    if wanted:
+        for entity in Entity.objects.filter(ref__in=wanted).only("ref", "name", "title", "data"):
+            profile = _profile(entity.data)
+            title = str(entity.title or profile.get("displayName") or entity.name)
+            found[entity.ref] = Team(entity.ref, title, True, contacts_from(entity.data))
+    return {ref: found.get(ref) or Team(ref, display_name(ref), False) for ref in wanted}
 
 
 def group_member_refs(*, group_refs: Iterable[str]) -> set[str]:

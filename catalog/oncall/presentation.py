@@ -10,7 +10,7 @@ from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Final
 from zoneinfo import ZoneInfo
 
-from catalog.oncall.engine import Coverage, Segment, Timeline, resolve
+from catalog.oncall.engine import Coverage, DailyWindow, Restriction, Segment, Timeline, WeeklyWindow, resolve
 
 if TYPE_CHECKING:
     from catalog.oncall.loading import LoadedSchedule, Person
@@ -39,6 +39,67 @@ def colour_for(ref: str) -> str:
     and avatars carry names or initials, so colour is never the only cue."""
     digest = hashlib.sha256(ref.lower().encode()).digest()
     return PALETTE[digest[0] % len(PALETTE)]
+
+
+def distinct_colours(refs: Iterable[str]) -> dict[str, str]:
+    """Colours for the people of one schedule, all different while there are no more people than colours: each
+    keeps `colour_for` unless someone earlier (by ref) took it, and then takes the next free colour of the palette."""
+    taken: set[str] = set()
+    out: dict[str, str] = {}
+    for ref in sorted({ref.lower() for ref in refs}):
+        colour = colour_for(ref)
+        if colour in taken and len(taken) < len(PALETTE):
+            start = PALETTE.index(colour)
+            colour = next(
+                PALETTE[(start + step) % len(PALETTE)]
+                for step in range(1, len(PALETTE))
+                if PALETTE[(start + step) % len(PALETTE)] not in taken
+            )
+        taken.add(colour)
+        out[ref] = colour
+    return out
+
+
+_DAYS: Final = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def _hours(start: time, end: time) -> str:
+    return f"{start:%H:%M}\u2013{end:%H:%M}"  # an en dash, as in print
+
+
+def _day_list(days: list[int]) -> str:
+    if days == [0, 1, 2, 3, 4]:
+        return "weekdays"
+    if days == [5, 6]:
+        return "weekends"
+    if len(days) == 7:
+        return "every day"
+    if len(days) >= 3 and days == list(range(days[0], days[-1] + 1)):
+        return f"{_DAYS[days[0]]} to {_DAYS[days[-1]]}"
+    names = [f"{_DAYS[d]}s" for d in days]
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def restriction_text(restrictions: Iterable[Restriction]) -> str:
+    """When a layer puts people on call, as people say it: `weekdays 09:00-18:00`, `every day 22:00-06:00` (with an
+    en dash), `Monday 09:00 to Friday 17:00`. Weekly windows within one day that share their hours are grouped."""
+    phrases: list[str] = []
+    same_day: dict[tuple[time, time], list[int]] = {}
+    for window in restrictions:
+        if isinstance(window, DailyWindow):
+            phrases.append(f"every day {_hours(window.start, window.end)}")
+        elif isinstance(window, WeeklyWindow):
+            if window.start_day == window.end_day and window.end > window.start:
+                same_day.setdefault((window.start, window.end), []).append(window.start_day)
+            else:
+                phrases.append(
+                    f"{_DAYS[window.start_day]} {window.start:%H:%M} to {_DAYS[window.end_day]} {window.end:%H:%M}"
+                )
+    for (start, end), days in same_day.items():
+        phrases.append(f"{_day_list(sorted(set(days)))} {_hours(start, end)}")
+    if len(phrases) <= 1:
+        return "".join(phrases)
+    return f"{', '.join(phrases[:-1])} and {phrases[-1]}"
 
 
 def human_duration(value: timedelta) -> str:
@@ -133,8 +194,8 @@ def timeline_view(
 
     refs = timeline_refs(drawn) | set(loaded.schedule.members())
     directory = {ref: people[ref] for ref in refs}
-    # The same colour as on every other page (on-call cards, the home page): one person, one colour.
-    colours = {ref: colour_for(ref) for ref in refs}
+    # A person's usual colour (as on on-call cards and the home page) unless someone else in this schedule has it.
+    colours = distinct_colours(refs)
 
     def bars(segments: Iterable[Segment], *, gaps: bool) -> tuple[Bar, ...]:
         return tuple(

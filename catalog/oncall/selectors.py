@@ -22,22 +22,26 @@ from catalog.models import Entity
 from catalog.oncall import loading
 from catalog.oncall.engine import (
     EscalationPolicy,
+    HealthWarning,
     LevelStatus,
     Schedule,
     ScheduleStatus,
     Timeline,
     balance,
     coverage,
-    display_name,
+    coverage_of,
+    covered_intervals,
     normalize_ref,
     paging_summary,
+    policy_health,
     policy_now,
     readiness,
     render,
+    schedule_health,
     timeline,
 )
 from catalog.oncall.engine import ical as oncall_ical
-from catalog.oncall.loading import LoadedPolicy, LoadedSchedule, Person, PolicyLookup
+from catalog.oncall.loading import LoadedPolicy, LoadedSchedule, Person, PolicyLookup, Team
 from catalog.oncall.models import CalendarFeed, OnCallOverride
 from catalog.oncall.presentation import (
     CoverageView,
@@ -82,6 +86,15 @@ class NextView:
 
 
 @dataclass(frozen=True)
+class TargetView:
+    """A level's target as the policy names it: a schedule or a person."""
+
+    kind: str
+    schedule: LoadedSchedule | None = None
+    person: Person | None = None
+
+
+@dataclass(frozen=True)
 class LevelView:
     """One level as the engine computed it (`status`), with people and schedules to show."""
 
@@ -89,6 +102,7 @@ class LevelView:
     on_call: tuple[OnCallView, ...]
     next: tuple[NextView, ...]
     schedules: tuple[LoadedSchedule, ...]
+    targets: tuple[TargetView, ...] = ()
 
     @property
     def level(self) -> int:
@@ -116,6 +130,11 @@ class PolicyNow:
     levels: tuple[LevelView, ...]
     summary: str
     schedules: Mapping[str, LoadedSchedule]
+    health: tuple[HealthWarning, ...] = ()
+
+    @property
+    def repeat(self) -> int:
+        return self.policy.policy.repeat if self.policy.policy is not None else 0
 
     @property
     def first_level_gap(self) -> bool:
@@ -139,6 +158,7 @@ def _level_view(
     schedules: tuple[LoadedSchedule, ...],
     loaded: Mapping[str, LoadedSchedule],
     people: Mapping[str, Person],
+    targets: tuple[TargetView, ...] = (),
 ) -> LevelView:
     return LevelView(
         status=status,
@@ -148,7 +168,12 @@ def _level_view(
         ),
         next=tuple(NextView(people[n.user_ref], n.start, loaded.get(n.schedule_ref)) for n in status.next),
         schedules=schedules,
+        targets=targets,
     )
+
+
+def _health_names(people: Mapping[str, Person], schedules: Mapping[str, LoadedSchedule]) -> dict[str, str]:
+    return {ref: p.name for ref, p in people.items()} | {ref: s.title for ref, s in schedules.items()}
 
 
 def _policies_now(policies: Sequence[LoadedPolicy], at: datetime) -> tuple[list[PolicyNow], dict[str, Person]]:
@@ -161,8 +186,20 @@ def _policies_now(policies: Sequence[LoadedPolicy], at: datetime) -> tuple[list[
     for loaded in policies:
         if loaded.policy is not None:
             statuses[loaded.ref] = policy_now(loaded.policy, engine_schedules, at, cache=cache)
-    directory = loading.people_by_refs(refs={ref for levels in statuses.values() for ref in _user_refs(levels)})
+    # Everyone the health warnings may name (schedule members, people named at a level) loads in the same query.
+    refs = {ref for levels in statuses.values() for ref in _user_refs(levels)}
+    refs |= {member for s in engine_schedules.values() for member in s.members()}
+    refs |= {
+        t.ref
+        for p in policies
+        if p.policy is not None
+        for level in p.policy.levels
+        for t in level.targets
+        if t.kind == "user"
+    }
+    directory = loading.people_by_refs(refs=refs)
     names = {ref: person.name for ref, person in directory.items()}
+    health_names = _health_names(directory, schedules)
     out: list[PolicyNow] = []
     for loaded in policies:
         levels_status = statuses.get(loaded.ref, [])
@@ -171,9 +208,18 @@ def _policies_now(policies: Sequence[LoadedPolicy], at: datetime) -> tuple[list[
         for status, level in zip(levels_status, loaded.policy.levels if loaded.policy else (), strict=False):
             level_schedules = tuple(schedules[t.ref] for t in level.targets if t.kind == "schedule")
             own_schedules.update({s.ref: s for s in level_schedules})
-            views.append(_level_view(status, level_schedules, schedules, directory))
+            targets = tuple(
+                TargetView("schedule", schedule=schedules[t.ref])
+                if t.kind == "schedule"
+                else TargetView("user", person=directory[t.ref])
+                for t in level.targets
+            )
+            views.append(_level_view(status, level_schedules, schedules, directory, targets))
         summary = paging_summary(levels_status, names=names) if loaded.policy is not None else loaded.problem
-        out.append(PolicyNow(loaded, at, tuple(views), summary, own_schedules))
+        health = (
+            policy_health(loaded.policy, engine_schedules, at, names=health_names) if loaded.policy is not None else ()
+        )
+        out.append(PolicyNow(loaded, at, tuple(views), summary, own_schedules, health))
     return out, directory
 
 
@@ -219,6 +265,7 @@ class OnCallCard:
 
     oncall: EntityOnCall
     editable: tuple[LoadedSchedule, ...]
+    team: Team | None = None
 
 
 def _policy_of(entity: Entity) -> EscalationPolicy | None:
@@ -236,7 +283,21 @@ def oncall_card(*, ref: str, viewer: Actor, at: datetime | None = None) -> OnCal
     found = entity_oncall(ref=ref, at=at)
     if found is None:
         return None
-    return OnCallCard(found, _editable(viewer, found.now.schedules.values()) if found.now is not None else ())
+    editable = _editable(viewer, found.now.schedules.values()) if found.now is not None else ()
+    return OnCallCard(found, editable, _team_of(found))
+
+
+def _team_of(found: EntityOnCall) -> Team | None:
+    """The team whose channel the card shows: the group itself, the group the policy came from, or the owner (one
+    query)."""
+    entity = found.entity
+    if entity.kind.lower() == "group":
+        ref = entity.ref
+    elif found.lookup.via == "owner":
+        ref = found.lookup.annotated_on
+    else:
+        ref = entity.owner_ref if entity.owner_ref.startswith("group:") else ""
+    return loading.teams_by_refs(refs=[ref])[ref] if ref else None
 
 
 # -- the override form ----------------------------------------------------------------------------------------------
@@ -286,7 +347,7 @@ class OnCallFilters:
 @dataclass(frozen=True)
 class OnCallRow:
     now: PolicyNow
-    teams: tuple[str, ...]
+    teams: tuple[Team, ...]
     level: LevelView
     first: bool
     span: int
@@ -299,6 +360,14 @@ class OnCallList:
     teams: list[tuple[str, str]]
     total_policies: int
     service_problem: str = ""
+    level_numbers: tuple[int, ...] = ()
+
+
+def _level_count(entity: Entity) -> int:
+    """How many levels a policy entity declares, without reading the whole spec."""
+    spec = entity.data.get("spec") if isinstance(entity.data, Mapping) else None
+    levels = spec.get("levels") if isinstance(spec, Mapping) else None
+    return len(levels) if isinstance(levels, list) else 0
 
 
 def _matches(q: str, now: PolicyNow, teams: Iterable[str]) -> bool:
@@ -366,20 +435,132 @@ def oncall_list_page(
         paginator = Paginator(loaded, per_page)
         page = paginator.get_page(filters.page)
         page_now, _ = _policies_now(list(page.object_list), at)
+    directory = loading.teams_by_refs(refs=team_refs)
     rows: list[OnCallRow] = []
     for now in page_now:
         levels = [lv for lv in now.levels if filters.level is None or lv.level == filters.level]
-        teams = tuple(sorted(users_of.get(now.policy.ref, ())))
+        teams = tuple(
+            sorted((directory[ref] for ref in users_of.get(now.policy.ref, ())), key=lambda t: t.title.lower())
+        )
         for index, level in enumerate(levels):
             rows.append(OnCallRow(now, teams, level, index == 0, len(levels)))
-    titles = {e.ref: (e.title or e.name) for e in Entity.objects.filter(ref__in=team_refs).only("ref", "title", "name")}
+    most = max((_level_count(entity) for entity in policy_entities), default=0)
     return OnCallList(
         rows=rows,
         page=page,
-        teams=[(ref, titles.get(ref, display_name(ref))) for ref in team_refs],
+        teams=sorted(((ref, directory[ref].title) for ref in team_refs), key=lambda pair: pair[1].lower()),
         total_policies=paginator.count,
         service_problem=service_problem,
+        level_numbers=tuple(range(1, min(most, 99) + 1)),
     )
+
+
+# -- an escalation policy's page, and every schedule and policy of the on-call section ------------------------------
+
+OVERVIEW_DAYS: Final = 7
+
+
+@dataclass(frozen=True)
+class PolicyPage:
+    """An escalation policy's page: its levels now (targets, delays, who is on call and next), its health and the
+    teams that use it."""
+
+    entity: Entity
+    now: PolicyNow
+    teams: tuple[Team, ...]
+
+
+def _by_title(teams: Iterable[Team]) -> tuple[Team, ...]:
+    return tuple(sorted(teams, key=lambda team: team.title.lower()))
+
+
+def policy_page(*, ref: str, at: datetime | None = None) -> PolicyPage | None:
+    """The page of the EscalationPolicy with this ref, or None when there is none (seven queries)."""
+    entity = Entity.objects.filter(ref=ref.lower(), kind__iexact="escalationpolicy").first()
+    if entity is None:
+        return None
+    computed, _ = _policies_now([loading.policy_from_entity(entity=entity)], at or timezone.now())
+    team_refs = loading.policy_teams(policies=[entity]).get(entity.ref, set())
+    return PolicyPage(entity, computed[0], _by_title(loading.teams_by_refs(refs=team_refs).values()))
+
+
+@dataclass(frozen=True)
+class ScheduleRow:
+    """A schedule in the on-call section: its coverage over the window, its next gap and its warnings; coverage is
+    None when the schedule cannot be read."""
+
+    loaded: LoadedSchedule
+    team: Team | None
+    coverage: float | None
+    next_gap: tuple[datetime, datetime] | None
+    health: tuple[HealthWarning, ...]
+
+
+@dataclass(frozen=True)
+class PolicyRow:
+    """A policy in the on-call section: level 1's coverage over the window (all its targets together) and next gap."""
+
+    now: PolicyNow
+    teams: tuple[Team, ...]
+    coverage: float | None
+    next_gap: tuple[datetime, datetime] | None
+
+
+@dataclass(frozen=True)
+class OnCallOverview:
+    schedules: tuple[ScheduleRow, ...]
+    policies: tuple[PolicyRow, ...]
+    days: int
+
+
+def _first_level_coverage(
+    policy: EscalationPolicy, schedules: Mapping[str, Schedule], start: datetime, end: datetime
+) -> tuple[float, tuple[datetime, datetime] | None]:
+    covered: list[tuple[datetime, datetime]] = []
+    for target in policy.levels[0].targets if policy.levels else ():
+        if target.kind == "user":
+            covered.append((start, end))
+        elif target.ref in schedules:
+            covered.extend(covered_intervals(schedules[target.ref], start, end))
+    result = coverage_of(covered, start, end)
+    return round(result.percent, 1), (result.gaps[0] if result.gaps else None)
+
+
+def oncall_overview(*, at: datetime | None = None, days: int = OVERVIEW_DAYS) -> OnCallOverview:
+    """Every schedule and every escalation policy with coverage and the next gap over the next `days` days, and their
+    health warnings, by title. A fixed number of queries however many there are (about ten)."""
+    now = at or timezone.now()
+    end = now + timedelta(days=days)
+    schedule_refs = Entity.objects.filter(kind__iexact="schedule").values_list("ref", flat=True)
+    schedules = loading.schedules_by_refs(refs=schedule_refs, overrides_since=now)
+    policy_entities = loading.policy_entities()
+    computed, directory = _policies_now([loading.policy_from_entity(entity=e) for e in policy_entities], now)
+    users_of = loading.policy_teams(policies=policy_entities)
+    owners = {s.owner_ref for s in schedules.values() if s.owner_ref.startswith("group:")}
+    teams = loading.teams_by_refs(refs=owners | {ref for refs in users_of.values() for ref in refs})
+    members = {m for s in schedules.values() if s.schedule is not None for m in s.schedule.members()}
+    people = {**directory, **loading.people_by_refs(refs=members - set(directory))}
+    names = _health_names(people, schedules)
+    schedule_rows = []
+    for loaded in sorted(schedules.values(), key=lambda s: s.title.lower()):
+        team = teams.get(loaded.owner_ref)
+        if loaded.schedule is None:
+            schedule_rows.append(ScheduleRow(loaded, team, None, None, ()))
+            continue
+        result = coverage(loaded.schedule, now, end)
+        health = schedule_health(loaded.schedule, now, days=days, names=names)
+        gap = result.gaps[0] if result.gaps else None
+        schedule_rows.append(ScheduleRow(loaded, team, round(result.percent, 1), gap, health))
+    engine_schedules = {ref: s.schedule for ref, s in schedules.items() if s.schedule is not None}
+    policy_rows = []
+    for policy_now_ in sorted(computed, key=lambda p: p.policy.title.lower()):
+        policy_teams = _by_title(teams[ref] for ref in users_of.get(policy_now_.policy.ref, ()))
+        if policy_now_.policy.policy is None:
+            policy_rows.append(PolicyRow(policy_now_, policy_teams, None, None))
+            continue
+        percent, gap = _first_level_coverage(policy_now_.policy.policy, engine_schedules, now, end)
+        policy_rows.append(PolicyRow(policy_now_, policy_teams, percent, gap))
+    return OnCallOverview(tuple(schedule_rows), tuple(policy_rows), days)
 
 
 # -- a schedule: its page, and its timeline and coverage in the API --------------------------------------------------
@@ -401,6 +582,7 @@ class SchedulePage:
     people: Mapping[str, Person] = field(default_factory=dict)
     policies: tuple[Entity, ...] = ()
     feeds: tuple[CalendarFeed, ...] = ()
+    health: tuple[HealthWarning, ...] = ()
 
 
 def _schedule_entity(ref: str) -> Entity | None:
@@ -455,6 +637,7 @@ def schedule_page(
         people,
         tuple(loading.policies_paging(ref=entity.ref)),
         tuple(calendar_feed_list(kind=CalendarFeed.Kind.SCHEDULE, ref=entity.ref)),
+        schedule_health(loaded.schedule, now, names=_health_names(people, {loaded.ref: loaded})),
     )
 
 

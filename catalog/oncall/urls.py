@@ -11,6 +11,7 @@ urlpatterns = [
     path("", views.oncall_now, name="oncall_now"),
     path("card/<str:namespace>/<str:kind>/<str:name>/", views.oncall_card, name="oncall_card"),
     path("schedules/<str:namespace>/<str:name>/", views.oncall_schedule, name="oncall_schedule"),
+    path("policies/<str:namespace>/<str:name>/", views.oncall_policy, name="oncall_policy"),
     path("people/<str:namespace>/<str:name>/", views.oncall_person, name="oncall_person"),
     path("overrides/new/", views.override_create, name="override_create"),
     path("overrides/<int:override_id>/delete/", views.override_delete, name="override_delete"),

@@ -9,6 +9,7 @@ from datetime import date, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
+from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
@@ -17,6 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect, reswap, retarget
 
 from catalog.oncall import selectors, services
+from catalog.oncall.engine import display_name
 from catalog.oncall.forms import OverrideForm
 from catalog.oncall.loading import POLICY_ANNOTATION
 from catalog.oncall.models import CalendarFeed
@@ -49,6 +51,7 @@ def _card_context(card: OnCallCard | None) -> dict[str, Any]:
         "now": card.oncall.now,
         "editable_schedules": card.editable,
         "annotation": POLICY_ANNOTATION,
+        "team": card.team,
     }
 
 
@@ -67,16 +70,49 @@ def oncall_card(request: HtmxHttpRequest, namespace: str, kind: str, name: str) 
 # -- overrides --------------------------------------------------------------------------------------------------------
 
 
+OVERRIDE_FORBIDDEN = "Only members of the team that owns a schedule, and administrators, may add overrides."
+
+
+def _override_return_url(offer: OverrideChoices, schedule_ref: str) -> str:
+    """Where the form goes back to (Cancel) and where a plain post lands: the entity page, else the schedule's page."""
+    if offer.entity is not None:
+        entity = offer.entity
+        return reverse("catalog:entity_detail", args=[entity.namespace, entity.kind.lower(), entity.name])
+    if schedule_ref:
+        return _schedule_url(schedule_ref)
+    return reverse("catalog:oncall_now")
+
+
+def _saved_text(form: OverrideForm, offer: OverrideChoices) -> str:
+    data = form.cleaned_data
+    names = {person.ref: person.name for person in offer.people}
+    who = names.get(data["user"]) or display_name(data["user"])
+    loaded = form.schedules[data["schedule"]]
+    start, end = data["start"].astimezone(loaded.zone), data["end"].astimezone(loaded.zone)
+    span = f"from {start:%a %d %b %H:%M} to {end:%a %d %b %H:%M} ({loaded.zone.key})"
+    return f"Override saved: {who} is on call in {loaded.title} {span}."
+
+
 @require_http_methods(["GET", "POST"])
 def override_create(request: HtmxHttpRequest) -> HttpResponse:
     """GET: the override form for the schedules of an entity's policy (or one schedule) that the viewer may change.
-    POST: create the override; then the card (or the schedule page's overrides) is rendered again."""
+    POST: create the override. From the card (htmx) the card is rendered again with a notice; from the schedule page
+    or a plain page (a new tab, a shared link, no JavaScript) the browser goes back to where the form came from."""
     source = request.POST if request.method == "POST" else request.GET
     offer = selectors.override_choices(
         viewer=request.user, entity_ref=source.get("entity", ""), schedule_ref=source.get("schedule", "")
     )
     if not offer.schedules:
-        raise ForbiddenError("Only members of the team that owns a schedule, and administrators, may add overrides.")
+        if is_fragment_request(request):
+            return render_page(
+                request,
+                "catalog/oncall/override_form.html",
+                {"forbidden": OVERRIDE_FORBIDDEN},
+                partial="oncall-override-form",
+                status=403,
+            )
+        raise ForbiddenError(OVERRIDE_FORBIDDEN)
+    return_url = _override_return_url(offer, source.get("schedule", "") if offer.entity is None else "")
     if request.method == "GET":
         start = timezone.now().astimezone(offer.schedules[0].zone).replace(second=0, microsecond=0, tzinfo=None)
         initial = {
@@ -85,32 +121,45 @@ def override_create(request: HtmxHttpRequest) -> HttpResponse:
             "start": start,
             "end": start + timedelta(hours=8),
         }
-        return _override_form_response(request, OverrideForm(schedules=offer.schedules, initial=initial), offer)
-    form = OverrideForm(request.POST, schedules=offer.schedules)
+        form = OverrideForm(schedules=offer.schedules, people=offer.people, initial=initial)
+        return _override_form_response(request, form, offer, return_url)
+    form = OverrideForm(request.POST, schedules=offer.schedules, people=offer.people)
     if form.is_valid():
         try:
             services.override_create(actor=request.user, **form.override())
         except ValidationError as error:
             form.add_service_errors(error)
     if form.errors:
-        return _override_form_response(request, form, offer, status=200 if is_fragment_request(request) else 400)
+        return _override_form_response(
+            request, form, offer, return_url, status=200 if is_fragment_request(request) else 400
+        )
+    notice = _saved_text(form, offer)
+    if offer.entity is not None and is_fragment_request(request):
+        card = selectors.oncall_card(ref=offer.entity.ref, viewer=request.user)
+        return render_page(request, "catalog/oncall/_card.html", {**_card_context(card), "saved_notice": notice})
+    messages.success(request, notice)
     if offer.entity is None:
         return _redirect(request, _schedule_url(form.cleaned_data["schedule"]))
-    if is_fragment_request(request):
-        card = selectors.oncall_card(ref=offer.entity.ref, viewer=request.user)
-        return render_page(request, "catalog/oncall/_card.html", _card_context(card))
-    entity = offer.entity
-    args = [entity.namespace, entity.kind.lower(), entity.name]
-    return HttpResponseRedirect(reverse("catalog:entity_detail", args=args))
+    return _redirect(request, return_url)
 
 
 def _override_form_response(
-    request: HtmxHttpRequest, form: OverrideForm, offer: OverrideChoices, *, status: int = 200
+    request: HtmxHttpRequest, form: OverrideForm, offer: OverrideChoices, return_url: str, *, status: int = 200
 ) -> HttpResponse:
-    context = {"form": form, "people": offer.people, "schedules": offer.schedules, "active_section": "oncall"}
+    fragment = is_fragment_request(request)
+    context = {
+        "form": form,
+        "people": offer.people,
+        "schedules": offer.schedules,
+        "active_section": "oncall",
+        # Loaded into a card or a schedule page, the form posts with htmx and Cancel removes it; opened as a page of
+        # its own it is a plain form whose Cancel goes back.
+        "fragment": fragment,
+        "return_url": return_url,
+    }
     template = "catalog/oncall/override_form.html"
     response = render_page(request, template, context, partial="oncall-override-form", status=status)
-    if request.method == "POST" and is_fragment_request(request):
+    if request.method == "POST" and fragment:
         # The form posts at the whole card to replace it on success; a form with errors replaces only itself.
         response = reswap(retarget(response, "#oncall-override-form"), "outerHTML")
     return response
@@ -143,16 +192,31 @@ def oncall_now(request: HtmxHttpRequest) -> HttpResponse:
     filters = _filters(request)
     listing = selectors.oncall_list_page(filters=filters)
     query = {k: v for k, v in request.GET.items() if k != "page" and v}
-    context = {
+    context: dict[str, Any] = {
         "active_section": "oncall",
         "listing": listing,
         "filters": filters,
         "query": urlencode(query),
         "filtered": bool(query),
-        "levels": range(1, 6),
+        "levels": listing.level_numbers,
         "now": timezone.now(),
     }
+    if not is_fragment_request(request):
+        # Every schedule and policy, with coverage and the next gap, below the filtered table (not refreshed by it).
+        context["overview"] = selectors.oncall_overview()
     return render_page(request, "catalog/oncall/now.html", context, partial="oncall-table")
+
+
+# -- an escalation policy ---------------------------------------------------------------------------------------------
+
+
+@require_GET
+def oncall_policy(request: HtmxHttpRequest, namespace: str, name: str) -> HttpResponse:
+    page = selectors.policy_page(ref=f"escalationpolicy:{namespace}/{name}")
+    if page is None:
+        raise Http404(f"There is no escalation policy {namespace}/{name} in the catalog.")
+    context = {"active_section": "oncall", "page": page, "now": page.now, "entity": page.entity}
+    return render_page(request, "catalog/oncall/policy.html", context)
 
 
 # -- schedule page ----------------------------------------------------------------------------------------------------
@@ -188,6 +252,7 @@ def oncall_schedule(request: HtmxHttpRequest, namespace: str, name: str) -> Http
         "members": page.people,
         "policies": page.policies,
         "feeds": page.feeds,
+        "health": page.health,
     }
     if page.timeline is not None:
         first = page.timeline.first_day

@@ -129,3 +129,35 @@
   document.addEventListener("DOMContentLoaded", localise);
   document.addEventListener("htmx:afterSettle", localise);
 })();
+
+// --- on-call contacts: one-click copy of a phone number, chat handle or channel (data-paved-copy="text") ----------
+(function () {
+  "use strict";
+  function fallbackCopy(text) {
+    var area = document.createElement("textarea");
+    area.value = text;
+    area.setAttribute("readonly", "");
+    area.className = "paved-copy-buffer";
+    document.body.appendChild(area);
+    area.select();
+    var done = false;
+    try { done = document.execCommand("copy"); } catch (error) { done = false; }
+    area.remove();
+    return done ? Promise.resolve() : Promise.reject(new Error("copy refused"));
+  }
+  document.addEventListener("click", function (event) {
+    var button = event.target instanceof Element ? event.target.closest("[data-paved-copy]") : null;
+    if (!button) { return; }
+    event.preventDefault();
+    var text = button.getAttribute("data-paved-copy") || "";
+    var copying = navigator.clipboard && window.isSecureContext ? navigator.clipboard.writeText(text) : fallbackCopy(text);
+    copying.then(function () {
+      button.textContent = "copied";
+      button.classList.add("is-copied");
+    }, function () {
+      button.textContent = "select and copy";
+    }).then(function () {
+      window.setTimeout(function () { button.textContent = "copy"; button.classList.remove("is-copied"); }, 1500);
+    });
+  });
+})();

@@ -131,8 +131,10 @@ def test_oncall_list_shows_every_policy_level_and_filters(org):
         ("escalationpolicy:default/payments", 2),
         ("escalationpolicy:default/search", 1),
     ]
-    assert listing.rows[0].teams == ("group:default/payments",)
+    assert [(team.ref, team.title) for team in listing.rows[0].teams] == [("group:default/payments", "Payments")]
     assert ("group:default/search", "search") in listing.teams
+    # The level filter offers the levels that exist: the payments policy has two.
+    assert listing.level_numbers == (1, 2)
     only_search = sel.oncall_list_page(filters=sel.OnCallFilters(team="group:default/search"), at=AT)
     assert {row.now.policy.ref for row in only_search.rows} == {"escalationpolicy:default/search"}
     by_service = sel.oncall_list_page(filters=sel.OnCallFilters(service="checkout"), at=AT)
