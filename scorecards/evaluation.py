@@ -26,8 +26,9 @@ import json
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Any, Final
 
 import structlog
@@ -53,6 +54,7 @@ log = structlog.get_logger(__name__)
 #: Freshness limits by fact key prefix: facts re-read only when their source moved (repositories, template tags)
 #: turn stale when they could not be confirmed for this long. Catalog and on-call facts are collected every time.
 MAX_AGE: Final[MaxAge] = {"repo.": timedelta(days=1), "template.": timedelta(days=7)}
+_LIMITED: Final = tuple(MAX_AGE) if isinstance(MAX_AGE, Mapping) else ()
 _BATCH: Final = 900
 _SWEEP_LOCK: Final = 0x5C0_2ECA2D
 Progress = Callable[[int, int], None]
@@ -75,6 +77,12 @@ class _Card:
     definition: ScorecardDef
     spec: dict[str, Any]
     hash: str
+
+    @cached_property
+    def matched(self) -> ScorecardDef:
+        """The definition for entities already known to match its filter: the engine need not match them again
+        (twice per entity, the costliest part of a sweep otherwise). Checks keep their own filters."""
+        return replace(self.definition, filter=())
 
 
 # -- definitions -----------------------------------------------------------------------------------------------------
@@ -234,9 +242,10 @@ def _evaluate(
         applies[ref] = matching
         keys: set[str] = set()
         for card in matching:
-            keys |= facts_needed(card.definition, document)
+            keys |= facts_needed(card.matched, document)
         needed[ref] = keys
 
+    limited = {ref: any(key.startswith(_LIMITED) for key in keys) for ref, keys in needed.items()}
     stored = _stored_facts(entity_refs=entity_refs if entity_refs is not None else list(needed), keys_of=needed)
     collected = facts_collect(view=view, needed=needed, now=now, stored=stored)
     exemptions = _exemptions(entity_refs=entity_refs, now=now)
@@ -254,12 +263,13 @@ def _evaluate(
     for done, ref in enumerate(targets, start=1):
         for card in applies.get(ref, ()):
             graded = evaluate(
-                card.definition,
+                card.matched,
                 documents[ref],
                 collected.get(ref, {}),
                 now=now,
                 exemptions=exemptions.get((ref, card.definition.ref), ()),
-                max_age=MAX_AGE,
+                # Only repository and template facts have a freshness limit; most entities need none of them.
+                max_age=MAX_AGE if limited.get(ref) else None,
             )
             key = (ref, card.definition.ref)
             _rows_of(

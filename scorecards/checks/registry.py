@@ -14,7 +14,6 @@ It may still return ``error`` for data that is present but unusable (a manifest 
 from __future__ import annotations
 
 import copy
-import json
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -56,10 +55,8 @@ class Rule:
 
         Remembered per rule and parameters: the engine asks for every check of every entity, and a sweep of thousands
         of entities would otherwise spend most of its time validating the same few parameter sets again."""
-        try:
-            key = (self.type, json.dumps(params, sort_keys=True))
-        except (TypeError, ValueError):
-            return self._params_problems(params)
+        # repr, not JSON: a tenth of the cost, and parameters written in another key order only miss the cache.
+        key = (self.type, repr(params))
         found = _problems_cache.get(key)
         if found is None:
             found = self._params_problems(params)

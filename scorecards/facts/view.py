@@ -36,6 +36,7 @@ class CatalogView:
 
     entities: dict[str, EntityRow] = field(default_factory=dict)
     relations: dict[str, list[dict[str, str]]] = field(default_factory=dict)
+    _members: dict[str, list[str]] = field(default_factory=dict, repr=False)
 
     def document(self, ref: str) -> dict[str, Any] | None:
         """The entity as the scorecard engine reads it: its stored document plus `relations`; None when absent."""
@@ -45,8 +46,14 @@ class CatalogView:
         return {**row.data, "relations": list(self.relations.get(ref, ()))}
 
     def members(self, group_ref: str) -> list[str]:
-        """Direct members of a Group (its hasMember relations, whichever side declared them), sorted."""
-        return sorted({r["targetRef"] for r in self.relations.get(group_ref, ()) if r["type"] == "hasMember"})
+        """Direct members of a Group (its hasMember relations, whichever side declared them), sorted; computed once
+        per group (a team owning hundreds of services has as many relations to look through)."""
+        found = self._members.get(group_ref)
+        if found is None:
+            relations = self.relations.get(group_ref, ())
+            found = sorted({r["targetRef"] for r in relations if r["type"] == "hasMember"})
+            self._members[group_ref] = found
+        return list(found)
 
 
 def _rows(query: Any) -> Iterable[EntityRow]:

@@ -89,7 +89,12 @@ def team_docs(team: int) -> list[dict[str, Any]]:
             "spec": {"type": "team", "children": [], "members": people},
         },
         *(
-            {"apiVersion": "backstage.io/v1alpha1", "kind": "User", "metadata": {"name": person}, "spec": {}}
+            {
+                "apiVersion": "backstage.io/v1alpha1",
+                "kind": "User",
+                "metadata": {"name": person},
+                "spec": {"memberOf": [name]},
+            }
             for person in people
         ),
         {
