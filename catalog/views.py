@@ -125,7 +125,12 @@ def entity_delete(request: HtmxHttpRequest, namespace: str, kind: str, name: str
 def entity_dependencies(request: HtmxHttpRequest, namespace: str, kind: str, name: str) -> HttpResponse:
     """The neighbourhood graph and its edge table, narrowed by `relation` (repeatable) and `depth` (1 or 2)."""
     entity = _entity(namespace, kind, name)
-    context: dict[str, Any] = {"active_section": "catalog", "entity": entity, "relation_types": GRAPH_RELATIONS}
+    context: dict[str, Any] = {
+        "active_section": "catalog",
+        "entity": entity,
+        "relation_types": GRAPH_RELATIONS,
+        "view_url": request.path,
+    }
     try:
         graph_filter = parse_graph_filter(relations=request.GET.getlist("relation"), depth=request.GET.get("depth"))
     except GraphFilterError as exc:

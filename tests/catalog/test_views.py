@@ -1013,6 +1013,10 @@ def test_dependencies_filter_with_nothing_to_show_says_so(auth_client):
     page = html(auth_client.get(url, {"relation": "hasPart"}))
     assert "No dependencies of these kinds" in page
     assert "has no hasPart relations" in page
+    fragment = html(auth_client.get(url, {"relation": "hasPart"}, HTTP_HX_REQUEST="true"))
+    assert f'<a class="btn btn-primary" href="{url}">Show all relations</a>' in fragment
+    refused = html(auth_client.get(url, {"depth": "9"}, HTTP_HX_REQUEST="true"))
+    assert f'href="{url}">Show all relations</a>' in refused
 
 
 @pytest.mark.parametrize(
