@@ -480,3 +480,27 @@ def test_the_overview_costs_a_bounded_number_of_queries(evaluated, client_for, d
         response = client.get("/scorecards/")
 
     assert response.status_code == 200
+
+
+def test_a_failing_entity_tab_is_left_out_and_the_catalog_page_still_opens(evaluated, client_for):
+    from catalog import extensions
+
+    def broken(entity):
+        raise RuntimeError("boom")
+
+    extensions.register_entity_tab("Broken", broken)
+    try:
+        response = client_for("reader").get("/catalog/default/component/billing/")
+    finally:
+        extensions.unregister_entity_tab("Broken")
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert 'data-entity-tab="Broken"' not in html
+    assert 'data-entity-tab="Scorecards"' in html
+
+
+def test_kinds_without_scorecards_have_no_tab(evaluated, client_for):
+    html = client_for("reader").get("/catalog/default/user/alice/").content.decode()
+
+    assert 'data-entity-tab="Scorecards"' not in html
