@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from django.core.exceptions import ValidationError
-from django.db.models import Count, OuterRef, QuerySet, Subquery, Sum
+from django.db.models import Count, OuterRef, QuerySet, Subquery
 
 from catalog import query
 from catalog import selectors as catalog_selectors
@@ -393,36 +393,64 @@ class TeamRow:
     total: int
     counts: tuple[int, ...]
     shares: tuple[float, ...]
-    mean_percent: float
+    mean_percent: float | None
 
 
 def scorecard_team_rows(*, scorecard_ref: str, levels: Sequence[str]) -> list[TeamRow]:
-    """Every team (owner) scored on `scorecard_ref`, most services first. One query."""
+    """Every team (owner) scored on `scorecard_ref`, most services first. The mean percentage leaves out services
+    none of whose checks could be counted (all not applicable or unconfirmed); None when that is all of them. One
+    query."""
     grouped: dict[str, list[int]] = defaultdict(lambda: [0] * (len(levels) + 1))
-    weighted: dict[str, float] = defaultdict(float)
-    rows = (
-        Score.objects.filter(scorecard_ref=scorecard_ref.lower())
-        .values("owner_ref", "level_index")
-        .annotate(n=Count("id"), total_percent=Sum("percent"))
-        .order_by()
+    percents: dict[str, list[float]] = defaultdict(list)
+    rows = Score.objects.filter(scorecard_ref=scorecard_ref.lower()).values_list(
+        "owner_ref", "level_index", "percent", "counts"
     )
-    for row in rows:
-        index = row["level_index"] + 1 if 0 <= row["level_index"] < len(levels) else 0
-        grouped[row["owner_ref"]][index] += row["n"]
-        weighted[row["owner_ref"]] += row["total_percent"] or 0.0
+    for owner, level_index, percent, counts in rows:
+        grouped[owner][level_index + 1 if 0 <= level_index < len(levels) else 0] += 1
+        counted = counts.get("counted") if isinstance(counts, Mapping) else None
+        if counted != 0:
+            percents[owner].append(percent)
     teams = []
-    for owner, counts in grouped.items():
-        total = sum(counts)
+    for owner, counts_ in grouped.items():
+        total = sum(counts_)
+        scored = percents.get(owner, [])
         teams.append(
             TeamRow(
                 owner_ref=owner,
                 total=total,
-                counts=tuple(counts),
-                shares=tuple(_percent(count, total) for count in counts),
-                mean_percent=round(weighted[owner] / total, 1) if total else 0.0,
+                counts=tuple(counts_),
+                shares=tuple(_percent(count, total) for count in counts_),
+                mean_percent=round(sum(scored) / len(scored), 1) if scored else None,
             )
         )
     return sorted(teams, key=lambda team: (-team.total, team.owner_ref))
+
+
+@dataclass(frozen=True)
+class CheckTally:
+    """How many services one check of a scorecard fails, could not confirm (error or stale) and exempts."""
+
+    check_id: str
+    failing: int
+    unconfirmed: int
+    exempt: int
+
+
+def scorecard_check_tallies(*, scorecard_ref: str) -> list[CheckTally]:
+    """The checks of `scorecard_ref` that hold services back, most failing first. One query."""
+    tallies: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+    rows = (
+        Result.objects.filter(scorecard_ref=scorecard_ref.lower())
+        .exclude(state__in=(Result.State.PASS, Result.State.NOT_APPLICABLE))
+        .values("check_id", "state", "exempt")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    for row in rows:
+        slot = 2 if row["exempt"] else (0 if row["state"] == Result.State.FAIL else 1)
+        tallies[row["check_id"]][slot] += row["n"]
+    found = [CheckTally(check_id, *counts) for check_id, counts in tallies.items()]
+    return sorted(found, key=lambda tally: (-tally.failing, -tally.unconfirmed, tally.check_id))
 
 
 def score_list(*, scorecard_ref: str, filters: Mapping[str, Any]) -> QuerySet[Score]:

@@ -75,6 +75,7 @@ def overview(request: HtmxHttpRequest) -> HttpResponse:
                 "url": reverse("scorecards:scorecard_detail", args=_ref_args(view.ref)),
                 "shares": _shares(view),
                 "teams": _team_rows(view),
+                "blockers": _blockers(view),
                 "trend": _svg(
                     presentation.trend_svg(
                         points=selectors.level_trend(scorecard_ref=view.ref, levels=view.levels, now=now),
@@ -129,6 +130,16 @@ def _team_rows(view: ScorecardView) -> list[dict[str, Any]]:
     return rows
 
 
+def _blockers(view: ScorecardView, limit: int = 4) -> list[dict[str, Any]]:
+    """The checks holding most services back, with their titles."""
+    titles = {check["id"]: check["title"] or check["id"] for check in view.checks}
+    return [
+        {"tally": tally, "title": titles.get(tally.check_id, tally.check_id)}
+        for tally in selectors.scorecard_check_tallies(scorecard_ref=view.ref)[:limit]
+        if tally.failing or tally.unconfirmed
+    ]
+
+
 def _team_url(owner_ref: str) -> str | None:
     try:
         ref = parse_ref(owner_ref, default_kind="group")
@@ -173,6 +184,7 @@ def scorecard_detail(request: HtmxHttpRequest, namespace: str, name: str) -> Htt
         "view": view,
         "shares": _shares(view),
         "teams": _team_rows(view),
+        "blockers": _blockers(view, limit=10),
         "rows": [
             {
                 "score": score,

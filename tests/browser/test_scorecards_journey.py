@@ -6,9 +6,11 @@ member of the scorecard's owner in the queue, then shown as exempt apart from th
 from __future__ import annotations
 
 import datetime as dt
+import io
 import re
 
 import pytest
+from django.core.management import call_command
 from django.utils import timezone
 
 from catalog.models import Entity
@@ -152,3 +154,23 @@ def test_a_campaign_is_started_by_the_scorecards_owner_and_shows_progress_per_te
     page.goto("/scorecards/default/ops/?level=none")
     page.wait_for_selector("#scorecard-services")
     screenshot("scorecards-scorecard")
+
+
+def test_the_demo_organisations_scorecards_read_well(page, login, screenshot):
+    """The demo (portal/demo/org/): both scorecards on the overview, and a service whose repository Paved cannot
+    read shows those checks as could-not-be-checked, never as failing."""
+    call_command("demo_setup", stdout=io.StringIO())
+    UserFactory(username="demo-viewer")
+    login("demo-viewer")
+    page.goto("/scorecards/")
+    page.wait_for_selector("[data-scorecard='scorecard:default/paved-path']")
+    page.wait_for_selector("[data-scorecard='scorecard:default/oncall-readiness']")
+    screenshot("scorecards-demo-overview")
+
+    page.goto("/scorecards/entities/default/component/payments-service/")
+    page.wait_for_selector("[data-scorecard='scorecard:default/oncall-readiness']")
+    readme = page.locator("[data-scorecard='scorecard:default/paved-path'] [data-check='readme']")
+    assert readme.get_attribute("data-state") in {"pass", "fail", "error", "stale"}
+    if readme.get_attribute("data-state") in {"error", "stale"}:
+        assert readme.locator(".paved-state").inner_text() in {"Could not be checked", "Out of date"}
+    screenshot("scorecards-demo-service")

@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from scorecards.evaluation import scorecard_evaluate_all
-from scorecards.models import Exemption
+from scorecards.models import Exemption, Result
 from tests.portal.factories import AdminFactory
 from tests.scorecards.factories import CampaignFactory, ExemptionFactory, level_change
 from tests.scorecards.orgs import OPS, ops_org
@@ -504,3 +504,15 @@ def test_kinds_without_scorecards_have_no_tab(evaluated, client_for):
     html = client_for("reader").get("/catalog/default/user/alice/").content.decode()
 
     assert 'data-entity-tab="Scorecards"' not in html
+
+
+def test_a_scorecard_names_the_checks_holding_services_back_errors_apart_from_fails(evaluated, client_for):
+    failing = Result.objects.filter(scorecard_ref=OPS, check_id="runbook", state="fail", exempt=False).count()
+
+    html = client_for("reader").get("/scorecards/default/ops/").content.decode()
+
+    runbook = html.split('data-blocker="runbook"', 1)[1].split("</li>", 1)[0]
+    readme = html.split('data-blocker="readme"', 1)[1].split("</li>", 1)[0]
+    assert f"{failing} failing" in runbook
+    assert "could not be checked" in readme  # services without a repository
+    assert "failing" not in readme
