@@ -583,6 +583,7 @@ class SchedulePage:
     policies: tuple[Entity, ...] = ()
     feeds: tuple[CalendarFeed, ...] = ()
     health: tuple[HealthWarning, ...] = ()
+    team: Team | None = None
 
 
 def _schedule_entity(ref: str) -> Entity | None:
@@ -598,8 +599,8 @@ def schedule_page(
     *, ref: str, viewer: Actor, start_day: date | None, timeline_only: bool = False, at: datetime | None = None
 ) -> SchedulePage | None:
     """A schedule's page from `start_day` (today in the schedule's zone when None), or None when the schedule is not
-    in the catalog. The schedule and its overrides load once: five queries for the whole page (schedule, overrides,
-    people, policies paging it, calendar feeds), three for the timeline alone."""
+    in the catalog. The schedule and its overrides load once: six queries for the whole page (schedule, overrides,
+    people, policies using it, calendar feeds, its team), three for the timeline alone."""
     now = at or timezone.now()
     entity = _schedule_entity(ref)
     if entity is None:
@@ -638,6 +639,7 @@ def schedule_page(
         tuple(loading.policies_paging(ref=entity.ref)),
         tuple(calendar_feed_list(kind=CalendarFeed.Kind.SCHEDULE, ref=entity.ref)),
         schedule_health(loaded.schedule, now, names=_health_names(people, {loaded.ref: loaded})),
+        loading.teams_by_refs(refs=[loaded.owner_ref]).get(loaded.owner_ref.lower()) if loaded.owner_ref else None,
     )
 
 

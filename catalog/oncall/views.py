@@ -253,6 +253,7 @@ def oncall_schedule(request: HtmxHttpRequest, namespace: str, name: str) -> Http
         "policies": page.policies,
         "feeds": page.feeds,
         "health": page.health,
+        "team": page.team,
     }
     if page.timeline is not None:
         first = page.timeline.first_day

@@ -282,7 +282,7 @@ def test_a_person_has_one_colour_on_cards_timelines_and_everywhere(org):
 def test_schedule_page_loads_the_schedule_and_its_overrides_once(org, django_assert_max_num_queries):
     now = timezone.now()
     OnCallOverrideFactory(start=now - timedelta(hours=1), end=now + timedelta(hours=2))
-    with django_assert_max_num_queries(5) as captured:
+    with django_assert_max_num_queries(6) as captured:
         page = sel.schedule_page(ref="schedule:default/payments-primary", viewer=AnonymousUser(), start_day=None)
     sql = [query["sql"] for query in captured.captured_queries]
     assert sum("catalog_oncalloverride" in text for text in sql) == 1
@@ -290,6 +290,8 @@ def test_schedule_page_loads_the_schedule_and_its_overrides_once(org, django_ass
     assert page.coverage is not None
     assert [o.user_ref for o in page.overrides] == ["user:default/carol"]
     assert [p.ref for p in page.policies] == ["escalationpolicy:default/payments"]
+    assert page.team is not None
+    assert page.team.title == "Payments"
     assert not page.may_write
     with django_assert_max_num_queries(3):
         fragment = sel.schedule_page(
