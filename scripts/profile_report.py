@@ -62,10 +62,18 @@ def _load_timers(directory: Path) -> tuple[dict[str, dict[str, list[float]]], li
             shapes = data["shapes"]
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ProfileError(f"{path}: not a timers file ({exc})") from None
-        missing.update(data.get("missing", []))
+        if not isinstance(shapes, dict) or not all(
+            isinstance(stages, dict) and all(isinstance(values, list) for values in stages.values())
+            for stages in shapes.values()
+        ):
+            raise ProfileError(f"{path}: not a timers file (shapes must map each shape to lists of seconds)")
+        missing.update(str(item) for item in data.get("missing", []))
         for shape, stages in shapes.items():
             for stage, values in stages.items():
-                merged[shape][stage].extend(float(value) for value in values)
+                try:
+                    merged[shape][stage].extend(float(value) for value in values)
+                except (TypeError, ValueError):
+                    raise ProfileError(f"{path}: {shape} {stage} holds something other than seconds") from None
     return merged, sorted(missing)
 
 
