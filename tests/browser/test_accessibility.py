@@ -17,6 +17,7 @@ import pytest
 from django.conf import settings
 
 from catalog import demo
+from tests.browser.conftest import SCREENSHOTS
 from tests.portal.factories import UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -33,7 +34,8 @@ PAGES = {
     "user": "/catalog/default/user/priya.raman/",
     "oncall": "/catalog/oncall/",
     "schedule": "/catalog/oncall/schedules/default/payments-primary/",
-    "policy": "/catalog/default/escalationpolicy/payments/",
+    "policy": "/catalog/oncall/policies/default/payments/",
+    "policy-entity": "/catalog/default/escalationpolicy/payments/",
     "locations": "/catalog/locations/",
 }
 
@@ -90,8 +92,10 @@ def _settled(page, path: str) -> None:
 def test_main_pages_have_no_serious_or_critical_accessibility_violations(axe_page):
     page = axe_page
     problems: list[str] = []
-    for path in PAGES.values():
+    SCREENSHOTS.mkdir(exist_ok=True)
+    for name, path in PAGES.items():
         _settled(page, path)
+        page.screenshot(path=str(SCREENSHOTS / f"a11y-{name}.png"), full_page=True)
         problems.extend(blocking_violations(page))
     assert not problems, "axe-core found serious or critical violations:\n" + "\n".join(problems)
 
