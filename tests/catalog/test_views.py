@@ -698,7 +698,8 @@ def test_staff_who_is_not_superuser_cannot_toggle_trust(client_for):
 def _toasts(response) -> list[dict[str, str]]:
     import json
 
-    return json.loads(response["HX-Trigger"])["showMessage"]["messages"]
+    messages: list[dict[str, str]] = json.loads(response["HX-Trigger"])["showMessage"]["messages"]
+    return messages
 
 
 @pytest.mark.parametrize("view", ["location_preview", "location_create"])
