@@ -9,11 +9,17 @@ import posixpath
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Final
 from urllib.parse import unquote, urlsplit
 
+from django.conf import settings
+
 from catalog.locations.base import LocationReadError
 from catalog.locations.git import GitTarget, local_git_dir, parse_target, run_git
+from scaffolder.publishers import PublishError
+from scaffolder.publishers.local import HOST as EMBEDDED_HOST
+from scaffolder.publishers.local import parse_local_repo_url, repository_path
 
 SOURCE_LOCATION: Final = "backstage.io/source-location"
 MANAGED_BY_LOCATION: Final = "backstage.io/managed-by-location"
@@ -69,10 +75,28 @@ def _annotations(data: Mapping[str, Any]) -> Mapping[str, Any]:
     return annotations if isinstance(annotations, Mapping) else {}
 
 
+def _embedded_target(value: str, what: str) -> GitTarget:
+    """`local?owner=<owner>&repo=<repo>[#<ref>]`, the scaffolder's name of a repository on Paved's own git host
+    (`$PAVED_VAR_DIR/repos/<owner>/<repo>.git`): it stays right wherever the var directory lies."""
+    text, _, ref = value.strip().partition("#")
+    try:
+        local = parse_local_repo_url(text)
+        path = repository_path(Path(settings.VAR_DIR) / "repos", local.owner, local.repo)
+    except PublishError as error:
+        raise RepositoryError(f"{what} {value!r}: {error.message}") from None
+    try:
+        return parse_target(f"{path}#{ref or 'HEAD'}")
+    except LocationReadError as error:
+        raise RepositoryError(f"{what} {value!r}: {error}") from None
+
+
 def _local_target(value: str, what: str) -> GitTarget:
-    """A local repository target from `<path>[#<ref>]`, `file://<path>[#<ref>]`; remote hosts are refused."""
+    """A local repository target from `<path>[#<ref>]`, `file://<path>[#<ref>]` or the embedded host's
+    `local?owner=<owner>&repo=<repo>[#<ref>]`; remote hosts are refused."""
     text = value.strip()
     lowered = text.lower()
+    if lowered.startswith(f"{EMBEDDED_HOST}?"):
+        return _embedded_target(text, what)
     if lowered.startswith("file://"):
         text = unquote(urlsplit(text.split("#", 1)[0]).path) + ("#" + text.split("#", 1)[1] if "#" in text else "")
     elif "://" in lowered or lowered.startswith(("git@", "ssh:")):
@@ -108,7 +132,7 @@ def repository_target(data: Mapping[str, Any]) -> GitTarget:
             raise RepositoryError(f"{MANAGED_BY_LOCATION} {managed!r}: {error}") from None
     raise RepositoryError(
         f"no repository is known for this entity: set the annotation {SOURCE_LOCATION} "
-        "(url:<path of its repository on Paved's git host>)"
+        "(url:local?owner=<owner>&repo=<repository> or url:<path of its repository on Paved's git host>)"
     )
 
 

@@ -294,21 +294,48 @@ def test_the_demo_scorecards_give_a_spread_of_levels_over_the_demo_services():
     import io
 
     from catalog import demo as catalog_demo
+    from scaffolder import demo as scaffolder_demo
     from scorecards import demo
 
     catalog_demo.load(stdout=io.StringIO())
+    scaffolder_demo.load(stdout=io.StringIO())
     out = io.StringIO()
 
     demo.load(stdout=out)
 
     readiness = Score.objects.filter(scorecard_ref="scorecard:default/oncall-readiness")
-    held = set(readiness.values_list("level", flat=True))
-    assert {"", "Silver", "Gold"} <= held
     assert readiness.get(entity_ref="component:default/shipping-service").level == "Gold"
-    paved = Result.objects.filter(scorecard_ref="scorecard:default/paved-path")
-    # The demo organisation's services have no repository in Paved: their file checks are errors, never fails.
-    assert set(paved.filter(check_id="readme").values_list("state", flat=True)) == {"error"}
-    assert "Scorecard On-call readiness: 38 services" in out.getvalue()
+    paved = {
+        score.entity_ref.rpartition("/")[2]: score.level
+        for score in Score.objects.filter(scorecard_ref="scorecard:default/paved-path")
+    }
+    # portal/demo/repositories.yaml: the services created from a template, as their teams left them.
+    assert {name: level for name, level in paved.items() if level} == {
+        "fraud-scoring": "Gold",
+        "warehouse-loader": "Gold",
+        "shipping-service": "Gold",
+        "tracking-service": "Gold",
+        "accounts-service": "Silver",
+        "reconciliation-job": "Silver",
+        "data-quality-checks": "Silver",
+        "auth-service": "Bronze",
+        "returns-service": "Bronze",
+        "search-indexer": "Bronze",
+        "recommendations": "Bronze",
+    }
+    results = Result.objects.filter(scorecard_ref="scorecard:default/paved-path")
+    readme = {row.entity_ref.rpartition("/")[2]: row.state for row in results.filter(check_id="readme")}
+    assert readme["push-notifications"] == "fail"
+    # Services with no repository on Paved's git host: their file checks could not be checked, never failed.
+    assert readme["payments-service"] == "error"
+    behind = results.get(entity_ref="component:default/accounts-service", check_id="template-current")
+    assert (behind.state, behind.evidence["value"]["behind"]) == ("fail", 1)
+    text = out.getvalue()
+    assert "Demo repositories: 12 services' repositories on Paved's git host (12 created now)." in text
+    assert "Scorecard On-call readiness: 38 services (7 no level, 5 Bronze, 23 Silver, 3 Gold)." in text
+    assert "Scorecard Paved path: 33 services (22 no level, 4 Bronze, 3 Silver, 4 Gold)." in text
     transitions = Transition.objects.count()
-    demo.load(stdout=io.StringIO())
+    again = io.StringIO()
+    demo.load(stdout=again)
     assert Transition.objects.count() == transitions
+    assert "(0 created now)" in again.getvalue()

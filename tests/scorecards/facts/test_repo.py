@@ -177,3 +177,33 @@ def test_an_entity_missing_from_the_catalog_gets_errors():
     facts = repo.collect(CatalogView(), {"component:default/ghost": {"repo.file:README.md"}}, NOW, {})
 
     assert facts["component:default/ghost"][0].error == "component:default/ghost is not in the catalog"
+
+
+def test_a_source_location_may_name_a_repository_of_paved_git_host_by_owner_and_name():
+    repository = make_repo("embedded", {"README.md": "# Shop\n"})
+    owner = f"team-{repository.name[-12:-4]}"
+    (repository.parent / owner).mkdir()
+    moved = repository.rename(repository.parent / owner / "shop.git")
+
+    facts = collect({"backstage.io/source-location": f"url:local?owner={owner}&repo=shop#main"}, "README.md")
+
+    assert facts["repo.file:README.md"].value["text"] == "# Shop\n"
+    assert facts["repo.file:README.md"].source.startswith(f"git:{moved}#main@")
+
+
+@pytest.mark.parametrize(
+    ("location", "message"),
+    [
+        ("url:local?owner=../etc&repo=shop", "is not a valid name"),
+        ("url:local?owner=payments", "repo is missing"),
+        ("url:local?owner=payments&repo=shop&token=x", "unknown parameter 'token'"),
+        ("url:local?owner=payments&repo=--upload-pack=x", "is not a valid name"),
+        ("url:local?owner=payments&repo=nowhere", "not a git repository"),
+    ],
+)
+def test_a_repository_of_paved_git_host_named_wrongly_is_an_error_saying_why(location, message):
+    facts = collect({"backstage.io/source-location": location}, "README.md")
+
+    fact = facts["repo.file:README.md"]
+    assert fact.value is None
+    assert message in fact.error
