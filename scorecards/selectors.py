@@ -22,6 +22,7 @@ from catalog import query
 from catalog import selectors as catalog_selectors
 from catalog.descriptors.refs import RefError, parse_ref
 from catalog.models import Entity
+from catalog.oncall import loading as oncall_loading
 from portal.permissions import Action, Actor, may
 from scorecards.filters import CampaignFilterSet, ExemptionFilterSet, ScoreFilterSet, TransitionFilterSet
 from scorecards.models import Campaign, Exemption, Result, Score, Scorecard, Transition
@@ -539,3 +540,12 @@ def exemptions_requested_by(*, user_id: int) -> QuerySet[Exemption]:
 
 def score_get(*, entity_ref: str, scorecard_ref: str) -> Score | None:
     return Score.objects.filter(entity_ref=entity_ref.lower(), scorecard_ref=scorecard_ref.lower()).first()
+
+
+def team_titles(*, refs: Iterable[str]) -> dict[str, str]:
+    """The title of each team ref as the catalog's and on-call's pages show it (its title, else its profile's
+    displayName, else its name; a ref not in the catalog gets one made from its name), in one query, keyed by the ref
+    as given. Empty refs are left out."""
+    given = {ref for ref in refs if ref}
+    teams = oncall_loading.teams_by_refs(refs=given)
+    return {ref: teams[ref.lower()].title for ref in given}

@@ -67,7 +67,7 @@ def _level_index(view: ScorecardView | None, level: str | None) -> int:
 @require_GET
 def overview(request: HtmxHttpRequest) -> HttpResponse:
     now = timezone.now()
-    cards = []
+    cards: list[dict[str, Any]] = []
     for view in results.scorecard_views():
         cards.append(
             {
@@ -86,6 +86,12 @@ def overview(request: HtmxHttpRequest) -> HttpResponse:
                 ),
             }
         )
+    refs = [card["view"].owner_ref for card in cards]
+    refs += [row["team"].owner_ref for card in cards for row in card["teams"]]
+    titles = selectors.team_titles(refs=refs)
+    for card in cards:
+        _title_rows(card["teams"], titles)
+        card["owner"] = _team_link(card["view"].owner_ref, titles, catalog=True)
     context = {
         "active_section": SECTION,
         "cards": cards,
@@ -140,6 +146,31 @@ def _blockers(view: ScorecardView, limit: int = 4) -> list[dict[str, Any]]:
     ]
 
 
+def _team_link(owner_ref: str, titles: Mapping[str, str], *, catalog: bool = False) -> dict[str, Any] | None:
+    """A team as the pages show it: its title (see selectors.team_titles) and a link to its scorecards roll-up, or
+    with `catalog` to its catalog page; None for no team."""
+    if not owner_ref:
+        return None
+    url = _catalog_url(owner_ref) if catalog else _team_url(owner_ref)
+    return {"ref": owner_ref, "title": titles.get(owner_ref) or owner_ref, "url": url}
+
+
+def _title_rows(rows: list[dict[str, Any]], titles: Mapping[str, str]) -> None:
+    """Give each per-team row (`{"team": <row with owner_ref>, ...}`) its team's title."""
+    for row in rows:
+        row["title"] = titles.get(row["team"].owner_ref) or row["team"].owner_ref or "(no owner)"
+
+
+def _catalog_url(ref_text: str) -> str | None:
+    try:
+        ref = parse_ref(ref_text, default_kind="group")
+    except RefError:
+        return None
+    if not all(_NAME_PART.match(part) for part in (ref.kind, ref.namespace, ref.name)):
+        return None
+    return reverse("catalog:entity_detail", args=[ref.namespace, ref.kind, ref.name])
+
+
 def _team_url(owner_ref: str) -> str | None:
     try:
         ref = parse_ref(owner_ref, default_kind="group")
@@ -179,17 +210,23 @@ def scorecard_detail(request: HtmxHttpRequest, namespace: str, name: str) -> Htt
     except ValidationError as error:
         scores, status = [], 400
         errors = [message for messages_ in error.message_dict.values() for message in messages_]
+    teams = _team_rows(view)
+    titles = selectors.team_titles(
+        refs=[view.owner_ref, *(row["team"].owner_ref for row in teams), *(score.owner_ref for score in scores)]
+    )
+    _title_rows(teams, titles)
     context = {
         "active_section": SECTION,
         "view": view,
+        "owner": _team_link(view.owner_ref, titles, catalog=True),
         "shares": _shares(view),
-        "teams": _team_rows(view),
+        "teams": teams,
         "blockers": _blockers(view, limit=10),
         "rows": [
             {
                 "score": score,
                 "url": _entity_url(score.entity_ref),
-                "team_url": _team_url(score.owner_ref),
+                "team": _team_link(score.owner_ref, titles),
                 "css": _level_css(score.level_index),
             }
             for score in scores
@@ -216,6 +253,7 @@ def team(request: HtmxHttpRequest, namespace: str, name: str) -> HttpResponse:
     if group is None and not by_card:
         raise Http404(f"No team {owner_ref} in the catalog, and no scores of its services.")
     now = timezone.now()
+    team_title = selectors.team_titles(refs=[owner_ref]).get(owner_ref) or owner_ref
     sections = []
     for view in results.scorecard_views():
         scores = by_card.get(view.ref, [])
@@ -239,7 +277,7 @@ def team(request: HtmxHttpRequest, namespace: str, name: str) -> HttpResponse:
                             scorecard_ref=view.ref, levels=view.levels, now=now, owner_ref=owner_ref
                         ),
                         levels=view.levels,
-                        title=f"{view.title}: levels of {owner_ref}'s services per week",
+                        title=f"{view.title}: levels of {team_title}'s services per week",
                         chart_id=f"trend-{view.ref}",
                     )
                 ),
@@ -249,7 +287,7 @@ def team(request: HtmxHttpRequest, namespace: str, name: str) -> HttpResponse:
         "active_section": SECTION,
         "owner_ref": owner_ref,
         "group": group,
-        "team_title": (group.title or group.name) if group is not None else owner_ref,
+        "team_title": team_title,
         "sections": sections,
     }
     return render_page(request, "scorecards/team.html", context)
@@ -269,7 +307,7 @@ def _entity_scores(entity_ref: str) -> list[EntityScore]:
     return scores
 
 
-def _check_row(check: CheckView, exemption: Exemption | None) -> dict[str, Any]:
+def _check_row(check: CheckView, exemption: Exemption | None, titles: Mapping[str, str]) -> dict[str, Any]:
     state = presentation.display_state(check.state, check.exempt)
     evidence = check.evidence
     return {
@@ -282,6 +320,7 @@ def _check_row(check: CheckView, exemption: Exemption | None) -> dict[str, Any]:
         "source": str(evidence.get("source") or ""),
         "observed_at": _instant(evidence.get("observed_at") or evidence.get("observedAt")),
         "exemption": exemption,
+        "approver": _team_link(exemption.approver_ref, titles, catalog=True) if exemption is not None else None,
         "may_exempt": check.state in ("fail", "error", "stale") and not check.exempt and exemption is None,
     }
 
@@ -299,12 +338,15 @@ def _instant(value: object) -> dt.datetime | None:
 def _entity_context(request: HtmxHttpRequest, entity_ref: str) -> dict[str, Any]:
     scores = _entity_scores(entity_ref)
     exemptions = selectors.entity_exemptions(entity_ref=entity_ref)
+    found = catalog_selectors.entity_get_by_ref(ref=entity_ref)
+    owner_ref = (found.owner_ref or "") if found is not None else ""
+    titles = selectors.team_titles(refs=[owner_ref, *(exemption.approver_ref for exemption in exemptions.values())])
     views = {view.ref: view for view in results.scorecard_views()}
     now = timezone.now()
     cards = []
     for score in scores:
         view = views.get(score.scorecard_ref)
-        rows = [_check_row(check, exemptions.get((score.scorecard_ref, check.id))) for check in score.checks]
+        rows = [_check_row(check, exemptions.get((score.scorecard_ref, check.id)), titles) for check in score.checks]
         index = _level_index(view, score.level)
         levels = view.levels if view is not None else []
         # What the next level needs: its checks and the lower ones that do not pass (an exempt check counts).
@@ -332,7 +374,6 @@ def _entity_context(request: HtmxHttpRequest, entity_ref: str) -> dict[str, Any]
                 ),
             }
         )
-    found = catalog_selectors.entity_get_by_ref(ref=entity_ref)
     kind, _, rest = entity_ref.partition(":")
     namespace, _, name = rest.partition("/")
     return {
@@ -340,6 +381,7 @@ def _entity_context(request: HtmxHttpRequest, entity_ref: str) -> dict[str, Any]
         "entity_ref": entity_ref,
         "entity": found,
         "entity_title": (found.title or found.name) if found is not None else entity_ref,
+        "owner": _team_link(owner_ref, titles),
         "url_parts": [namespace, kind, name],
         "cards": cards,
         "poll_seconds": POLL_SECONDS,
@@ -422,15 +464,26 @@ def _exemption_form(
 
 @require_GET
 def exemption_queue(request: HtmxHttpRequest) -> HttpResponse:
+    queue = list(selectors.exemption_queue(actor=request.user))
+    mine = list(selectors.exemptions_requested_by(user_id=request.user.pk))
+    titles = selectors.team_titles(refs=[row.approver_ref for row in (*queue, *mine)])
     context = {
         "active_section": SECTION,
         "queue": [
-            {"exemption": row, "entity_url": _entity_url(row.entity_ref)}
-            for row in selectors.exemption_queue(actor=request.user)
+            {
+                "exemption": row,
+                "entity_url": _entity_url(row.entity_ref),
+                "approver": _team_link(row.approver_ref, titles, catalog=True),
+            }
+            for row in queue
         ],
         "mine": [
-            {"exemption": row, "entity_url": _entity_url(row.entity_ref)}
-            for row in selectors.exemptions_requested_by(user_id=request.user.pk)
+            {
+                "exemption": row,
+                "entity_url": _entity_url(row.entity_ref),
+                "approver": _team_link(row.approver_ref, titles, catalog=True),
+            }
+            for row in mine
         ],
     }
     return render_page(request, "scorecards/exemption_queue.html", context, partial="exemption-queue")
@@ -497,10 +550,16 @@ def campaign_detail(request: HtmxHttpRequest, slug: str) -> HttpResponse:
         "active_section": SECTION,
         "campaign": campaign,
         "progress": progress,
-        "teams": [{"team": row, "url": _team_url(row.owner_ref)} for row in progress.teams],
+        "teams": _campaign_teams(progress.teams),
         "scorecard_url": reverse("scorecards:scorecard_detail", args=_ref_args(campaign.scorecard_ref)),
     }
     return render_page(request, "scorecards/campaign_detail.html", context)
+
+
+def _campaign_teams(teams: Sequence[Any]) -> list[dict[str, Any]]:
+    rows = [{"team": row, "url": _team_url(row.owner_ref)} for row in teams]
+    _title_rows(rows, selectors.team_titles(refs=[row.owner_ref for row in teams]))
+    return rows
 
 
 def _writable_cards(request: HtmxHttpRequest) -> list[tuple[str, str]]:

@@ -100,7 +100,7 @@ def test_an_exemption_is_asked_for_by_a_member_and_approved_by_someone_else(page
     screenshot("scorecards-exemption-form-error")
     page.fill("#exemption-form textarea[name='reason']", "The runbook moves to the new wiki this sprint.")
     page.click("#request-exemption")
-    page.wait_for_selector("[data-check='runbook'] .paved-exemption-note >> text=waiting for group:default/payments")
+    page.wait_for_selector("[data-check='runbook'] .paved-exemption-note >> text=waiting for Payments")
     exemption = Exemption.objects.get()
     assert exemption.status == "pending"
 

@@ -8,6 +8,7 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
+from catalog.models import Entity
 from scorecards.evaluation import scorecard_evaluate_all
 from scorecards.models import Exemption, Result
 from tests.portal.factories import AdminFactory
@@ -128,7 +129,7 @@ def test_a_team_page_rolls_up_its_services_on_every_scorecard(evaluated, client_
     assert 'data-entity="component:default/billing"' in html
     assert 'data-entity="component:default/shop"' in html
     assert 'data-entity="component:default/indexer"' not in html  # search's
-    assert "levels of group:default/payments" in html
+    assert "levels of Payments&#x27;s services" in html
 
 
 def test_a_team_without_scored_services_has_an_empty_state(evaluated, client_for):
@@ -516,3 +517,62 @@ def test_a_scorecard_names_the_checks_holding_services_back_errors_apart_from_fa
     assert f"{failing} failing" in runbook
     assert "could not be checked" in readme  # services without a repository
     assert "failing" not in readme
+
+
+# -- teams by their titles ---------------------------------------------------------------------------------------
+
+
+TEAM_TITLE = "Payments & <Billing>"
+TEAM_HTML = "Payments &amp; &lt;Billing&gt;"
+
+
+@pytest.fixture
+def titled(evaluated):
+    Entity.objects.filter(ref="group:default/payments").update(title=TEAM_TITLE)
+
+
+def _team_cell(html: str, marker: str) -> str:
+    start = html.index(marker)
+    return html[start : html.index("</tr>", start)]
+
+
+def test_every_scorecards_page_names_a_team_by_its_title_linking_to_the_team(titled, client_for):
+    CampaignFactory(slug="silver", scorecard_ref=OPS, target_level="Silver")
+    ExemptionFactory(entity_ref="component:default/billing", scorecard_ref=OPS, check_id="runbook")
+    client = client_for("bob")
+    team_link = f'<a href="/scorecards/teams/default/payments/" title="group:default/payments">{TEAM_HTML}</a>'
+    catalog_link = f'<a href="/catalog/default/group/payments/" title="group:default/payments">{TEAM_HTML}</a>'
+
+    overview = client.get("/scorecards/").content.decode()
+    scorecard = client.get("/scorecards/default/ops/").content.decode()
+    team = client.get("/scorecards/teams/default/payments/").content.decode()
+    service = client.get(BILLING).content.decode()
+    campaign = client.get("/scorecards/campaigns/silver/").content.decode()
+    queue = client.get("/scorecards/exemptions/").content.decode()
+
+    assert team_link in _team_cell(overview, 'data-team="group:default/payments"')
+    assert f"owned by {catalog_link}" in overview
+    assert team_link in _team_cell(scorecard, 'data-team="group:default/payments"')
+    assert f'<option value="group:default/payments">{TEAM_HTML}</option>' in scorecard
+    row = _team_cell(scorecard, 'data-entity="component:default/billing"')
+    assert f'class="text-reset" title="group:default/payments">{TEAM_HTML}</a>' in row
+    assert f"<title>{TEAM_HTML} · Scorecards · Paved</title>" in team
+    assert f"levels of {TEAM_HTML}&#x27;s services" in team
+    assert f'class="text-reset" title="group:default/payments">{TEAM_HTML}</a>' in service.split("page-pretitle")[1]
+    assert team_link in _team_cell(campaign, 'data-team="group:default/payments"')
+    assert f"waiting for {catalog_link}" in service
+    assert f"{catalog_link} decides." in queue
+    team = team.replace('<div class="paved-muted-ref mb-3">group:default/payments</div>', "", 1)  # under the title
+    for html in (overview, scorecard, team, service, campaign, queue):
+        assert TEAM_TITLE not in html  # never unescaped
+        assert ">group:default/payments<" not in html
+
+
+def test_a_team_missing_from_the_catalog_goes_by_a_name_made_from_its_ref(evaluated, client_for):
+    Entity.objects.filter(ref="group:default/payments").delete()
+
+    html = client_for("reader").get("/scorecards/").content.decode()
+
+    cell = _team_cell(html, 'data-team="group:default/payments"')
+    assert ">group:default/payments<" not in cell
+    assert 'title="group:default/payments"' in cell
