@@ -29,6 +29,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from catalog import selectors as catalog_selectors
 from catalog.descriptors.refs import RefError, parse_ref
+from catalog.refs import ref_label
 from portal.exceptions import ApplicationError
 from portal.http import HtmxHttpRequest, is_fragment_request, render_page
 from portal.permissions import Action, is_member, may
@@ -96,9 +97,18 @@ def overview(request: HtmxHttpRequest) -> HttpResponse:
         "active_section": SECTION,
         "cards": cards,
         "queue_count": len(selectors.exemption_queue(actor=request.user)),
-        "campaigns": list(selectors.campaign_list(filters={})[:5]),
+        "campaigns": [
+            {"campaign": campaign, "scorecard": _scorecard_name(campaign.scorecard_ref, cards)}
+            for campaign in selectors.campaign_list(filters={})[:5]
+        ],
     }
     return render_page(request, "scorecards/overview.html", context)
+
+
+def _scorecard_name(scorecard_ref: str, cards: Sequence[Mapping[str, Any]]) -> str:
+    """A scorecard's title from the overview's cards, else its short ref."""
+    titles = {card["view"].ref: card["view"].title for card in cards}
+    return str(titles.get(scorecard_ref) or ref_label(scorecard_ref))
 
 
 def _shares(view: ScorecardView) -> list[dict[str, Any]]:
@@ -215,6 +225,7 @@ def scorecard_detail(request: HtmxHttpRequest, namespace: str, name: str) -> Htt
         refs=[view.owner_ref, *(row["team"].owner_ref for row in teams), *(score.owner_ref for score in scores)]
     )
     _title_rows(teams, titles)
+    names = selectors.entity_titles(refs=[score.entity_ref for score in scores])
     context = {
         "active_section": SECTION,
         "view": view,
@@ -226,6 +237,7 @@ def scorecard_detail(request: HtmxHttpRequest, namespace: str, name: str) -> Htt
             {
                 "score": score,
                 "url": _entity_url(score.entity_ref),
+                "name": names.get(score.entity_ref) or ref_label(score.entity_ref),
                 "team": _team_link(score.owner_ref, titles),
                 "css": _level_css(score.level_index),
             }
@@ -254,6 +266,7 @@ def team(request: HtmxHttpRequest, namespace: str, name: str) -> HttpResponse:
         raise Http404(f"No team {owner_ref} in the catalog, and no scores of its services.")
     now = timezone.now()
     team_title = selectors.team_titles(refs=[owner_ref]).get(owner_ref) or owner_ref
+    names = selectors.entity_titles(refs=[score.entity_ref for scores in by_card.values() for score in scores])
     sections = []
     for view in results.scorecard_views():
         scores = by_card.get(view.ref, [])
@@ -267,6 +280,7 @@ def team(request: HtmxHttpRequest, namespace: str, name: str) -> HttpResponse:
                     {
                         "score": score,
                         "url": _entity_url(score.entity_ref),
+                        "name": names.get(score.entity_ref) or ref_label(score.entity_ref),
                         "css": _level_css(score.level_index),
                     }
                     for score in scores
@@ -467,12 +481,17 @@ def exemption_queue(request: HtmxHttpRequest) -> HttpResponse:
     queue = list(selectors.exemption_queue(actor=request.user))
     mine = list(selectors.exemptions_requested_by(user_id=request.user.pk))
     titles = selectors.team_titles(refs=[row.approver_ref for row in (*queue, *mine)])
+    names = selectors.entity_titles(
+        refs=[ref for row in [*queue, *mine] for ref in (row.entity_ref, row.scorecard_ref)]
+    )
     context = {
         "active_section": SECTION,
         "queue": [
             {
                 "exemption": row,
                 "entity_url": _entity_url(row.entity_ref),
+                "entity_name": names.get(row.entity_ref) or ref_label(row.entity_ref),
+                "scorecard_name": names.get(row.scorecard_ref) or ref_label(row.scorecard_ref),
                 "approver": _team_link(row.approver_ref, titles, catalog=True),
             }
             for row in queue
@@ -481,6 +500,7 @@ def exemption_queue(request: HtmxHttpRequest) -> HttpResponse:
             {
                 "exemption": row,
                 "entity_url": _entity_url(row.entity_ref),
+                "entity_name": names.get(row.entity_ref) or ref_label(row.entity_ref),
                 "approver": _team_link(row.approver_ref, titles, catalog=True),
             }
             for row in mine
@@ -532,9 +552,15 @@ def exemption_reject(request: HtmxHttpRequest, exemption_id: uuid.UUID) -> HttpR
 @require_GET
 def campaign_list(request: HtmxHttpRequest) -> HttpResponse:
     now = timezone.now()
+    campaigns = list(selectors.campaign_list(filters={})[:100])
+    names = selectors.entity_titles(refs=[campaign.scorecard_ref for campaign in campaigns])
     rows = [
-        {"campaign": campaign, "progress": selectors.campaign_progress(campaign=campaign, now=now)}
-        for campaign in selectors.campaign_list(filters={})[:100]
+        {
+            "campaign": campaign,
+            "scorecard": names.get(campaign.scorecard_ref) or ref_label(campaign.scorecard_ref),
+            "progress": selectors.campaign_progress(campaign=campaign, now=now),
+        }
+        for campaign in campaigns
     ]
     context = {"active_section": SECTION, "rows": rows, "may_create": bool(_writable_cards(request))}
     return render_page(request, "scorecards/campaign_list.html", context)
@@ -551,6 +577,8 @@ def campaign_detail(request: HtmxHttpRequest, slug: str) -> HttpResponse:
         "campaign": campaign,
         "progress": progress,
         "teams": _campaign_teams(progress.teams),
+        "scorecard_name": selectors.entity_titles(refs=[campaign.scorecard_ref]).get(campaign.scorecard_ref)
+        or ref_label(campaign.scorecard_ref),
         "scorecard_url": reverse("scorecards:scorecard_detail", args=_ref_args(campaign.scorecard_ref)),
     }
     return render_page(request, "scorecards/campaign_detail.html", context)

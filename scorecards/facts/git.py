@@ -132,7 +132,7 @@ def repository_target(data: Mapping[str, Any]) -> GitTarget:
             raise RepositoryError(f"{MANAGED_BY_LOCATION} {managed!r}: {error}") from None
     raise RepositoryError(
         f"no repository is known for this entity: set the annotation {SOURCE_LOCATION} "
-        "(url:local?owner=<owner>&repo=<repository> or url:<path of its repository on Paved's git host>)"
+        "(url:local?owner=<team>&repo=<name> on Paved's git host)"
     )
 
 

@@ -576,3 +576,38 @@ def test_a_team_missing_from_the_catalog_goes_by_a_name_made_from_its_ref(evalua
     cell = _team_cell(html, 'data-team="group:default/payments"')
     assert ">group:default/payments<" not in cell
     assert 'title="group:default/payments"' in cell
+
+
+def test_services_and_scorecards_are_named_by_their_titles_with_the_ref_beside(evaluated, client_for):
+    Entity.objects.filter(ref="component:default/billing").update(title="Billing & <Invoices>")
+    ExemptionFactory(entity_ref="component:default/billing", scorecard_ref=OPS, check_id="runbook")
+    client = client_for("bob")
+    billing = (
+        '<a href="/scorecards/entities/default/component/billing/" title="component:default/billing">'
+        "Billing &amp; &lt;Invoices&gt;</a>"
+    )
+
+    scorecard = client.get("/scorecards/default/ops/").content.decode()
+    team = client.get("/scorecards/teams/default/payments/").content.decode()
+    queue = client.get("/scorecards/exemptions/").content.decode()
+
+    assert billing in _team_cell(scorecard, 'data-entity="component:default/billing"')
+    assert billing in _team_cell(team, 'data-entity="component:default/billing"')
+    shop = '<a href="/scorecards/entities/default/component/shop/" title="component:default/shop">shop</a>'
+    assert shop in team  # no title: its name
+    assert billing in queue
+    assert '<span class="text-secondary fw-normal" title="scorecard:default/ops">of Operations</span>' in queue
+
+
+
+def test_campaigns_name_their_scorecard_by_its_title(evaluated, client_for):
+    CampaignFactory(slug="silver", title="Silver everywhere", scorecard_ref=OPS, target_level="Silver")
+    client = client_for("reader")
+
+    overview = client.get("/scorecards/").content.decode()
+    listing = client.get("/scorecards/campaigns/").content.decode()
+    detail = client.get("/scorecards/campaigns/silver/").content.decode()
+
+    assert "— Silver on Operations by" in overview
+    assert '<span class="text-secondary small" title="scorecard:default/ops">on Operations</span>' in listing
+    assert '<a class="small" href="/scorecards/default/ops/" title="scorecard:default/ops">Operations</a>' in detail
