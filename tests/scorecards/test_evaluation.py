@@ -339,3 +339,31 @@ def test_the_demo_scorecards_give_a_spread_of_levels_over_the_demo_services():
     demo.load(stdout=again)
     assert Transition.objects.count() == transitions
     assert "(0 created now)" in again.getvalue()
+
+
+def test_an_approved_exemption_that_expires_reverts_its_check_by_itself(django_capture_on_commit_callbacks):
+    from scorecards import tasks
+
+    ops_org()
+    exemption = ExemptionFactory(
+        entity_ref="component:default/billing", scorecard_ref=OPS, check_id="runbook", status="approved"
+    )
+    scorecard_evaluate_all()
+    runbook = Result.objects.get(entity_ref="component:default/billing", check_id="runbook")
+    assert (runbook.state, runbook.exempt) == ("fail", True)
+    # Exempt, the runbook counts as passing: Silver, and Gold waits on the README nobody could check.
+    assert (score("billing").level, score("billing").percent) == ("Silver", 100.0)
+
+    exemption.expires_at = timezone.now() - timedelta(seconds=1)
+    exemption.save(update_fields=["expires_at"])
+    with django_capture_on_commit_callbacks(execute=True):
+        assert tasks.exemptions_expire.apply().get() == 1  # what beat runs every five minutes
+
+    exemption.refresh_from_db()
+    runbook = Result.objects.get(entity_ref="component:default/billing", check_id="runbook")
+    assert exemption.status == "expired"
+    assert (runbook.state, runbook.exempt) == ("fail", False)
+    assert (score("billing").level, round(score("billing").percent, 1)) == ("Bronze", 83.3)
+    assert Transition.objects.filter(
+        entity_ref="component:default/billing", kind="level", from_value="Silver", to_value="Bronze"
+    ).exists()
