@@ -53,8 +53,15 @@ PAGES = [
     ("on-call page", "/catalog/oncall/", "Payments"),
     ("schedule page", "/catalog/oncall/schedules/default/payments-primary/", "Payments primary"),
     ("scorecards overview", "/scorecards/", "On-call readiness"),
-    ("scorecards team", "/scorecards/teams/default/payments/", "component:default/payments-service"),
+    ("scorecards overview's teams", "/scorecards/", '<a href="/scorecards/teams/default/payments/"'),
+    ("scorecards team", "/scorecards/teams/default/payments/", 'title="component:default/payments-service">'),
     ("scorecards service tab", "/scorecards/entities/default/component/payments-service/", "On-call readiness"),
+    # A demo service whose repository demo_setup published to the git host: its README is read and passes.
+    (
+        "scorecards service tab with a repository",
+        "/scorecards/entities/default/component/fraud-scoring/",
+        'data-check="readme" data-state="pass"',
+    ),
     ("API docs page", "/api/docs/", "swagger-ui"),
     ("API schema", "/api/schema/", "openapi"),
 ]
