@@ -13,9 +13,11 @@ Every error it records is built by `catalog.locations.errors`.
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Final
 
 from django.conf import settings
@@ -239,7 +241,7 @@ def apply_location_read(*, location: Location, sources: Sequence[SourceRead]) ->
         batch_size=_BATCH,
     )
     result.created, result.updated = len(to_create), len(to_update)
-    _rewrite_derived_rows([*to_create, *to_update], candidates)
+    _rewrite_derived_rows(to_create, to_update, candidates)
 
     # Entities that failed validation this time keep their last good version, with the errors attached.
     for ref, entity_errors in invalid_refs.items():
@@ -279,17 +281,19 @@ def _first_target(relations: Iterable[Relation], ref: str, relation_type: str, p
     return ""
 
 
-def _rewrite_derived_rows(entities: Sequence[Entity], candidates: dict[str, _Candidate]) -> None:
-    """Relations and search entries of written entities, rebuilt in bulk."""
-    if not entities:
+def _rewrite_derived_rows(
+    created: Sequence[Entity], updated: Sequence[Entity], candidates: dict[str, _Candidate]
+) -> None:
+    """Relations and search entries of written entities, rebuilt in bulk. A created entity has none to delete
+    (its primary key is new, and they cascade with their entity)."""
+    if not created and not updated:
         return
-    ids = [e.pk for e in entities]
-    for batch in _chunks(ids):
+    for batch in _chunks([e.pk for e in updated]):
         RelationRow.objects.filter(originating_id__in=batch).delete()
         SearchEntry.objects.filter(entity_id__in=batch).delete()
     relation_rows: list[tuple[Any, ...]] = []
     search_rows: list[tuple[Any, ...]] = []
-    for entity in entities:
+    for entity in [*created, *updated]:
         candidate = candidates[entity.ref]
         pairs = {(r.source.lower(), r.type, r.target.lower()) for r in candidate.relations}
         relation_rows.extend((entity.pk, s, t, g) for s, t, g in pairs)
@@ -309,9 +313,43 @@ def _create_entities(entities: Sequence[Entity]) -> None:
             _load_ids(entities)
         return
     fields = [f for f in Entity._meta.concrete_fields if not f.primary_key]
-    rows = [tuple(f.get_db_prep_save(getattr(e, f.attname), connection) for f in fields) for e in entities]
+    preps = [_copy_prep(f) for f in fields]
+    rows = [
+        tuple(value if prep is None else prep(value) for prep, value in zip(preps, values, strict=True))
+        for values in ([getattr(e, f.attname) for f in fields] for e in entities)
+    ]
     _insert_rows(Entity, [f.column for f in fields], rows)
     _load_ids(entities)
+
+
+# Field classes whose Python values psycopg's COPY takes as they are (Django's preparation returns them unchanged
+# on PostgreSQL, at a few microseconds a call: a tenth of a large import).
+_COPY_AS_IS: Final = (
+    models.CharField,
+    models.TextField,
+    models.BooleanField,
+    models.UUIDField,
+    models.DateTimeField,
+    models.IntegerField,
+    models.ForeignKey,
+)
+
+
+def _copy_prep(field: models.Field[Any, Any]) -> Callable[[Any], Any] | None:
+    """How one column's value goes into COPY: None for as is, JSON as text (the server parses it), else Django's."""
+    if isinstance(field, models.JSONField):
+        return partial(_json_text, field.encoder)
+    if type(field) in _COPY_AS_IS:
+        return None
+    return partial(_django_prep, field)
+
+
+def _json_text(encoder: type[json.JSONEncoder] | None, value: Any) -> str | None:
+    return None if value is None else json.dumps(value, cls=encoder)
+
+
+def _django_prep(field: models.Field[Any, Any], value: Any) -> Any:
+    return field.get_db_prep_save(value, connection)
 
 
 def _load_ids(entities: Sequence[Entity]) -> None:
