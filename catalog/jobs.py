@@ -9,17 +9,41 @@ from __future__ import annotations
 from functools import partial
 from typing import Any, Final
 
+from django.core.cache import cache
 from django.db import transaction
 
 from portal.celery import app
 
 LOCATION_REFRESH: Final = "catalog.location_refresh"
 REFRESH_DUE: Final = "catalog.refresh_due"
+TABLES_ANALYZE: Final = "catalog.tables_analyze"
+
+# While this key is in the cache an analysis is already queued: later bulk writes ride on it (it starts after them).
+ANALYZE_PENDING_KEY: Final = "catalog:tables-analyze-pending"
+# Refreshes finishing within this many seconds of each other share one analysis.
+ANALYZE_DELAY_SECONDS: Final = 2
+# A queued analysis that never ran (worker lost) stops holding back the next one after this long.
+_ANALYZE_PENDING_TIMEOUT: Final = 300
 
 
-def location_refresh_enqueue(*, location_id: str) -> None:
-    """Refresh one location in the worker, once the caller's transaction commits (at once outside of one)."""
-    transaction.on_commit(partial(_send, LOCATION_REFRESH, location_id=location_id))
+def location_refresh_enqueue(*, location_id: str, changed_only: bool = False) -> None:
+    """Refresh one location in the worker, once the caller's transaction commits (at once outside of one).
+    `changed_only`: the change check's refresh, which does not read local files whose stat is unchanged."""
+    kwargs: dict[str, Any] = {"location_id": location_id}
+    if changed_only:
+        kwargs["changed_only"] = True
+    transaction.on_commit(partial(_send, LOCATION_REFRESH, **kwargs))
+
+
+def tables_analyze_enqueue() -> None:
+    """Refresh the catalog tables' statistics soon after the caller's transaction commits; debounced: while one
+    analysis is queued and has not started, asking again adds nothing (the queued one will see this write)."""
+    transaction.on_commit(_analyze_once)
+
+
+def _analyze_once() -> None:
+    if cache.add(ANALYZE_PENDING_KEY, True, timeout=_ANALYZE_PENDING_TIMEOUT):
+        app.signature(TABLES_ANALYZE).apply_async(countdown=ANALYZE_DELAY_SECONDS)
 
 
 def _send(name: str, **kwargs: Any) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import structlog
 from celery import shared_task
+from django.core.cache import cache
 
 from catalog import jobs, services
 from catalog.models import Location
@@ -25,19 +26,29 @@ class LocationRefreshTask(RecordsFailure):
 
 
 @shared_task(name=jobs.LOCATION_REFRESH, base=LocationRefreshTask, **RETRYING)
-def location_refresh(location_id: str) -> None:
+def location_refresh(location_id: str, changed_only: bool = False) -> None:
     """Refresh one location. Idempotent: a deleted location is skipped and unchanged sources write nothing."""
     location = Location.objects.filter(pk=location_id).first()
     if location is None:
         log.info("catalog.location_refresh.skipped", location_id=location_id, reason="location deleted")
         return
-    services.location_refresh(location=location)
+    services.location_refresh(location=location, changed_only=changed_only is True)
 
 
 @shared_task(name=jobs.REFRESH_DUE, ignore_result=True)
 def refresh_due() -> None:
-    """Periodic (CELERY_BEAT_SCHEDULE): enqueue the locations whose refresh is due. Not retried: the beat runs it
-    again within a minute."""
-    count = services.locations_refresh_due()
-    if count:
-        log.info("catalog.refresh_due.enqueued", count=count)
+    """Periodic (CELERY_BEAT_SCHEDULE, every 30 s): enqueue a refresh of the `file` locations whose files changed,
+    then of every location whose full re-read is due. Not retried: the beat runs it again within 30 s."""
+    changed = services.locations_refresh_changed()
+    due = services.locations_refresh_due()
+    if changed or due:
+        log.info("catalog.refresh_due.enqueued", changed=changed, due=due)
+
+
+@shared_task(name=jobs.TABLES_ANALYZE, ignore_result=True)
+def tables_analyze() -> None:
+    """After a bulk refresh has committed: fresh planner statistics and visibility maps for the catalog tables.
+    Idempotent; the pending mark goes first, so a write committing while this runs queues another analysis."""
+    cache.delete(jobs.ANALYZE_PENDING_KEY)
+    tables = services.catalog_tables_analyze()
+    log.info("catalog.tables_analyzed", tables=tables)

@@ -356,8 +356,9 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # Every periodic job is declared here, and nowhere else.
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "portal-heartbeat": {"task": "portal.heartbeat", "schedule": 60.0},
-    # Enqueues a refresh for every location whose next_refresh_at has passed (PAVED_CATALOG_REFRESH_MINUTES).
-    "catalog-refresh-due": {"task": "catalog.refresh_due", "schedule": 60.0},
+    # Enqueues a refresh of every file location whose files changed (stat only: an edit is in the catalog within
+    # ~30 s) and of every location whose full re-read is due (next_refresh_at, PAVED_CATALOG_REFRESH_MINUTES).
+    "catalog-refresh-due": {"task": "catalog.refresh_due", "schedule": 30.0},
     # Scaffolder runs whose worker was lost (killed mid-step, no heartbeat for 30 minutes) are reopened and resumed.
     "scaffolder-runs-resume-abandoned": {"task": "scaffolder.runs_resume_abandoned", "schedule": 300.0},
     # Files of finished runs left behind for more than a day (failed runs past their retry window, dry runs).

@@ -8,6 +8,7 @@ time (its digest cache, the sources of its entities), and writes nothing. What i
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
@@ -52,21 +53,30 @@ class ReadOutcome:
     failed: list[tuple[str, str]] = field(default_factory=list)
     # source -> {"digest", "targets", "entities"} of every source read whole this time (the next refresh's cache).
     digests: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # source -> [mtime_ns, size] of every local file, taken before it was read (see `file_stat`).
+    stats: dict[str, list[int]] = field(default_factory=dict)
 
     @property
     def issues(self) -> list[Issue]:
         return [issue for source in self.sources for issue in source.issues]
 
 
-def location_read(*, location: Location, on_file: Callable[[str], None] | None = None) -> ReadOutcome:
+def location_read(
+    *, location: Location, on_file: Callable[[str], None] | None = None, changed_only: bool = False
+) -> ReadOutcome:
     """A refresh's read of a registered location: the walk, skipping sources whose bytes are unchanged since the
-    last clean refresh, then the sources a failure hides (`SourceRead(ok=False)`: their entities are kept)."""
+    last clean refresh, then the sources a failure hides (`SourceRead(ok=False)`: their entities are kept).
+
+    `changed_only` (the scheduled change check's refreshes): a local file whose size and modification time are
+    those recorded last time is not even read.
+    """
     outcome = location_walk(
         type=location.type,
         target=location.target,
         on_file=on_file,
         cache=_usable_cache(location),
         salt=f"trusted={location_is_trusted(location=location)}",
+        trust_stat=changed_only,
     )
     outcome.sources.extend(_kept_sources(location, outcome))
     return outcome
@@ -79,6 +89,7 @@ def location_walk(
     on_file: Callable[[str], None] | None = None,
     cache: Mapping[str, Mapping[str, Any]] | None = None,
     salt: str = "",
+    trust_stat: bool = False,
 ) -> ReadOutcome:
     """Read a target and every Location target nested in what it reads, breadth first. No database.
 
@@ -87,7 +98,8 @@ def location_walk(
     SourceRead with ok=False and an Issue naming the target, the reason and its code.
 
     `cache` (Location.source_digests) lets a source whose bytes hash as last time skip parsing: it comes back as
-    an `unchanged` SourceRead, and the Location targets it declared are followed from the cache.
+    an `unchanged` SourceRead, and the Location targets it declared are followed from the cache. With `trust_stat`
+    a local file whose size and modification time equal the cached ones is taken as unchanged without being read.
     """
     outcome = ReadOutcome()
     readers: dict[str, Reader] = {}
@@ -126,16 +138,25 @@ def location_walk(
                 queue.clear()
                 break
             seen_sources.add(source)
-            try:
-                data = reader.read(path, limits=DEFAULT_LIMITS)
-            except LocationReadError as exc:
-                outcome.failed.append((item.type, path))
-                outcome.sources.append(SourceRead(source, False, issues=[_issue(source, path, exc)]))
-                continue
-            outcome.files_read += 1
-            digest = _digest(data, salt)
+            # Taken before reading: a file written after this point differs from the stat recorded, so the next
+            # change check sees it even if this read already caught part of the write.
+            stat = file_stat(path) if item.type == "file" else None
+            if stat is not None:
+                outcome.stats[source] = stat
             cached = (cache or {}).get(source)
-            if cached is not None and cached.get("digest") == digest:
+            stat_unchanged = trust_stat and stat is not None and cached is not None and cached.get("stat") == stat
+            if stat_unchanged:
+                data = b""
+            else:
+                try:
+                    data = reader.read(path, limits=DEFAULT_LIMITS)
+                except LocationReadError as exc:
+                    outcome.failed.append((item.type, path))
+                    outcome.sources.append(SourceRead(source, False, issues=[_issue(source, path, exc)]))
+                    continue
+                outcome.files_read += 1
+            digest = "" if stat_unchanged else _digest(data, salt)
+            if cached is not None and (stat_unchanged or cached.get("digest") == digest):
                 outcome.digests[source] = dict(cached)
                 outcome.sources.append(SourceRead(source, True, unchanged=True))
                 if on_file is not None:
@@ -166,6 +187,43 @@ def location_walk(
             for nested in parsed.location_targets:
                 queue.append((nested, depth + 1, source))
     return outcome
+
+
+def location_files_changed(location: Location) -> bool:
+    """Whether a `file` location's files differ from those its last refresh read: a file added or gone, or one
+    whose size or modification time is not the one recorded (Location.source_digests). Stats only, nothing read.
+
+    The targets are the location's own and the file targets its files nested last time. A target that cannot be
+    listed counts as a change unless the last refresh already failed (the full re-read retries those).
+    """
+    recorded: Mapping[str, Mapping[str, Any]] = location.source_digests or {}
+    reader = reader_for("file")
+    targets = [location.target]
+    targets += [t for entry in recorded.values() for t_type, t in entry.get("targets", []) if t_type == "file"]
+    listed: set[str] = set()
+    for target in dict.fromkeys(targets):
+        try:
+            files = reader.expand(target)
+        except LocationReadError:
+            if location.state != Location.State.FAILED:
+                return True
+            continue
+        for path in files:
+            source = f"file:{path}"
+            listed.add(source)
+            entry = recorded.get(source)
+            if entry is None or entry.get("stat") != file_stat(path):
+                return True
+    return any(source.startswith("file:") and source not in listed for source in recorded)
+
+
+def file_stat(path: str) -> list[int] | None:
+    """[modification time in ns, size] of a local file, None if it cannot be stat'ed (reading it will say why)."""
+    try:
+        result = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return [result.st_mtime_ns, result.st_size]
 
 
 def _issue(file: str, target: str, exc: LocationReadError) -> Issue:

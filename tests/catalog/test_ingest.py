@@ -85,7 +85,9 @@ def test_files_with_placeholders_or_errors_are_always_parsed(db, root):
     location.refresh_from_db()
     assert Entity.objects.get(name="x").description == "v2"
     assert any("component:default/bad" in e["message"] for e in location.errors)
-    assert set(location.source_digests) == set()
+    # Their size and modification time are kept (for the change check), never a digest that would skip them.
+    assert set(location.source_digests) == {f"file:{root}/a.yaml", f"file:{root}/b.yaml"}
+    assert all(set(entry) == {"stat"} for entry in location.source_digests.values())
 
 
 def test_a_trust_change_invalidates_the_cache(db, root, django_capture_on_commit_callbacks):
