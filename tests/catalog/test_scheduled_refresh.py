@@ -8,12 +8,15 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from catalog import jobs, services, tasks
 from catalog.locations import walk
 from catalog.models import Entity, Location
+from portal.permissions import SYSTEM
 from tests.catalog.factories import ComponentDictFactory, new_location, write_docs
+from tests.worker import running_worker, wait_for, worker_log
 
 
 @pytest.fixture
@@ -203,3 +206,39 @@ def test_the_change_check_runs_at_least_every_30_seconds(settings):
     entries = [e for e in settings.CELERY_BEAT_SCHEDULE.values() if e["task"] == jobs.REFRESH_DUE]
     assert len(entries) == 1
     assert entries[0]["schedule"] <= 30
+
+
+@pytest.mark.integration
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_shows_an_edited_file_from_the_beat_task_and_analyses_after_the_bulk_ingest(root, monkeypatch):
+    # The worker runs with portal.settings, so the file roots reach it through the environment.
+    monkeypatch.setenv("PAVED_CATALOG_FILE_ROOTS", str(root))
+    for n in range(3):
+        write_docs(
+            root / "cat" / f"f{n}.yaml",
+            [ComponentDictFactory(name=f"c{n}-{i}", description="first") for i in range(100)],
+        )
+    with running_worker() as worker:
+        location = services.location_create(type="file", target=str(root / "cat"), actor=SYSTEM)
+        assert wait_for(lambda: Location.objects.get(pk=location.pk).state == Location.State.OK), worker_log(worker)
+        full_re_read = Location.objects.get(pk=location.pk).next_refresh_at
+        if connection.vendor == "postgresql":  # 301 entities written: the worker analysed the tables afterwards
+            assert wait_for(lambda: _planner_rows("catalog_entity") >= 301, timeout=60), worker_log(worker)
+
+        write_docs(root / "cat" / "f1.yaml", [ComponentDictFactory(name="c1-7", description="edited")])
+        _touch_later(root / "cat" / "f1.yaml")
+        tasks.refresh_due.delay()  # what the beat sends every 30 s
+
+        def shows_the_edit() -> bool:
+            return bool(Entity.objects.get(name="c1-7").data["spec"].get("description") == "edited")
+
+        assert wait_for(shows_the_edit, timeout=60), worker_log(worker)
+    assert Entity.objects.get(name="c1-8").orphan  # gone from the edited file
+    assert not Entity.objects.get(name="c0-8").orphan
+    assert Location.objects.get(pk=location.pk).next_refresh_at == full_re_read
+
+
+def _planner_rows(table: str) -> float:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples FROM pg_class WHERE relname = %s", [table])
+        return float(cursor.fetchone()[0])
