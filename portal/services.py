@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import structlog
 from django.contrib.auth.models import AnonymousUser, User
 from django.db import models, transaction
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from portal.exceptions import ApplicationError, NotFoundError
 from portal.models import ApiToken, AuditEvent, Heartbeat, hash_token
@@ -149,11 +150,11 @@ def apitoken_authenticate(*, raw: str) -> ApiToken | None:
     """The active token with this clear text, or None. Records when it was last used (at most once a minute)."""
     if not raw.startswith(TOKEN_PREFIX) or len(raw) > 200:
         return None
-    token = (
-        ApiToken.objects.select_related("user")
-        .filter(key_hash=hash_token(raw), revoked_at__isnull=True, user__is_active=True)
-        .first()
+    # key_hash is unique: no ORDER BY (`.first()` would sort by the model's ordering for nothing).
+    tokens = ApiToken.objects.select_related("user").filter(
+        key_hash=hash_token(raw), revoked_at__isnull=True, user__is_active=True
     )
+    token = next(iter(tokens.order_by()[:1]), None)
     if token is None:
         return None
     now = timezone.now()
@@ -161,6 +162,20 @@ def apitoken_authenticate(*, raw: str) -> ApiToken | None:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
         token.last_used_at = now
     return token
+
+
+def apitoken_used(*, token_id: int, last_used_at: datetime | str | None) -> None:
+    """Record that a token was just used, at most once a minute, for callers that read the token row themselves.
+
+    `last_used_at` is the stored value as a raw cursor returns it (a datetime, or text on SQLite).
+    """
+    if isinstance(last_used_at, str):
+        last_used_at = parse_datetime(last_used_at)
+    if last_used_at is not None and timezone.is_naive(last_used_at):
+        last_used_at = timezone.make_aware(last_used_at, UTC)  # SQLite stores UTC without an offset
+    now = timezone.now()
+    if last_used_at is None or (now - last_used_at).total_seconds() > TOKEN_LAST_USED_RESOLUTION_SECONDS:
+        ApiToken.objects.filter(pk=token_id).update(last_used_at=now)
 
 
 def heartbeat_record(*, name: str, worker: str = "") -> Heartbeat:

@@ -111,6 +111,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Entity reads by name/uid with a token are answered here, before sessions, CSRF and DRF (catalog.reads).
+    "catalog.reads.LeanReadMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -173,7 +175,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
 else:
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # No CONN_HEALTH_CHECKS: it costs a `SELECT 1` round trip on the first query of every request. A persistent
+    # connection that the server closed (restart, idle timeout) fails that one request with a 500, and Django
+    # drops the broken connection at the end of it (close_if_unusable_or_obsolete), so the next request reconnects.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         # The catalog's filters and facets are index-only scans over the search table; PostgreSQL's default
         # random_page_cost (4, tuned for spinning disks) makes the planner prefer sequential scans that are 2-3x
@@ -295,12 +300,14 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["portal.api.parsers.BoundedJSONParser"],
     "DEFAULT_SCHEMA_CLASS": "portal.api.schema.PortalAutoSchema",
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
+        "portal.throttling.AnonRateThrottle",
+        "portal.throttling.UserRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env_str("PAVED_THROTTLE_ANON", "60/min"),
-        "user": env_str("PAVED_THROTTLE_USER", "6000/min"),
+        # Per web process (portal/throttling.py): a guard against a runaway script, above what a catalog
+        # client reaches against two processes (~1,000 requests a second each on two cores).
+        "user": env_str("PAVED_THROTTLE_USER", "90000/min"),
     },
     "EXCEPTION_HANDLER": "portal.exceptions.api_exception_handler",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
