@@ -129,6 +129,7 @@ def test_oncall_list_keeps_until_and_next_in_view(phone):
             )
             shown = cell.evaluate("td => getComputedStyle(td, '::before').content")
             assert shown == f'"{label}"', f"row {index + 1}: the {label} cell is labelled {shown}"
+            assert cell.inner_text().strip(), f"row {index + 1}: the {label} cell is blank"
     assert "UTC" in rows.first.locator("td:nth-last-child(2)").inner_text()
     assert not overflowing(page), overflowing(page)
     shot(page, "phone-oncall-now-full")

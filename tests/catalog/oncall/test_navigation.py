@@ -13,7 +13,7 @@ from catalog.oncall import selectors as sel
 from catalog.oncall.loading import people_by_refs, user_ref_from_text
 from catalog.oncall.models import OnCallOverride
 from tests.catalog.factories import LocationFactory, ingest
-from tests.catalog.oncall.factories import OnCallOverrideFactory, payments_org
+from tests.catalog.oncall.factories import EscalationPolicyDictFactory, OnCallOverrideFactory, payments_org
 
 pytestmark = pytest.mark.django_db
 
@@ -333,3 +333,20 @@ def test_refused_override_shows_in_place_for_htmx_and_as_a_page_otherwise(org, c
     assert bad.status_code == 400
     assert "&lt;b&gt;Nobody&lt;/b&gt;" in bad.content.decode()
     assert not OnCallOverride.objects.exists()
+
+
+def test_a_level_with_a_gap_now_says_until_when_in_the_until_column(monkeypatch, client_for):
+    weekdays_only = EscalationPolicyDictFactory(name="weekdays-only", levels=[["schedule:payments-secondary"]])
+    assert ingest(payments_org(extra=[weekdays_only]), location=LocationFactory.create()).errors == []
+    saturday = datetime(2026, 3, 7, 12, 0, tzinfo=UTC)  # the secondary covers Monday 09:00 to Friday 17:00 only
+    monkeypatch.setattr(timezone, "now", lambda: saturday)
+    html = client_for("mallory").get(reverse("catalog:oncall_now"), {"q": "weekdays-only"}).content.decode()
+    assert "nobody on call" in html
+    # The gap's row says when it ends, where the Until of anyone on call would be, rather than leaving it blank.
+    assert 'data-gap-until>gap until <time datetime="2026-03-09T' in html
+    assert "Mon 9 Mar, 08:00 UTC" in html  # 09:00 in the schedule's zone (Europe/Berlin by default)
+
+
+def test_schedule_page_names_its_team_by_its_title(org, client_for):
+    html = client_for("mallory").get(reverse("catalog:oncall_schedule", args=["default", "payments-primary"]))
+    assert "Team: Payments</a>" in html.content.decode()  # the title as written, not the lower-cased ref
