@@ -75,6 +75,13 @@ def test_company_page_filters_with_shareable_urls(page, login, screenshot, demo_
     assert page.locator("#oncall-table tbody tr").count() == 1  # data has a single level
     page.fill("#oncall-q", "nothing-like-this")
     page.locator("#oncall-empty").wait_for()
+    # An empty result reads as help: what happened and the way back, not an error.
+    assert "Nothing matches these filters" in page.locator("#oncall-empty .empty-title").inner_text()
+    page.locator("#oncall-empty a", has_text="clear the filters").wait_for()
+    screenshot("oncall-now-empty")
+    page.click("#oncall-empty a")
+    page.wait_for_url("**/catalog/oncall/")
+    assert page.locator("#oncall-table tbody tr").count() >= 9
 
 
 def test_non_member_sees_no_override_button_and_a_forged_post_is_refused(page, login, demo_org):

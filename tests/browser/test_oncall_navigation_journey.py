@@ -55,14 +55,30 @@ def test_oncall_section_lists_schedules_and_policies_and_leads_to_policy_pages(p
     assert "Next" in text
     assert levels_card.locator('[data-level="1"] a', has_text="Payments primary").count() == 1
     assert page.locator("#policy-repeat").is_visible()
+    # Paved says who is on call; it pages nobody, so no page says anyone "is paged".
+    assert "paged" not in page.locator("main").inner_text()
     screenshot("oncall-nav-policy")
+
+    # The other weaknesses, each on its policy: one person on two levels, and a gap in the next 7 days.
+    page.goto("/catalog/oncall/policies/default/checkout/")
+    two_levels = page.locator('#policy-health li[data-health="person-on-two-levels"]')
+    assert "levels 1 and 2" in two_levels.first.inner_text()
+    screenshot("oncall-nav-policy-two-levels")
+    page.goto("/catalog/oncall/policies/default/catalog-search/")
+    assert "in the next 7 days" in page.locator('#policy-health li[data-health="gap"]').first.inner_text()
 
     # A schedule's catalog page leads to its timeline; restriction windows read as people say them.
     page.goto("/catalog/default/schedule/catalog-search-primary/")
     page.click("#oncall-open-timeline")
     page.wait_for_url(re.compile(r"/catalog/oncall/schedules/default/catalog-search-primary/$"))
     page.locator("#schedule-timeline .paved-tl-final").wait_for()
-    assert "weekdays" in page.locator(".paved-restriction").first.inner_text()
+    assert "On call weekdays 09:00\u201318:00 (Europe/London)" in page.locator(".paved-restriction").first.inner_text()
+    assert page.locator(".page-header a", has_text="Team: Catalog & Search").count() == 1
+    # Distinct colours for distinct people within the schedule, in the legend and on the bars.
+    swatches = page.locator("#timeline-legend .paved-tl-swatch:not(.paved-tl-gap)")
+    colours = [swatches.nth(i).evaluate("el => getComputedStyle(el).backgroundColor") for i in range(swatches.count())]
+    assert len(colours) == 4
+    assert len(set(colours)) == len(colours), colours
     assert "Hours on call, next 14 days" in page.locator("#schedule-balance").inner_text()
     assert page.locator("#timeline-legend").inner_text().count(" h") == 0  # one hour total per person, not two
     assert "gap" in page.locator("#schedule-health").inner_text()
@@ -82,13 +98,16 @@ def test_contacts_show_on_cards_lists_and_people_with_one_click_copy(page, login
     assert chat.get_attribute("href").startswith("https://chat.acme-retail.example.com/@")
     copy = phone.locator("[data-paved-copy]")
     copy.click()
-    page.wait_for_function("document.querySelector('#oncall-card [data-level=\"1\"] .paved-copy.is-copied') !== null")
+    page.wait_for_function(
+        "() => document.querySelector('#oncall-card [data-level=\"1\"] .paved-copy.is-copied') !== null"
+    )
     number = copy.get_attribute("data-paved-copy")
     assert page.evaluate("navigator.clipboard.readText()") == number
     screenshot("oncall-nav-card-contacts")
 
     page.goto("/catalog/oncall/")
     assert page.locator("#oncall-table [data-contact='phone']").count() >= 9
+    assert "paged" not in page.locator("main").inner_text()
     assert page.locator("#oncall-table [data-contact='channel']").count() >= 9
 
     page.goto("/catalog/oncall/people/default/kwame.mensah/")
@@ -107,6 +126,12 @@ def test_weak_team_and_owners_cards_on_api_system_and_resource_pages(page, login
     page.locator("#oncall-card-health").wait_for()
     assert "rotates through one person" in page.locator("#oncall-card-health").inner_text()
     screenshot("oncall-nav-team-health")
+    # The same warning on the card of a service the team owns.
+    page.goto("/catalog/default/component/shipping-service/")
+    page.locator("#oncall-card-health").wait_for()
+    assert "rotates through one person" in page.locator("#oncall-card-health").inner_text()
+    assert "paged" not in page.locator("#oncall-card").inner_text()
+    screenshot("oncall-nav-service-health")
     for kind, name in (("api", "payments-api"), ("system", "payments"), ("resource", "payments-db")):
         page.goto(f"/catalog/default/{kind}/{name}/")
         page.locator("#oncall-card [data-level='1']").wait_for()
