@@ -10,6 +10,7 @@ strict as it is for every other journey.
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -112,6 +113,11 @@ def test_the_check_finds_a_violation_it_is_meant_to_find(axe_page):
         }"""
     )
     problems = blocking_violations(page)
+    # The axe that ran is the npm package pinned in package.json (not a copy from elsewhere, nor a CDN).
+    pinned = json.loads((Path(settings.BASE_DIR) / "package.json").read_text())["devDependencies"]["axe-core"]
+    installed = json.loads((AXE.parent / "package.json").read_text())["version"]
+    assert page.evaluate("() => axe.version") == installed == pinned
+    assert page.evaluate("() => [...document.scripts].some(s => /cdn|unpkg|jsdelivr/.test(s.src))") is False
     assert any(line.endswith("label (critical): Form elements must have labels") for line in problems), problems
     assert any("#axe-probe-input" in line for line in problems), problems
     assert any("#axe-probe-link" in line for line in problems), problems

@@ -26,7 +26,7 @@ def test_user_browses_catalog_from_list_to_team_dependencies_and_locations(page,
     page.wait_for_url(re.compile(r"kind=Component"))
     page.check("[data-facet='owner'] input[value='group:default/payments']")
     page.wait_for_url(re.compile(r"owner=group%3Adefault%2Fpayments"))
-    page.wait_for_function("document.querySelectorAll('#entity-table tbody tr').length === 2")
+    page.wait_for_function("() => document.querySelectorAll('#entity-table tbody tr').length === 2")
     assert "kind=Component" in page.url
     names = page.locator("#entity-table tbody tr td:first-child a").all_inner_texts()
     assert sorted(names) == ["Checkout service", "ledger"]

@@ -11,7 +11,7 @@ import pytest
 from django.core.management import call_command
 
 from catalog.models import Entity
-from tests.catalog.factories import ComponentDictFactory, ingest, new_location
+from tests.catalog.factories import ApiDictFactory, ComponentDictFactory, ingest, new_location
 from tests.portal.factories import UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -78,6 +78,33 @@ def test_other_definitions_are_highlighted_listings_with_a_copy_button(page, rea
     copied = page.evaluate("() => navigator.clipboard.readText()")
     assert copied == page.locator("#api-definition-source").inner_text()
     screenshot(f"catalog-api-{language}")
+
+
+GRAPHQL = """type Query {
+  order(id: ID!): Order
+}
+
+type Order {
+  id: ID!
+  total: Float
+}
+"""
+
+
+def test_graphql_definition_is_a_highlighted_listing(page, reader, screenshot):
+    api = ApiDictFactory(name="orders-graph", owner="payments")
+    api["spec"].update(type="graphql", definition=GRAPHQL)
+    ingest([api], location=new_location(trusted=True))
+    page.goto("/catalog/default/api/orders-graph/")
+    page.locator("#api-definition-source.language-graphql[data-highlighted]").wait_for()
+    assert page.locator("#api-swagger").count() == 0
+    assert page.locator("#api-definition-source .hljs-keyword", has_text="type").count() >= 2
+    gutter = page.locator("#api-definition-source-listing .paved-code-gutter").inner_text().split()
+    assert gutter == [str(n) for n in range(1, 9)]
+    assert page.locator("#api-definition-source-listing [data-paved-copy]").is_visible()
+    page.locator("#oncall-card [data-level='1']").wait_for()
+    page.wait_for_function("() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')")
+    screenshot("catalog-api-graphql")
 
 
 def test_raw_yaml_keeps_multi_line_text_as_blocks(page, reader, screenshot):
@@ -211,3 +238,13 @@ def test_view_source_link_comes_from_the_source_location(page, reader, screensho
     link = page.locator(".page-header a", has_text="View source")
     assert link.get_attribute("href") == "https://git.example.com/acme-retail/ledger/tree/main/"
     screenshot("catalog-view-source")
+
+    # Without a source location, the link goes to the file the entity was read from (its managed-by location).
+    url = "https://git.example.com/acme-retail/fx/blob/main/catalog-info.yaml"
+    ingest([ComponentDictFactory(name="fx-rates")], location=new_location(type="url", target=url))
+    page.goto("/catalog/default/component/fx-rates/")
+    assert page.locator(".page-header a", has_text="View source").get_attribute("href") == url
+    # A file location has no web address: no link rather than a broken one.
+    ingest([ComponentDictFactory(name="local-only")], location=new_location(trusted=True))
+    page.goto("/catalog/default/component/local-only/")
+    assert page.locator(".page-header a", has_text="View source").count() == 0

@@ -40,7 +40,7 @@ def test_a_refused_registration_shows_its_message_on_the_page(page, login, scree
     page.select_option("#location-type", "url")
     page.fill("#location-target", "http://169.254.169.254/latest/meta-data")
     page.click("#preview-button")
-    page.wait_for_function("document.querySelector('#preview-errors')?.textContent.includes('169.254.169.254')")
+    page.wait_for_function("() => document.querySelector('#preview-errors')?.textContent.includes('169.254.169.254')")
     screenshot("outcomes-preview-host-refused")
 
     # A file that is not there: the preview says so rather than counting entities.
