@@ -201,6 +201,7 @@ def location_files_changed(location: Location) -> bool:
     targets = [location.target]
     targets += [t for entry in recorded.values() for t_type, t in entry.get("targets", []) if t_type == "file"]
     listed: set[str] = set()
+    max_files = settings.PAVED_CATALOG_MAX_FILES
     for target in dict.fromkeys(targets):
         try:
             files = reader.expand(target)
@@ -210,6 +211,8 @@ def location_files_changed(location: Location) -> bool:
             continue
         for path in files:
             source = f"file:{path}"
+            if source not in listed and len(listed) >= max_files:
+                break  # as far as a refresh reads: the files beyond are not in the catalog either
             listed.add(source)
             entry = recorded.get(source)
             if entry is None or entry.get("stat") != file_stat(path):

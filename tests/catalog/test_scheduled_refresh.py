@@ -242,3 +242,19 @@ def _planner_rows(table: str) -> float:
     with connection.cursor() as cursor:
         cursor.execute("SELECT reltuples FROM pg_class WHERE relname = %s", [table])
         return float(cursor.fetchone()[0])
+
+
+def test_files_beyond_the_file_limit_are_not_stat_ed_again_and_again(db, root, enqueued, settings):
+    settings.PAVED_CATALOG_MAX_FILES = 2
+    for n in range(4):
+        write_docs(root / "cat" / f"f{n}.yaml", [ComponentDictFactory(name=f"c{n}")])
+    location = new_location(type="file", target=str(root / "cat"))
+    services.location_refresh(location=location)  # read 2 files, the limit recorded as an error
+    location.refresh_from_db()
+    assert Entity.objects.filter(location=location, kind="Component").count() == 2
+
+    assert not walk.location_files_changed(location)
+    _touch_later(root / "cat" / "f3.yaml")  # beyond the limit: a refresh would not read it
+    assert not walk.location_files_changed(location)
+    _touch_later(root / "cat" / "f1.yaml")
+    assert walk.location_files_changed(location)
