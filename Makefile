@@ -8,7 +8,7 @@ PORT ?= 8000
 # Production processes (`make serve`, `make worker`, `make beat`); see "Running in production" in README.md.
 HOST ?= 0.0.0.0
 WEB_CONCURRENCY ?= 2
-WEB_THREADS ?= 4
+WEB_THREADS ?= 2
 PAVED_WORKER_CONCURRENCY ?= 2
 export PAVED_VAR_DIR ?= $(CURDIR)/var
 
