@@ -17,8 +17,8 @@ export PAVED_VAR_DIR ?= $(CURDIR)/var
 help:
 	@echo "make run    - set up, migrate, load the demo organisation, start web + worker + beat on 127.0.0.1:$(PORT)"
 	@echo "make test   - set up, lint, type-check, check migrations, run the whole test suite"
-	@echo "make bench  - run the benchmarks in tests/bench/ and print their figures; BENCH=scaffolder runs one"
-	@echo "              (tests/bench/bench_scaffolder.py), BENCH_ARGS='--runs 20' passes it options (--help lists them)."
+	@echo "make bench  - the catalog over HTTP at 10k entities (tests/bench/bench_catalog_http.py) beside its targets;"
+	@echo "              BENCH=scaffolder runs another, BENCH=all every one; BENCH_ARGS='--entities 100000' passes options."
 	@echo "              HTTP benchmarks start the production processes on PostgreSQL (PAVED_BENCH_DATABASE_URL) and"
 	@echo "              Redis (PAVED_BENCH_BROKER_URL); see tests/bench/stack.py"
 	@echo "make serve  - production web tier: gunicorn on \$$HOST:\$$PORT (0.0.0.0:8000), \$$WEB_CONCURRENCY workers (2)"
@@ -95,13 +95,14 @@ worker:
 beat:
 	exec $(VENV)/bin/celery -A portal beat --loglevel=INFO
 
-# BENCH picks one benchmark by name (tests/bench/bench_$BENCH.py); BENCH_ARGS go to each benchmark run. Both are read
-# from the environment inside the recipe, so their text is never part of the shell command.
-export BENCH ?=
+# BENCH picks one benchmark by name (tests/bench/bench_$BENCH.py; the catalog over HTTP by default, `all` for every
+# one); BENCH_ARGS go to each benchmark run. Both are read from the environment inside the recipe, so their text is
+# never part of the shell command.
+export BENCH ?= catalog_http
 export BENCH_ARGS ?=
 bench: setup
 	@case "$$BENCH" in *[!a-z0-9_]*) echo "BENCH is a benchmark's name (letters, digits, _), found '$$BENCH'" >&2; exit 2;; esac; \
-	if [ -n "$$BENCH" ]; then files="tests/bench/bench_$$BENCH.py"; else files=$$(ls tests/bench/bench_*.py); fi; \
+	if [ "$$BENCH" != all ]; then files="tests/bench/bench_$$BENCH.py"; else files=$$(ls tests/bench/bench_*.py); fi; \
 	for f in $$files; do \
 	  test -f "$$f" || { echo "No benchmark $$f; there are: $$(ls tests/bench/bench_*.py | sed 's|.*/bench_||; s|\.py$$||' | xargs)" >&2; exit 2; }; \
 	  echo "== $$f"; $(PY) "$$f" $$BENCH_ARGS || exit 1; \
