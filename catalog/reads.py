@@ -133,6 +133,7 @@ def _lean_answer(request: HttpRequest) -> HttpResponse | None:
     key = _token_key(request)
     if key is None:
         return None
+    request.get_host()  # ALLOWED_HOSTS, as CommonMiddleware would check it: DisallowedHost answers 400
     if match := BY_NAME.match(path):
         kind, namespace, name = match.groups()
         if not all(0 < len(part) <= 253 for part in (kind, namespace, name)):

@@ -280,3 +280,13 @@ def test_sliding_window_counter():
 def test_statements_read_the_three_parts_in_one_round_trip():
     assert reads._BY_REF_SQL.count("UNION ALL") == 2
     assert "ORDER BY 1, 4, 5" in reads._BY_UID_SQL
+
+
+@pytest.mark.django_db
+def test_a_host_not_allowed_is_refused_as_before(client_token, catalog):
+    url = f"{BASE}/entities/by-name/component/default/svc-01"
+    lean = client_token.get(url, headers={"Host": "evil.example.com"})
+    expected = _drf(client_token, url, Host="evil.example.com")
+    assert lean.status_code == expected.status_code == 400
+    assert lean.content == expected.content
+    assert b"metadata" not in lean.content
