@@ -42,6 +42,7 @@ from django.db.models import (
 from django.db.models.expressions import Combinable, OrderBy
 from django.db.models.functions import Length, Lower, RowNumber
 
+from catalog import cache as catalog_cache
 from catalog.models import Entity, Relation, SearchEntry
 from portal.exceptions import ApplicationError
 
@@ -596,14 +597,21 @@ def _beyond(position: tuple[str | None, int], *, order: Order | None, forward: b
     return Q(**{f"{v}__{op}": value}) | Q(**{v: value, f"pk__{op}": pk})
 
 
+def count_matching(entity_filter: EntityFilter, full_text: FullText | None = None) -> int:
+    """How many entities match: counted once per catalog version and question, then answered from the cache."""
+    question = repr((entity_filter, full_text or FullText()))
+    return catalog_cache.cached("count", question, entity_queryset(entity_filter, full_text).count)
+
+
 def query_page(*, cursor: QueryCursor, limit: int, offset: int = 0) -> QueryPage:
     """One page of /entities/by-query, as Backstage's queryEntities computes it.
 
-    The total is counted once, on the first request, and carried in the cursor. Three queries at most: count, page,
-    and nothing else (relations are attached by the caller).
+    The total is counted once, on the first request, and carried in the cursor; the count itself is cached per
+    catalog version (catalog.cache). Three queries at most: the catalog version, the count (when not cached), the
+    page (relations are attached by the caller).
     """
     queryset = entity_queryset(cursor.entity_filter, cursor.full_text)
-    total = cursor.total if cursor.total is not None else queryset.count()
+    total = cursor.total if cursor.total is not None else count_matching(cursor.entity_filter, cursor.full_text)
     order = cursor.order
     if order:
         queryset = queryset.annotate(**{_ORDER_ALIAS: order_expression(order.field)})

@@ -18,6 +18,7 @@ from django.db.models.fields.json import KT
 from django.db.models.functions import StrIndex, Substr
 from django.http import QueryDict
 
+from catalog import cache as catalog_cache
 from catalog import query
 from catalog.descriptors import RefError, parse_ref, registered_kinds
 from catalog.filters import FACETS, EntityFilterSet, without
@@ -133,9 +134,18 @@ def entities_by_refs(*, refs: Sequence[str], entity_filter: query.EntityFilter =
 def entity_facets(*, facets: Sequence[str], entity_filter: query.EntityFilter = ()) -> dict[str, list[dict[str, Any]]]:
     """`{facet: [{value, count}]}` over the entities matching the filter, values in their original case.
 
-    Two queries per call plus one per facet, whatever the catalog size: counts are grouped in the database and the
-    original case of each value is read from one sample entity per value.
+    Two queries per call whatever the catalog size and the number of facets: counts are grouped in the database and
+    the original case of each value is read from one sample entity per value. The answer is cached per catalog
+    version (catalog.cache), so a repeated question costs one query until the catalog changes.
     """
+    return catalog_cache.cached(
+        "facets",
+        repr((tuple(facets), entity_filter)),
+        lambda: _entity_facets(facets=facets, entity_filter=entity_filter),
+    )
+
+
+def _entity_facets(*, facets: Sequence[str], entity_filter: query.EntityFilter) -> dict[str, list[dict[str, Any]]]:
     counted = query.facet_counts(facets=facets, entity_filter=entity_filter)
     sample_ids = {sample for rows in counted.values() for _, _, sample in rows}
     samples = dict(Entity.objects.filter(pk__in=sample_ids).values_list("pk", "data")) if sample_ids else {}
@@ -266,9 +276,8 @@ _FACET_LABELS: Final = {
 }
 
 
-def _facet_values(
-    queryset: QuerySet[Entity], column: str, selected: list[str], *, label_kind: str = ""
-) -> list[UiFacetValue]:
+def _facet_counts(queryset: QuerySet[Entity], column: str) -> list[tuple[str, int]]:
+    """The most frequent values of one facet column among `queryset`'s entities, with their counts."""
     if column == "tags":
         rows = (
             SearchEntry.objects.filter(entity__in=queryset.order_by().values("pk"), key="metadata.tags")
@@ -277,16 +286,18 @@ def _facet_values(
             .annotate(n=Count("entity", distinct=True))
             .order_by("-n", "value")[:UI_FACET_LIMIT]
         )
-        counts = [(str(row["value"]), int(row["n"])) for row in rows]
-    else:
-        rows = (
-            queryset.order_by()
-            .exclude(**{column: ""})
-            .values(column)
-            .annotate(n=Count("id"))
-            .order_by("-n", column)[:UI_FACET_LIMIT]
-        )
-        counts = [(str(row[column]), int(row["n"])) for row in rows]
+        return [(str(row["value"]), int(row["n"])) for row in rows]
+    rows = (
+        queryset.order_by()
+        .exclude(**{column: ""})
+        .values(column)
+        .annotate(n=Count("id"))
+        .order_by("-n", column)[:UI_FACET_LIMIT]
+    )
+    return [(str(row[column]), int(row["n"])) for row in rows]
+
+
+def _facet_values(counts: list[tuple[str, int]], selected: list[str], *, label_kind: str = "") -> list[UiFacetValue]:
     lowered = {value.lower() for value in selected}
     values = [
         UiFacetValue(
@@ -336,20 +347,14 @@ def entity_list_page(*, params: QueryDict, page_number: str | int | None, page_s
         ),
         page_size,
     )
+    counts = catalog_cache.cached("list-page", _list_question(params), lambda: _list_counts(params, filterset.qs))
+    # The paginator's count is part of the cached answer: set it so the page does not count again.
+    paginator.__dict__["count"] = counts.total
     page = paginator.get_page(page_number)
     cleaned = filterset.form.cleaned_data if filterset.is_valid() else {}
-
-    def others(name: str) -> QuerySet[Entity]:
-        widened: QuerySet[Entity] = EntityFilterSet(without(params, [name, "sort"]), queryset=Entity.objects.all()).qs
-        return widened
-
-    kind_rows = others("kind").order_by().values("kind").annotate(n=Count("id"))
     selected_kinds = {value.lower() for value in cleaned.get("kind") or []}
     kinds = sorted(
-        (
-            UiFacetValue(row["kind"], row["kind"], int(row["n"]), row["kind"].lower() in selected_kinds)
-            for row in kind_rows
-        ),
+        (UiFacetValue(kind, kind, n, kind.lower() in selected_kinds) for kind, n in counts.kinds),
         key=lambda value: _kind_sort_key(value.value),
     )
     facets = [
@@ -357,8 +362,7 @@ def entity_list_page(*, params: QueryDict, page_number: str | int | None, page_s
             name,
             label,
             _facet_values(
-                others(name),
-                FACETS[name],
+                counts.facets[name],
                 list(cleaned.get(name) or []),
                 label_kind={"owner": "group", "system": "system"}.get(name, ""),
             ),
@@ -388,7 +392,40 @@ def entity_list_page(*, params: QueryDict, page_number: str | int | None, page_s
         total_all=sum(value.count or 0 for value in kinds),
         page_size=page_size,
         existing_owner_refs=existing,
-        orphan_count=others("orphan").filter(orphan=True).count(),
+        orphan_count=counts.orphans,
+    )
+
+
+# Parameters of the catalog list that do not change its counts: which page, how many per page, in which order.
+_LIST_PAGE_ONLY: Final = frozenset({"page", "size", "sort"})
+
+
+def _list_question(params: QueryDict) -> str:
+    return repr(sorted((key, params.getlist(key)) for key in params if key not in _LIST_PAGE_ONLY))
+
+
+@dataclass(frozen=True)
+class _ListCounts:
+    total: int
+    kinds: list[tuple[str, int]]
+    facets: dict[str, list[tuple[str, int]]]
+    orphans: int
+
+
+def _list_counts(params: QueryDict, matching: QuerySet[Entity]) -> _ListCounts:
+    """Everything the catalog list counts under `params`: the matches, the kind tabs, each facet with its own
+    selection left out (so its other values show what widening would give), and the orphans."""
+
+    def others(name: str) -> QuerySet[Entity]:
+        widened: QuerySet[Entity] = EntityFilterSet(without(params, [name, "sort"]), queryset=Entity.objects.all()).qs
+        return widened
+
+    kind_rows = others("kind").order_by().values_list("kind").annotate(n=Count("id"))
+    return _ListCounts(
+        total=matching.count(),
+        kinds=[(str(kind), int(n)) for kind, n in kind_rows],
+        facets={name: _facet_counts(others(name), FACETS[name]) for name in _FACET_LABELS},
+        orphans=others("orphan").filter(orphan=True).count(),
     )
 
 

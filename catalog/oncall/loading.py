@@ -271,10 +271,16 @@ def policies_by_refs(*, refs: Iterable[str]) -> dict[str, LoadedPolicy]:
     }
 
 
+def of_kind(kind: str, *, prefix: str = "") -> Q:
+    """Entities of `kind` by the start of their ref (refs are stored lower-cased as `kind:namespace/name`): the
+    ref's index answers it, where `kind__iexact` compares UPPER(kind) row by row."""
+    return Q(**{f"{prefix}ref__startswith": f"{kind.lower()}:"})
+
+
 def policy_entities() -> list[Entity]:
     """Every EscalationPolicy entity, with only what the company-wide page needs (one query)."""
     return list(
-        Entity.objects.filter(kind__iexact="escalationpolicy").only(
+        Entity.objects.filter(of_kind("escalationpolicy")).only(
             "ref", "name", "namespace", "title", "owner_ref", "data"
         )
     )
@@ -335,7 +341,7 @@ def policy_lookup(*, entity: Entity) -> PolicyLookup:
 def policy_teams(*, policies: Sequence[Entity]) -> dict[str, set[str]]:
     """policy ref -> the teams that point at it with the annotation, or own it (one query)."""
     out: dict[str, set[str]] = {e.ref: {e.owner_ref} if e.owner_ref.startswith("group:") else set() for e in policies}
-    annotated = SearchEntry.objects.filter(key=_POLICY_ANNOTATION_KEY, entity__kind__iexact="group").values_list(
+    annotated = SearchEntry.objects.filter(of_kind("group", prefix="entity__"), key=_POLICY_ANNOTATION_KEY).values_list(
         "entity__ref", "entity__namespace", "value"
     )
     for group_ref, namespace, value in annotated:

@@ -392,7 +392,7 @@ def _find_service(value: str) -> Entity | None:
         except ValueError:
             return None
         return Entity.objects.filter(ref=ref).first()
-    return Entity.objects.filter(kind__iexact="component", name__iexact=text).order_by("namespace").first()
+    return Entity.objects.filter(loading.of_kind("component"), name__iexact=text).order_by("namespace").first()
 
 
 def oncall_list_page(
@@ -531,7 +531,7 @@ def oncall_overview(*, at: datetime | None = None, days: int = OVERVIEW_DAYS) ->
     health warnings, by title. A fixed number of queries however many there are (about ten)."""
     now = at or timezone.now()
     end = now + timedelta(days=days)
-    schedule_refs = Entity.objects.filter(kind__iexact="schedule").values_list("ref", flat=True)
+    schedule_refs = Entity.objects.filter(loading.of_kind("schedule")).values_list("ref", flat=True)
     schedules = loading.schedules_by_refs(refs=schedule_refs, overrides_since=now)
     policy_entities = loading.policy_entities()
     computed, directory = _policies_now([loading.policy_from_entity(entity=e) for e in policy_entities], now)
