@@ -39,7 +39,7 @@ from django.db.models import (
     When,
     Window,
 )
-from django.db.models.expressions import Combinable, OrderBy
+from django.db.models.expressions import Combinable, OrderBy, RawSQL
 from django.db.models.functions import Length, Lower, RowNumber
 
 from catalog import cache as catalog_cache
@@ -338,6 +338,17 @@ def full_text_q(full_text: FullText) -> Q:
     if not full_text.term:
         return Q()
     if full_text.fields:
+        if connection.vendor == "postgresql":
+            # `OFFSET 0` keeps PostgreSQL from pulling the subquery up into a walk of the order index that probes
+            # every entity's search rows until `limit` match (300 ms at 100k entities for `orderField=metadata.name`):
+            # the matching ids are collected once and hashed. Only our table name is interpolated.
+            table = connection.ops.quote_name(SearchEntry._meta.db_table)
+            pattern = f"%{connection.ops.prep_for_like_query(full_text.term)}%"
+            matching = RawSQL(  # noqa: S611  # parameters travel apart; only our table name is in the text
+                f"SELECT entity_id FROM {table} WHERE key = ANY(%s) AND value LIKE %s OFFSET 0",  # noqa: S608
+                (list(full_text.fields), pattern),
+            )
+            return Q(pk__in=matching)
         return _search_exists(Q(key__in=full_text.fields, value__contains=full_text.term))
     # search_text is stored lower-cased, so a plain (index-friendly) LIKE is enough.
     return Q(search_text__contains=full_text.term)
