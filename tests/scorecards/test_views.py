@@ -599,7 +599,6 @@ def test_services_and_scorecards_are_named_by_their_titles_with_the_ref_beside(e
     assert '<span class="text-secondary fw-normal" title="scorecard:default/ops">of Operations</span>' in queue
 
 
-
 def test_campaigns_name_their_scorecard_by_its_title(evaluated, client_for):
     CampaignFactory(slug="silver", title="Silver everywhere", scorecard_ref=OPS, target_level="Silver")
     client = client_for("reader")
