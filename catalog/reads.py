@@ -19,7 +19,7 @@ import json
 import re
 import uuid
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Final
 
 from django.contrib.auth.models import User
 from django.db import connection
@@ -27,7 +27,7 @@ from django.http import HttpRequest, HttpResponse
 from rest_framework.renderers import JSONRenderer
 
 from catalog.models import Entity, Relation
-from catalog.selectors import _relation_json, _status_json
+from catalog.selectors import entity_json, relation_json
 from portal import services, throttling
 from portal.models import ApiToken, hash_token
 
@@ -107,17 +107,13 @@ def entity_json_bytes(
     if len(rows) < 2 or rows[1][0] != 1:
         return user_id, None
     _, _, _, data_text, orphan, errors_text, _ = rows[1]
-    data: dict[str, Any] = json.loads(data_text)
-    if orphan:
-        metadata = dict(data.get("metadata") or {})
-        metadata["annotations"] = {**(metadata.get("annotations") or {}), "backstage.io/orphan": "true"}
-        data["metadata"] = metadata
-    data["relations"] = [
-        _relation_json(relation_type, target_ref) for _, _, _, relation_type, target_ref, _, _ in rows[2:]
-    ]
-    errors = json.loads(errors_text) if errors_text else None
-    if errors:
-        data["status"] = _status_json(errors)
+    relations = [relation_json(relation_type, target_ref) for _, _, _, relation_type, target_ref, _, _ in rows[2:]]
+    data = entity_json(
+        json.loads(data_text),
+        orphan=bool(orphan),
+        relations=relations,
+        errors=json.loads(errors_text) if errors_text else None,
+    )
     return user_id, _RENDERER.render(data)
 
 

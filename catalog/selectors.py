@@ -5,7 +5,7 @@ from __future__ import annotations
 import operator
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import reduce
 from typing import Any, Final
@@ -43,7 +43,7 @@ MAX_LOCATIONS: Final = 10_000
 # -- entities as JSON -----------------------------------------------------------------------------------------------
 
 
-def _relation_json(relation_type: str, target_ref: str) -> dict[str, Any]:
+def relation_json(relation_type: str, target_ref: str) -> dict[str, Any]:
     try:
         target = parse_ref(target_ref)
         target_json = {"kind": target.kind, "namespace": target.namespace, "name": target.name}
@@ -82,19 +82,37 @@ def entity_list_json(*, entities: Sequence[Entity], fields: Sequence[str] | None
             .order_by("source_ref", "type", "target_ref")
         )
         for source_ref, relation_type, target_ref in rows:
-            relations[source_ref].append(_relation_json(relation_type, target_ref))
-    output = []
-    for entity in entities:
-        data: dict[str, Any] = dict(entity.data)
-        if entity.orphan:
-            metadata = dict(data.get("metadata") or {})
-            metadata["annotations"] = {**(metadata.get("annotations") or {}), "backstage.io/orphan": "true"}
-            data["metadata"] = metadata
-        data["relations"] = relations.get(entity.ref, [])
-        if entity.errors:
-            data["status"] = _status_json(entity.errors)
-        output.append(query.project(data, fields))
-    return output
+            relations[source_ref].append(relation_json(relation_type, target_ref))
+    return [
+        query.project(
+            entity_json(
+                entity.data, orphan=entity.orphan, relations=relations.get(entity.ref, []), errors=entity.errors
+            ),
+            fields,
+        )
+        for entity in entities
+    ]
+
+
+def entity_json(
+    stored: Mapping[str, Any],
+    *,
+    orphan: bool,
+    relations: list[dict[str, Any]],
+    errors: Sequence[dict[str, Any]] | None,
+) -> dict[str, Any]:
+    """One entity as the API serves it, from its stored JSON: the orphan annotation, `relations` (built with
+    `relation_json`) and `status.items` for processing errors. The lists (`entity_list_json`) and the lean by-name
+    read (catalog.reads) both answer through this, so their bodies are the same bytes."""
+    data: dict[str, Any] = dict(stored)
+    if orphan:
+        metadata = dict(data.get("metadata") or {})
+        metadata["annotations"] = {**(metadata.get("annotations") or {}), "backstage.io/orphan": "true"}
+        data["metadata"] = metadata
+    data["relations"] = relations
+    if errors:
+        data["status"] = _status_json(errors)
+    return data
 
 
 # -- lookups --------------------------------------------------------------------------------------------------------

@@ -157,17 +157,14 @@ def apitoken_authenticate(*, raw: str) -> ApiToken | None:
     token = next(iter(tokens.order_by()[:1]), None)
     if token is None:
         return None
-    now = timezone.now()
-    if token.last_used_at is None or (now - token.last_used_at).total_seconds() > TOKEN_LAST_USED_RESOLUTION_SECONDS:
-        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
-        token.last_used_at = now
+    token.last_used_at = apitoken_used(token_id=token.pk, last_used_at=token.last_used_at)
     return token
 
 
-def apitoken_used(*, token_id: int, last_used_at: datetime | str | None) -> None:
-    """Record that a token was just used, at most once a minute, for callers that read the token row themselves.
+def apitoken_used(*, token_id: int, last_used_at: datetime | str | None) -> datetime | None:
+    """Record that a token was just used, at most once a minute; the token's last use as now stored.
 
-    `last_used_at` is the stored value as a raw cursor returns it (a datetime, or text on SQLite).
+    `last_used_at` is the stored value, as the ORM or a raw cursor returns it (a datetime, or text on SQLite).
     """
     if isinstance(last_used_at, str):
         last_used_at = parse_datetime(last_used_at)
@@ -176,6 +173,8 @@ def apitoken_used(*, token_id: int, last_used_at: datetime | str | None) -> None
     now = timezone.now()
     if last_used_at is None or (now - last_used_at).total_seconds() > TOKEN_LAST_USED_RESOLUTION_SECONDS:
         ApiToken.objects.filter(pk=token_id).update(last_used_at=now)
+        return now
+    return last_used_at
 
 
 def heartbeat_record(*, name: str, worker: str = "") -> Heartbeat:

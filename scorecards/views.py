@@ -28,8 +28,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect
 
 from catalog import selectors as catalog_selectors
-from catalog.descriptors.refs import RefError, parse_ref
-from catalog.refs import ref_label
+from catalog.descriptors.refs import EntityRef, RefError, parse_ref
+from catalog.refs import ref_label, ref_url
 from portal.exceptions import ApplicationError
 from portal.http import HtmxHttpRequest, is_fragment_request, render_page
 from portal.permissions import Action, is_member, may
@@ -171,34 +171,32 @@ def _title_rows(rows: list[dict[str, Any]], titles: Mapping[str, str]) -> None:
         row["title"] = titles.get(row["team"].owner_ref) or row["team"].owner_ref or "(no owner)"
 
 
-def _catalog_url(ref_text: str) -> str | None:
+def _linkable(ref_text: str, *, default_kind: str) -> EntityRef | None:
+    """The ref, when it parses and every part fits a page address; None otherwise (shown unlinked)."""
     try:
-        ref = parse_ref(ref_text, default_kind="group")
+        ref = parse_ref(ref_text, default_kind=default_kind)
     except RefError:
         return None
     if not all(_NAME_PART.match(part) for part in (ref.kind, ref.namespace, ref.name)):
         return None
-    return reverse("catalog:entity_detail", args=[ref.namespace, ref.kind, ref.name])
+    return ref
+
+
+def _catalog_url(ref_text: str) -> str | None:
+    ref = _linkable(ref_text, default_kind="group")
+    return ref_url(ref) if ref is not None else None
 
 
 def _team_url(owner_ref: str) -> str | None:
-    try:
-        ref = parse_ref(owner_ref, default_kind="group")
-    except RefError:
-        return None
-    if ref.kind != "group" or not _NAME_PART.match(ref.namespace) or not _NAME_PART.match(ref.name):
+    ref = _linkable(owner_ref, default_kind="group")
+    if ref is None or ref.kind.lower() != "group":
         return None
     return reverse("scorecards:team", args=[ref.namespace, ref.name])
 
 
 def _entity_url(entity_ref: str) -> str | None:
-    try:
-        ref = parse_ref(entity_ref, default_kind="component")
-    except RefError:
-        return None
-    if not all(_NAME_PART.match(part) for part in (ref.kind, ref.namespace, ref.name)):
-        return None
-    return reverse("scorecards:entity", args=[ref.namespace, ref.kind, ref.name])
+    ref = _linkable(entity_ref, default_kind="component")
+    return reverse("scorecards:entity", args=[ref.namespace, ref.kind, ref.name]) if ref is not None else None
 
 
 def _scorecard_view(namespace: str, name: str) -> ScorecardView:
