@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import cast
 
 import pytest
@@ -24,6 +25,14 @@ def client_for(db) -> Callable[..., Client]:
         return client
 
     return signed_in
+
+
+@pytest.fixture
+def var_dir(settings, tmp_path: Path) -> Path:
+    """A var directory of the test's own (`PAVED_VAR_DIR`): repositories on Paved's git host, scaffolder runs and the
+    rest start empty, whatever earlier tests or a demo load left in the project's `var/`."""
+    settings.VAR_DIR = tmp_path
+    return tmp_path
 
 
 @pytest.fixture

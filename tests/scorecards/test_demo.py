@@ -7,7 +7,6 @@ import io
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 
 from catalog import demo as catalog_demo
 from scorecards import demo
@@ -23,7 +22,7 @@ def load(tmp_path: Path, text: str) -> tuple[list[demo.Published], str]:
     return published, out.getvalue()
 
 
-def test_entries_that_cannot_be_applied_are_reported_by_service_and_skipped(tmp_path):
+def test_entries_that_cannot_be_applied_are_reported_by_service_and_skipped(tmp_path, var_dir):
     catalog_demo.load(stdout=io.StringIO())
 
     published, out = load(
@@ -44,7 +43,7 @@ def test_entries_that_cannot_be_applied_are_reported_by_service_and_skipped(tmp_
     assert "error: returns-service: go.mod does not contain 'nothing like this'" in out
     assert "error: tracking-service: unknown changes ['rename'] (remove, replace)" in out
     assert "Demo repositories: 0 services' repositories" in out
-    assert not (Path(settings.VAR_DIR) / "repos" / "payments" / "fraud-scoring.git").exists()
+    assert not (var_dir / "repos" / "payments" / "fraud-scoring.git").exists()
 
 
 def test_a_file_that_is_not_a_mapping_is_refused(tmp_path):

@@ -290,7 +290,7 @@ def test_a_scorecard_with_an_unknown_rule_type_is_refused_at_registration():
     assert not Entity.objects.filter(ref=OPS).exists()
 
 
-def test_the_demo_scorecards_give_a_spread_of_levels_over_the_demo_services():
+def test_the_demo_scorecards_give_a_spread_of_levels_over_the_demo_services(var_dir):
     import io
 
     from catalog import demo as catalog_demo

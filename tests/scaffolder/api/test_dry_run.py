@@ -64,12 +64,6 @@ SKELETON = [
 
 
 @pytest.fixture
-def var_dir(settings, tmp_path: Path) -> Path:
-    settings.VAR_DIR = tmp_path
-    return tmp_path
-
-
-@pytest.fixture
 def catalog() -> None:
     result = ingest([*org_docs(), template_doc()], location=new_location(trusted=True))
     assert not result.errors, result.errors
