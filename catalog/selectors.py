@@ -5,7 +5,7 @@ from __future__ import annotations
 import operator
 import uuid
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import reduce
 from typing import Any, Final
@@ -277,7 +277,9 @@ class EntityListPage:
     facets: list[UiFacet]
     total_all: int
     page_size: int
-    existing_owner_refs: set[str]
+    # What each owner, team and facet ref on the page shows as: its entity's title (its name without one); refs
+    # that name no entity are missing from it and show as refs.
+    titles: dict[str, str]
     orphan_count: int
     # "user" when only users are listed: their email and teams replace owner, type and lifecycle, empty for people.
     columns: str = "default"
@@ -315,22 +317,37 @@ def _facet_counts(queryset: QuerySet[Entity], column: str) -> list[tuple[str, in
     return [(str(row[column]), int(row["n"])) for row in rows]
 
 
-def _facet_values(counts: list[tuple[str, int]], selected: list[str], *, label_kind: str = "") -> list[UiFacetValue]:
+def _facet_values(
+    counts: list[tuple[str, int]], selected: list[str], *, label_kind: str = "", titles: Mapping[str, str] = {}
+) -> list[UiFacetValue]:
+    def label(value: str) -> str:
+        if not label_kind:
+            return value
+        return titles.get(value.lower()) or ref_label(value, default_kind=label_kind)
+
     lowered = {value.lower() for value in selected}
-    values = [
-        UiFacetValue(
-            value, ref_label(value, default_kind=label_kind) if label_kind else value, n, value.lower() in lowered
-        )
-        for value, n in counts
-    ]
+    values = [UiFacetValue(value, label(value), n, value.lower() in lowered) for value, n in counts]
     present = {value.value.lower() for value in values}
     # A selected value outside the top counts (or matching nothing) stays visible so it can be unticked.
-    values.extend(
-        UiFacetValue(value, ref_label(value, default_kind=label_kind) if label_kind else value, None, True)
-        for value in selected
-        if value.lower() not in present
-    )
+    values.extend(UiFacetValue(value, label(value), None, True) for value in selected if value.lower() not in present)
     return values
+
+
+def _full_ref(value: str, default_kind: str) -> str:
+    """`kind:namespace/name` of a ref as stored or typed in a filter (`payments` is `group:default/payments` for the
+    owner facet)."""
+    parts = ref_parts(value)
+    return f"{parts.kind or default_kind}:{parts.namespace}/{parts.name}"
+
+
+def entity_titles(refs: Iterable[str]) -> dict[str, str]:
+    """`{ref: title}` for the refs (lower-cased, as stored) that name an entity: its title, or its name without one.
+    One query; refs that name no entity are left out."""
+    wanted = {ref.lower() for ref in refs if ref}
+    if not wanted:
+        return {}
+    rows = Entity.objects.filter(ref__in=wanted).values_list("ref", "title", "name")
+    return {ref: title or name for ref, title, name in rows}
 
 
 def _kind_sort_key(value: str) -> tuple[int, str]:
@@ -375,20 +392,6 @@ def entity_list_page(*, params: QueryDict, page_number: str | int | None, page_s
         (UiFacetValue(kind, kind, n, kind.lower() in selected_kinds) for kind, n in counts.kinds),
         key=lambda value: _kind_sort_key(value.value),
     )
-    facets = [
-        UiFacet(
-            name,
-            label,
-            _facet_values(
-                counts.facets[name],
-                list(cleaned.get(name) or []),
-                label_kind={"owner": "group", "system": "system"}.get(name, ""),
-            ),
-        )
-        for name, label in _FACET_LABELS.items()
-    ]
-    owner_refs = {entity.owner_ref for entity in page.object_list if entity.owner_ref}
-    existing = set(Entity.objects.filter(ref__in=owner_refs).values_list("ref", flat=True)) if owner_refs else set()
     columns = "user" if selected_kinds == {"user"} else "default"
     teams: dict[str, list[str]] = defaultdict(list)
     if columns == "user" and page.object_list:
@@ -400,6 +403,31 @@ def entity_list_page(*, params: QueryDict, page_number: str | int | None, page_s
         )
         for source_ref, target_ref in rows:
             teams[source_ref].append(target_ref)
+    label_kinds = {"owner": "group", "system": "system"}
+    facet_refs = {
+        value: _full_ref(value, label_kinds[name])
+        for name in label_kinds
+        for value in [*(value for value, _ in counts.facets[name]), *(cleaned.get(name) or [])]
+    }
+    titles = entity_titles(
+        [entity.owner_ref for entity in page.object_list]
+        + [team for refs in teams.values() for team in refs]
+        + list(facet_refs.values())
+    )
+    facet_titles = {value.lower(): titles[ref] for value, ref in facet_refs.items() if ref in titles}
+    facets = [
+        UiFacet(
+            name,
+            label,
+            _facet_values(
+                counts.facets[name],
+                list(cleaned.get(name) or []),
+                label_kind=label_kinds.get(name, ""),
+                titles=facet_titles,
+            ),
+        )
+        for name, label in _FACET_LABELS.items()
+    ]
     return EntityListPage(
         columns=columns,
         teams=dict(teams),
@@ -409,7 +437,7 @@ def entity_list_page(*, params: QueryDict, page_number: str | int | None, page_s
         facets=facets,
         total_all=sum(value.count or 0 for value in kinds),
         page_size=page_size,
-        existing_owner_refs=existing,
+        titles=titles,
         orphan_count=counts.orphans,
     )
 

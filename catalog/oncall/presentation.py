@@ -15,8 +15,9 @@ from catalog.oncall.engine import Coverage, DailyWindow, Restriction, Segment, T
 if TYPE_CHECKING:
     from catalog.oncall.loading import LoadedSchedule, Person
 
-# Person colours (see colour_for): distinct, readable with white text (each at least 4.5:1 against white, WCAG AA for
-# the small initials on avatars), colour-blind friendly enough in pairs.
+# Person colours (see colour_for): distinct, none of them the red that marks a gap, readable with white text (each at
+# least 4.5:1 against white, WCAG AA for the small initials on avatars), colour-blind friendly enough in pairs.
+GAP_RED: Final = "#d63939"
 PALETTE: Final = (
     "#206bc4",
     "#237a35",
@@ -27,7 +28,7 @@ PALETTE: Final = (
     "#5f3dc4",
     "#4a7c0b",
     "#1d6f5f",
-    "#c92a2a",
+    "#52606d",
     "#8a6200",
     "#a61e4d",
 )

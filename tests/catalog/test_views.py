@@ -1063,6 +1063,20 @@ def test_user_list_shows_email_and_teams_instead_of_owner_type_lifecycle(auth_cl
     assert "<th>Owner</th>" in everything
 
 
+def test_entity_list_shows_owners_teams_and_owner_facet_values_by_their_titles(auth_client):
+    seed_org()
+    force_metadata("payments", title="Payments & Billing")
+    page = html(auth_client.get(LIST, {"kind": "Component"}))
+    assert 'title="group:default/payments">Payments &amp; Billing</a>' in page
+    assert re.search(r'value="group:default/payments"[^>]*>\s*<span[^>]*>Payments &amp; Billing</span>', page)
+    # A selected owner typed short keeps its title too; one without an entity shows as its ref.
+    selected = html(auth_client.get(LIST, {"owner": ["payments", "group:default/ghosts"]}))
+    assert re.search(r'value="payments" checked>\s*<span[^>]*>Payments &amp; Billing</span>', selected)
+    assert re.search(r'value="group:default/ghosts" checked>\s*<span[^>]*>ghosts</span>', selected)
+    users = html(auth_client.get(LIST, {"kind": "User"}))
+    assert '<a href="/catalog/default/group/payments/">Payments &amp; Billing</a>' in users
+
+
 def test_user_list_query_count_is_bounded(auth_client, django_assert_max_num_queries):
     seed_org()
     ingest([UserDictFactory(name=f"person-{n}", member_of=["payments"]) for n in range(40)], location=new_location())
@@ -1099,6 +1113,7 @@ def test_view_source_link_from_annotations(auth_client, annotations, expected):
     page = html(auth_client.get(entity_page("component", "ledger")))
     links = re.findall(r'<a class="btn btn-outline-secondary" href="([^"]+)"[^>]*>View source</a>', page)
     assert links == ([expected] if expected else [])
+    assert page.count("View source") == len(links)  # once, in the page header
 
 
 def test_location_without_entities_says_what_to_do(admin_client):

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from catalog.oncall.presentation import PALETTE, colour_for, day_start, human_duration
+from catalog.oncall.presentation import GAP_RED, PALETTE, colour_for, day_start, human_duration
 
 
 @pytest.mark.parametrize(
@@ -88,3 +88,15 @@ def test_distinct_colours_gives_everyone_in_a_schedule_their_own_colour():
     many = distinct_colours([f"user:default/p{n}" for n in range(30)])
     assert len(many) == 30
     assert set(many.values()) == set(PALETTE)
+
+
+def test_no_person_is_drawn_in_the_red_of_a_gap():
+    import colorsys
+
+    def hue(colour: str) -> float:
+        red, green, blue = (int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5))
+        return colorsys.rgb_to_hsv(red, green, blue)[0] * 360
+
+    for colour in PALETTE:
+        distance = abs(hue(colour) - hue(GAP_RED)) % 360
+        assert min(distance, 360 - distance) >= 15, colour
