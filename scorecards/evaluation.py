@@ -36,15 +36,14 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 
 from catalog.descriptors.refs import RefError, parse_ref
-from catalog.locations.base import LocationReadError
-from catalog.locations.git import parse_target
 from catalog.models import Entity
 from scorecards.engine.evaluate import MaxAge, evaluate, facts_needed
 from scorecards.engine.filters import FilterError, entity_matches
 from scorecards.engine.model import Fact, ScorecardDef, ScorecardResult, State
 from scorecards.engine.scorecard import ScorecardSpecError, level_name, parse_scorecard
 from scorecards.facts import facts_collect
-from scorecards.facts.git import RepositoryError, head_commit, open_repository, parse_source
+from scorecards.facts.git import RepositoryError, head_commit, parse_source, repository_at
+from scorecards.facts.hosts import HostedRepository
 from scorecards.facts.view import catalog_view
 from scorecards.models import Exemption, Result, Score, Scorecard, Transition
 from scorecards.models import Fact as FactRow
@@ -163,8 +162,9 @@ def scorecard_evaluate_all(*, now: datetime | None = None, progress: Progress | 
 
 def repositories_poll(*, now: datetime | None = None) -> list[str]:
     """Evaluate again the entities whose repository's head moved from the commit their `repo.file:` facts record;
-    returns their refs. One query for the recorded commits, one `git rev-parse` per repository. A repository that
-    cannot be read now is left alone (its facts turn stale in time)."""
+    returns their refs. One query for the recorded commits, one `git rev-parse` per repository (one or two API
+    requests for a repository on GitHub or GitLab). A repository that cannot be read now is left alone (its facts
+    turn stale in time)."""
     recorded: dict[str, dict[str, set[str]]] = {}
     rows = FactRow.objects.filter(key__startswith="repo.file:", error="").values_list("entity_ref", "source")
     for entity_ref, source in rows.iterator(chunk_size=5000):
@@ -172,11 +172,16 @@ def repositories_poll(*, now: datetime | None = None) -> list[str]:
         if parts is not None:
             recorded.setdefault(f"{parts.repo}#{parts.ref}", {}).setdefault(parts.commit, set()).add(entity_ref)
     moved: set[str] = set()
+    down: set[str] = set()  # GitHub or GitLab hosts failing as a whole: their other repositories are not asked
     for key, commits in recorded.items():
-        repo, _, ref = key.partition("#")
         try:
-            head = head_commit(open_repository(parse_target(f"{repo}#{ref}")))
-        except (RepositoryError, LocationReadError) as error:
+            repository = repository_at(key)
+            if isinstance(repository, HostedRepository) and repository.host in down:
+                continue
+            head = head_commit(repository)
+        except RepositoryError as error:
+            if error.host:
+                down.add(error.host)
             log.info("scorecards.repository_unreadable", repository=key, error=str(error))
             continue
         for commit, entity_refs in commits.items():

@@ -1,7 +1,11 @@
-"""Repositories on Paved's own git host, as the repository and template collectors read them: which repository an
-entity lives in, its head commit, files as blobs and tags — git run by `catalog.locations.git.run_git` (argument
-lists, `--end-of-options`, hooks and foreign protocols off, a timeout), repositories confined to the repository roots
-(`catalog.locations.git.local_git_dir`)."""
+"""Repositories as the repository and template collectors read them: which repository an entity lives in, its head
+commit, files and tags.
+
+On Paved's own git host, as git blobs — git run by `catalog.locations.git.run_git` (argument lists,
+`--end-of-options`, hooks and foreign protocols off, a timeout), repositories confined to the repository roots
+(`catalog.locations.git.local_git_dir`). On a GitHub or GitLab host of `PAVED_SCM_INTEGRATIONS`, through the host's
+REST API (`scorecards.facts.hosts`). Both give the same shapes and the same fact sources.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +24,8 @@ from catalog.locations.git import GitTarget, local_git_dir, parse_target, run_gi
 from scaffolder.publishers import PublishError
 from scaffolder.publishers.local import HOST as EMBEDDED_HOST
 from scaffolder.publishers.local import parse_local_repo_url, repository_path
+from scorecards.facts import hosts
+from scorecards.facts.hosts import HostedRepository
 
 SOURCE_LOCATION: Final = "backstage.io/source-location"
 MANAGED_BY_LOCATION: Final = "backstage.io/managed-by-location"
@@ -32,7 +38,12 @@ _SOURCE: Final = re.compile(r"^git:(?P<repo>[^#]+)#(?P<ref>[^@#]+)@(?P<commit>[0
 
 
 class RepositoryError(Exception):
-    """The entity's repository cannot be read; the message says why, for people."""
+    """The entity's repository cannot be read; the message says why, for people. `host` names a GitHub or GitLab
+    host that is failing as a whole (see `hosts.HostError`), "" otherwise."""
+
+    def __init__(self, message: str, *, host: str = "") -> None:
+        super().__init__(message)
+        self.host = host
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +74,10 @@ class SourceParts:
         return f"{self.repo}#{self.ref}"
 
 
+#: A repository the collectors read: on Paved's git host, or on a configured GitHub or GitLab host.
+AnyRepository = Repository | HostedRepository
+
+
 def parse_source(source: str) -> SourceParts | None:
     """The parts of a fact source `git:<repo>#<ref>@<commit>:<path>`, None for any other source."""
     match = _SOURCE.match(source)
@@ -90,20 +105,31 @@ def _embedded_target(value: str, what: str) -> GitTarget:
         raise RepositoryError(f"{what} {value!r}: {error}") from None
 
 
-def _local_target(value: str, what: str) -> GitTarget:
-    """A local repository target from `<path>[#<ref>]`, `file://<path>[#<ref>]` or the embedded host's
-    `local?owner=<owner>&repo=<repo>[#<ref>]`; remote hosts are refused."""
+def _hosted(url: str, ref: str, what: str) -> HostedRepository:
+    try:
+        return hosts.locate(url, ref)
+    except hosts.HostError as error:
+        raise RepositoryError(f"{what} {hosts.redacted(url)!r}: {error}") from None
+
+
+def _local_target(value: str, what: str) -> GitTarget | HostedRepository:
+    """A repository from `<path>[#<ref>]`, `file://<path>[#<ref>]` or the embedded host's
+    `local?owner=<owner>&repo=<repo>[#<ref>]`, or a web URL of a repository on a configured GitHub or GitLab host
+    (`https://<host>/<project>[/tree/<ref>/][#<ref>]`); other remote hosts are refused."""
     text = value.strip()
     lowered = text.lower()
     if lowered.startswith(f"{EMBEDDED_HOST}?"):
         return _embedded_target(text, what)
+    if hosts.is_hosted_url(text):
+        url, _, ref = text.partition("#")
+        return _hosted(url, ref, what)
     if lowered.startswith("file://"):
         text = unquote(urlsplit(text.split("#", 1)[0]).path) + ("#" + text.split("#", 1)[1] if "#" in text else "")
     elif "://" in lowered or lowered.startswith(("git@", "ssh:")):
         host = urlsplit(text).hostname or text.split("@", 1)[-1].split(":", 1)[0]
         raise RepositoryError(
-            f"{what} {value!r}: repository host not supported yet ({host}); only repositories on Paved's own git "
-            "host are read"
+            f"{what} {hosts.redacted(text)!r}: repositories on {host} are read through the host's API: name the "
+            "repository by its https:// URL (url:https://<host>/<project>) on a host of PAVED_SCM_INTEGRATIONS"
         )
     repo, _, ref = text.partition("#")
     repo = repo.rstrip("/") or repo
@@ -113,10 +139,11 @@ def _local_target(value: str, what: str) -> GitTarget:
         raise RepositoryError(f"{what} {value!r}: {error}") from None
 
 
-def repository_target(data: Mapping[str, Any]) -> GitTarget:
+def repository_target(data: Mapping[str, Any]) -> GitTarget | HostedRepository:
     """Where the entity's repository is: `backstage.io/source-location` (`url:` or `git:` with a path or `file://`
-    URL on Paved's git host, optionally `#<ref>`), else the git location it was registered from (what the scaffolder's
-    `catalog:register` does for a new service). Raises RepositoryError saying what is missing or refused."""
+    URL on Paved's git host, or an https URL on a configured GitHub or GitLab host, optionally `#<ref>`), else the git
+    location it was registered from (what the scaffolder's `catalog:register` does for a new service).
+    Raises RepositoryError saying what is missing or refused."""
     annotations = _annotations(data)
     source_location = annotations.get(SOURCE_LOCATION)
     if isinstance(source_location, str) and source_location.strip():
@@ -132,22 +159,45 @@ def repository_target(data: Mapping[str, Any]) -> GitTarget:
             raise RepositoryError(f"{MANAGED_BY_LOCATION} {managed!r}: {error}") from None
     raise RepositoryError(
         f"no repository is known for this entity: set the annotation {SOURCE_LOCATION} "
-        "(url:local?owner=<team>&repo=<name> on Paved's git host)"
+        "(url:local?owner=<team>&repo=<name> on Paved's git host, or url:https://<host>/<project> on a GitHub or "
+        "GitLab host of PAVED_SCM_INTEGRATIONS)"
     )
 
 
-def open_repository(target: GitTarget) -> Repository:
-    """The repository's git directory, confined to the repository roots. Raises RepositoryError."""
-    if target.remote:
-        raise RepositoryError(f"{target.repo}: repository host not supported yet ({urlsplit(target.repo).hostname})")
+def open_repository(target: GitTarget | HostedRepository) -> AnyRepository:
+    """The repository's git directory, confined to the repository roots, or the hosted repository an https target
+    names. Raises RepositoryError."""
+    if isinstance(target, HostedRepository):
+        return target
+    if hosts.is_hosted_url(target.repo):
+        return _hosted(target.repo, target.ref, "repository")
     try:
         return Repository(target.repo, target.ref, local_git_dir(target))
     except LocationReadError as error:
         raise RepositoryError(str(error)) from None
 
 
-def head_commit(repository: Repository) -> str:
+def repository_at(target: str, what: str = "repository") -> AnyRepository:
+    """The repository `<repository>[#<ref>[:<path>]]` names, as fact sources and git locations write it: a local
+    repository (checked as `catalog.locations.git.parse_target` checks it), or one on a configured GitHub or GitLab
+    host read through its API. Raises RepositoryError."""
+    text = target.strip()
+    if hosts.is_hosted_url(text):
+        url, _, rest = text.partition("#")
+        return _hosted(url, rest.partition(":")[0], what)
+    try:
+        return open_repository(parse_target(text))
+    except LocationReadError as error:
+        raise RepositoryError(f"{what} {text!r}: {error}") from None
+
+
+def head_commit(repository: AnyRepository) -> str:
     """The commit the repository's ref points at. Raises RepositoryError."""
+    if isinstance(repository, HostedRepository):
+        try:
+            return hosts.head_commit(repository)
+        except hosts.HostError as error:
+            raise RepositoryError(str(error), host=error.host) from None
     try:
         out = run_git(
             ["rev-parse", "--verify", "--quiet", "--end-of-options", f"{repository.ref}^{{commit}}"],
@@ -172,12 +222,18 @@ def safe_path(path: str) -> str | None:
     return normalised
 
 
-def read_files(repository: Repository, commit: str, paths: list[str]) -> dict[str, dict[str, Any]]:
+def read_files(repository: AnyRepository, commit: str, paths: list[str]) -> dict[str, dict[str, Any]]:
     """`{path: {"exists", "text", "truncated"}}` for paths at `commit` (one `ls-tree`, then one `cat-file` per text
-    file). Symbolic links and submodules exist but have no text; binary files (a NUL byte, or not UTF-8) have none
-    either; files over MAX_BLOB_BYTES are not read (text "", truncated). Raises RepositoryError when git fails."""
+    file; on a hosted repository one or two API requests per file). Symbolic links and submodules exist but have no
+    text; binary files (a NUL byte, or not UTF-8) have none either; files over MAX_BLOB_BYTES are not read (text "",
+    truncated). Raises RepositoryError when git or the host fails."""
     if not paths:
         return {}
+    if isinstance(repository, HostedRepository):
+        try:
+            return hosts.read_files(repository, commit, paths, max_bytes=MAX_BLOB_BYTES, text=_text)
+        except hosts.HostError as error:
+            raise RepositoryError(str(error), host=error.host) from None
     try:
         listing = run_git(
             ["ls-tree", "-l", "-z", "--full-tree", "--end-of-options", commit, "--", *paths],
@@ -227,8 +283,13 @@ def _text(blob: bytes) -> dict[str, Any]:
     return {"exists": True, "text": text, "truncated": False}
 
 
-def tags(repository: Repository) -> list[str]:
-    """The repository's tag names (`git tag --list`), sorted. Raises RepositoryError."""
+def tags(repository: AnyRepository) -> list[str]:
+    """The repository's tag names (`git tag --list`, or the host's tags API), sorted. Raises RepositoryError."""
+    if isinstance(repository, HostedRepository):
+        try:
+            return hosts.tags(repository)
+        except hosts.HostError as error:
+            raise RepositoryError(str(error), host=error.host) from None
     try:
         out = run_git(["tag", "--list"], git_dir=repository.git_dir, timeout=GIT_TIMEOUT_SECONDS)
     except LocationReadError as error:

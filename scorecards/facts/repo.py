@@ -1,5 +1,6 @@
 """Repository facts `repo.file:<path>`: files of the entity's repository at the head of its default branch (or the
-ref its `backstage.io/source-location` names), read as git blobs. Shapes: `scorecards.checks`.
+ref its `backstage.io/source-location` names), read as git blobs on Paved's git host or through the host's API on a
+GitHub or GitLab host of `PAVED_SCM_INTEGRATIONS` (`scorecards.facts.git`). Shapes: `scorecards.checks`.
 
 A file is read again only when the repository's head has moved from the commit its fact records (the source
 `git:<repo>#<ref>@<commit>:<path>`): an unchanged head only refreshes `collected_at`. When the repository cannot be
@@ -17,30 +18,47 @@ from typing import Final
 from catalog.locations.git import GitTarget
 from scorecards.engine.model import Fact
 from scorecards.facts import git
+from scorecards.facts.hosts import HostedRepository
 from scorecards.facts.view import CatalogView
 
 PREFIX: Final = "repo.file:"
 
 
 class _Heads:
-    """Each repository opened and its head read once per batch."""
+    """Each repository opened and its head read once per batch; once a GitHub or GitLab host fails as a whole (no
+    answer in time, no connection, a rate limit, a gateway error), its other repositories are not asked in the batch,
+    so a sweep does not wait out one timeout per repository."""
 
     def __init__(self) -> None:
-        self.heads: dict[str, tuple[git.Repository, str] | git.RepositoryError] = {}
+        self.heads: dict[str, tuple[git.AnyRepository, str] | git.RepositoryError] = {}
         self.files: dict[tuple[str, str, str], dict[str, object]] = {}
+        self.down: dict[str, git.RepositoryError] = {}
 
-    def head(self, target: GitTarget) -> tuple[git.Repository, str]:
+    def head(self, target: GitTarget | HostedRepository) -> tuple[git.AnyRepository, str]:
         key = f"{target.repo}#{target.ref}"
         if key not in self.heads:
             try:
                 repository = git.open_repository(target)
+                self.check_host(repository)
                 self.heads[key] = (repository, git.head_commit(repository))
             except git.RepositoryError as error:
+                self.failed(error)
                 self.heads[key] = error
         found = self.heads[key]
         if isinstance(found, git.RepositoryError):
             raise found
         return found
+
+    def check_host(self, repository: git.AnyRepository) -> None:
+        if isinstance(repository, HostedRepository) and repository.host in self.down:
+            raise git.RepositoryError(
+                f"{repository.repo}: not asked, as {repository.host} failed earlier in this evaluation: "
+                f"{self.down[repository.host]}"
+            )
+
+    def failed(self, error: git.RepositoryError) -> None:
+        if error.host:
+            self.down.setdefault(error.host, error)
 
 
 def _kept_or_error(key: str, stored: Fact | None, source: str, now: datetime, error: str) -> Fact:
@@ -94,18 +112,21 @@ def collect(
             to_read[key] = path
         if not to_read:
             continue
-        missing = [p for p in to_read.values() if (repository.git_dir, commit, p) not in heads.files]
+        missing = [p for p in to_read.values() if (repository.repo, commit, p) not in heads.files]
         try:
+            if missing:
+                heads.check_host(repository)
             for path, value in git.read_files(repository, commit, sorted(set(missing))).items():
-                heads.files[(repository.git_dir, commit, path)] = value
+                heads.files[(repository.repo, commit, path)] = value
         except git.RepositoryError as error:
+            heads.failed(error)
             facts.extend(
                 _kept_or_error(key, previous.get(key), repository.source(commit, path), now, str(error))
                 for key, path in to_read.items()
             )
             continue
         facts.extend(
-            Fact(key, dict(heads.files[(repository.git_dir, commit, path)]), repository.source(commit, path), now)
+            Fact(key, dict(heads.files[(repository.repo, commit, path)]), repository.source(commit, path), now)
             for key, path in to_read.items()
         )
     return out

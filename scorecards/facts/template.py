@@ -1,6 +1,9 @@
 """Template facts `template.versions:<template ref>`: whether a Template of that ref is in the catalog (Templates come
 from trusted locations only: that is what sanctions them) and its versions — the tags of the git repository it is
-registered from (`git tag --list`), or for a Template read from a file its `paved.dev/template-version` annotation.
+registered from (`git tag --list` on Paved's git host; the host's tags API for a repository on a GitHub or GitLab
+host of `PAVED_SCM_INTEGRATIONS`, whether the Template was registered from a `git` location or from a `url` location
+of a file in it), or for a Template read from a file (or from a URL on another host) its `paved.dev/template-version`
+annotation.
 
 When the repository cannot be read now, versions collected before are kept as they are (stale once too old); a
 fact never collected records the error. Each template is read once per batch.
@@ -12,11 +15,9 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Final
 
-from catalog.locations.base import LocationReadError
-from catalog.locations.git import parse_target
 from catalog.models import Entity
 from scorecards.engine.model import Fact
-from scorecards.facts import git
+from scorecards.facts import git, hosts
 
 PREFIX: Final = "template.versions:"
 VERSION_ANNOTATION: Final = "paved.dev/template-version"
@@ -25,17 +26,26 @@ VERSION_ANNOTATION: Final = "paved.dev/template-version"
 def _versions(entity: Entity) -> tuple[Any, str]:
     """(value, source) of one Template entity. Raises RepositoryError."""
     if entity.source.startswith("git:"):
-        try:
-            target = parse_target(entity.source[4:])
-        except LocationReadError as error:
-            raise git.RepositoryError(f"{entity.ref} is registered from {entity.source!r}: {error}") from None
-        repository = git.open_repository(target)
+        repository = git.repository_at(entity.source[4:], f"{entity.ref} is registered from")
         return {"exists": True, "versions": git.tags(repository)}, f"git:{repository.repo}#tags"
+    hosted = _hosted_url(entity.source[4:]) if entity.source.startswith("url:") else None
+    if hosted is not None:
+        return {"exists": True, "versions": git.tags(hosted)}, f"git:{hosted.repo}#tags"
     metadata = entity.data.get("metadata") if isinstance(entity.data, Mapping) else None
     annotations = metadata.get("annotations") if isinstance(metadata, Mapping) else None
     version = annotations.get(VERSION_ANNOTATION) if isinstance(annotations, Mapping) else None
     versions = [str(version)] if isinstance(version, str | int | float) and str(version).strip() else []
     return {"exists": True, "versions": versions}, f"catalog:{entity.source or entity.ref}"
+
+
+def _hosted_url(url: str) -> hosts.HostedRepository | None:
+    """The repository of a Template file's URL on a configured GitHub or GitLab host (with a token), else None."""
+    if not hosts.is_hosted_url(url) or hosts.host_of(url) not in hosts.integrations():
+        return None
+    try:
+        return hosts.locate(url)
+    except hosts.HostError:
+        return None
 
 
 def collect(

@@ -108,10 +108,13 @@ def test_an_unchanged_head_reuses_the_stored_value_and_a_moved_head_reads_again(
     [
         ({}, "no repository is known for this entity"),
         (
-            {"backstage.io/source-location": "url:https://github.com/acme/shop/tree/main/"},
-            "repository host not supported yet (github.com)",
+            {"backstage.io/source-location": "url:https://git.example.org/acme/shop/tree/main/"},
+            "repository host git.example.org is not configured: add it to PAVED_SCM_INTEGRATIONS",
         ),
-        ({"backstage.io/source-location": "url:git@github.com:acme/shop.git"}, "repository host not supported yet"),
+        (
+            {"backstage.io/source-location": "url:git@github.com:acme/shop.git"},
+            "repositories on github.com are read through the host's API: name the repository by its https:// URL",
+        ),
         ({"backstage.io/source-location": "url:/etc"}, "outside the allowed repository roots"),
         ({"backstage.io/source-location": "url:relative/path.git"}, "needs an absolute path"),
         ({"backstage.io/source-location": "dir:/srv/x"}, "must be url:<repository> or git:<repository>"),
