@@ -15,13 +15,14 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
+from itertools import islice
 from typing import Any, Final
 
 from django.conf import settings
-from django.db import connection, models, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 
 from catalog.descriptors import Relation, relations_for
@@ -214,7 +215,7 @@ def apply_location_read(*, location: Location, sources: Sequence[SourceRead]) ->
             to_update.append(row_model)
 
     _create_entities(to_create)
-    Entity.objects.bulk_update(
+    matched = Entity.objects.bulk_update(
         to_update,
         fields=[
             "data",
@@ -240,6 +241,11 @@ def apply_location_read(*, location: Location, sources: Sequence[SourceRead]) ->
         ],
         batch_size=_BATCH,
     )
+    if matched != len(to_update):
+        # An entity read above was deleted since (one no location managed: its delete takes no location lock). Its
+        # relations and search rows must not be written for an id that is gone (no constraint refuses them): a
+        # conflict, so the write runs again on what that delete committed.
+        raise IntegrityError(f"{len(to_update) - matched} of the entities to update were deleted meanwhile")
     result.created, result.updated = len(to_create), len(to_update)
     _rewrite_derived_rows(to_create, to_update, candidates)
 
@@ -284,27 +290,34 @@ def _first_target(relations: Iterable[Relation], ref: str, relation_type: str, p
 def _rewrite_derived_rows(
     created: Sequence[Entity], updated: Sequence[Entity], candidates: dict[str, _Candidate]
 ) -> None:
-    """Relations and search entries of written entities, rebuilt in bulk. A created entity has none to delete
-    (its primary key is new, and they cascade with their entity)."""
+    """Relations and search entries of written entities, rebuilt in bulk. A created entity has none to delete (its
+    primary key is new). The rows are built as they are sent: PostgreSQL indexes one batch while the next is built."""
     if not created and not updated:
         return
     for batch in _chunks([e.pk for e in updated]):
         RelationRow.objects.filter(originating_id__in=batch).delete()
         SearchEntry.objects.filter(entity_id__in=batch).delete()
-    relation_rows: list[tuple[Any, ...]] = []
-    search_rows: list[tuple[Any, ...]] = []
-    for entity in [*created, *updated]:
-        candidate = candidates[entity.ref]
-        pairs = {(r.source.lower(), r.type, r.target.lower()) for r in candidate.relations}
-        relation_rows.extend((entity.pk, s, t, g) for s, t, g in pairs)
-        search_rows.extend((entity.pk, k, v) for k, v in search_entries(entity.data))
-    _insert_rows(RelationRow, ["originating_id", "source_ref", "type", "target_ref"], relation_rows)
-    _insert_rows(SearchEntry, ["entity_id", "key", "value"], search_rows)
+    written = [*created, *updated]
+
+    def relation_rows() -> Iterator[tuple[Any, ...]]:
+        for entity in written:
+            pairs = {(r.source.lower(), r.type, r.target.lower()) for r in candidates[entity.ref].relations}
+            for source, relation_type, target in pairs:
+                yield entity.pk, source, relation_type, target
+
+    def search_rows() -> Iterator[tuple[Any, ...]]:
+        for entity in written:
+            for key, value in search_entries(entity.data):
+                yield entity.pk, key, value
+
+    _insert_rows(RelationRow, ["originating_id", "source_ref", "type", "target_ref"], relation_rows())
+    _insert_rows(SearchEntry, ["entity_id", "key", "value"], search_rows())
 
 
 def _create_entities(entities: Sequence[Entity]) -> None:
-    """Insert new entities and set their primary keys. On PostgreSQL through COPY: bulk_create's parameter arrays
-    cost more than the rest of a large import put together."""
+    """Insert new entities and set their primary keys. On PostgreSQL through COPY, with primary keys taken from the
+    table's sequence first (one query, instead of reading them back by ref): bulk_create's parameter arrays cost more
+    than the rest of a large import put together."""
     if not entities:
         return
     if connection.vendor != "postgresql":
@@ -312,14 +325,20 @@ def _create_entities(entities: Sequence[Entity]) -> None:
         if entities[0].pk is None:  # backends without RETURNING on bulk insert
             _load_ids(entities)
         return
-    fields = [f for f in Entity._meta.concrete_fields if not f.primary_key]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+            [Entity._meta.db_table, Entity._meta.pk.column, len(entities)],
+        )
+        for entity, (pk,) in zip(entities, cursor.fetchall(), strict=True):
+            entity.pk = pk
+    fields = list(Entity._meta.concrete_fields)
     preps = [_copy_prep(f) for f in fields]
-    rows = [
+    rows = (
         tuple(value if prep is None else prep(value) for prep, value in zip(preps, values, strict=True))
         for values in ([getattr(e, f.attname) for f in fields] for e in entities)
-    ]
+    )
     _insert_rows(Entity, [f.column for f in fields], rows)
-    _load_ids(entities)
 
 
 # Field classes whose Python values psycopg's COPY takes as they are (Django's preparation returns them unchanged
@@ -332,6 +351,7 @@ _COPY_AS_IS: Final = (
     models.DateTimeField,
     models.IntegerField,
     models.ForeignKey,
+    models.BigAutoField,
 )
 
 
@@ -360,23 +380,32 @@ def _load_ids(entities: Sequence[Entity]) -> None:
         entity.pk = ids[entity.ref]
 
 
-def _insert_rows(model: type[models.Model], columns: list[str], rows: Sequence[tuple[Any, ...]]) -> None:
+def _insert_rows(model: type[models.Model], columns: list[str], rows: Iterable[tuple[Any, ...]]) -> None:
     """Insert plain tuples without building model instances: derived rows run into the hundreds of thousands
     for a large location, and COPY (PostgreSQL) or executemany is several times faster than bulk_create."""
-    if not rows:
-        return
     table = connection.ops.quote_name(model._meta.db_table)
     names = ", ".join(connection.ops.quote_name(column) for column in columns)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
+            rows = iter(rows)
+            first = next(rows, None)
+            if first is None:
+                return
             # COPY goes through the driver's own cursor: its errors are made Django's (IntegrityError, ...) here.
             with connection.wrap_database_errors, cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+                copy.write_row(first)
                 for row in rows:
                     copy.write_row(row)
             return
         statement = f"INSERT INTO {table} ({names}) VALUES ({', '.join(['%s'] * len(columns))})"  # noqa: S608
-        for batch in _chunks(rows, _BATCH * 5):
+        for batch in _batched(rows, _BATCH * 5):
             cursor.executemany(statement, batch)
+
+
+def _batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch
 
 
 def _chunks(items: Sequence[Any], size: int = 900) -> Iterable[Sequence[Any]]:

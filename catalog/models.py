@@ -3,6 +3,13 @@
 Entities are stored as the JSON Backstage would return (`data`), with the columns that lists, filters and
 joins need pulled out beside it. Relations and search rows are derived from `data` at ingestion and
 rewritten only when an entity's content hash changes.
+
+Relations and search rows point at their entity without a foreign-key constraint in the database: checking one
+for each of the hundreds of thousands of rows a large location writes cost PostgreSQL more than a second at every
+such commit. What the constraint guarded is kept by the code instead: deleting an entity through Django (every
+delete in Paved does: `services.location_delete`, `services.entity_delete`, the orphan policy) deletes its rows
+in the same transaction (`on_delete=CASCADE`), and `catalog.ingest` writes rows only for entities it has just
+inserted or updated under the location's lock, retrying when an entity it updates was deleted meanwhile.
 """
 
 from __future__ import annotations
@@ -131,9 +138,10 @@ class Relation(models.Model):
     """A directed relation `source_ref —type→ target_ref`. Both directions of a spec reference are stored,
     each attributed to the entity whose spec declared it, so they vanish with it. The target may not exist."""
 
-    # No index of its own: the unique constraint below starts with this column and serves its lookups.
+    # No index of its own: the unique constraint below starts with this column and serves its lookups. No foreign-key
+    # constraint in the database either (see the module docstring): Django's CASCADE deletes the rows with their entity.
     originating = models.ForeignKey(
-        Entity, on_delete=models.CASCADE, related_name="originated_relations", db_index=False
+        Entity, on_delete=models.CASCADE, related_name="originated_relations", db_index=False, db_constraint=False
     )
     source_ref = models.CharField(max_length=300)
     type = models.CharField(max_length=100)
@@ -158,8 +166,11 @@ class SearchEntry(models.Model):
     """One flattened `key=value` of an entity, lower-cased, as Backstage's search table: what filters,
     facets and ordering on arbitrary dot paths are computed from, in the database."""
 
-    # No index of its own: the (entity, key, value) index below serves lookups and deletes by entity.
-    entity = models.ForeignKey(Entity, on_delete=models.CASCADE, related_name="search_entries", db_index=False)
+    # No index of its own: the (entity, key, value) index below serves lookups and deletes by entity. No foreign-key
+    # constraint in the database (see the module docstring): Django's CASCADE deletes the rows with their entity.
+    entity = models.ForeignKey(
+        Entity, on_delete=models.CASCADE, related_name="search_entries", db_index=False, db_constraint=False
+    )
     key = models.CharField(max_length=255)
     value = models.CharField(max_length=255, null=True, blank=True)
 
