@@ -9,8 +9,12 @@ with no TTL and no invalidation call to forget in a write path: two web processe
 answer older than the last committed catalog write.
 
 The cache is Django's default cache. Per-process memory is correct (the version is read from the database on every
-lookup); a shared cache (Redis) only raises the hit rate across processes. A transaction that has written to the
-catalog and not yet committed (PostgreSQL) bypasses the cache: its own writes are not in any version yet.
+lookup); a shared cache (Redis, `PAVED_CACHE_URL`) only raises the hit rate across processes. Keys name the database
+as well as the version, so Paved installations (or test stacks) sharing one Redis never read each other's answers,
+and a cache that fails is logged and bypassed: the answer is computed as if nothing were cached.
+
+A transaction that has written to the catalog and not yet committed (PostgreSQL) bypasses the cache: its own writes
+are not in any version yet.
 """
 
 from __future__ import annotations
@@ -19,8 +23,11 @@ import hashlib
 from collections.abc import Callable
 from typing import Final, TypeVar, cast
 
+import structlog
 from django.core.cache import cache
 from django.db import connection
+
+log = structlog.get_logger(__name__)
 
 T = TypeVar("T")
 
@@ -54,9 +61,16 @@ def catalog_version() -> int | None:
     return int(row[0])
 
 
+def database_key() -> str:
+    """A short name of the database the answers come from (host, port and name), part of every key."""
+    settings = connection.settings_dict
+    where = f"{settings.get('HOST') or ''}:{settings.get('PORT') or ''}/{settings.get('NAME') or ''}"
+    return hashlib.sha256(where.encode()).hexdigest()[:12]
+
+
 def _key(version: int, namespace: str, question: str) -> str:
     digest = hashlib.sha256(question.encode()).hexdigest()
-    return f"{_PREFIX}{version}:{namespace}:{digest}"
+    return f"{_PREFIX}{version}:{database_key()}:{namespace}:{digest}"
 
 
 def cached(namespace: str, question: str, compute: Callable[[], T]) -> T:
@@ -69,9 +83,16 @@ def cached(namespace: str, question: str, compute: Callable[[], T]) -> T:
     if version is None:
         return compute()
     key = _key(version, namespace, question)
-    hit = cache.get(key, _MISSING)
+    try:
+        hit = cache.get(key, _MISSING)
+    except Exception as error:  # a shared cache that is down must not take the catalog with it
+        log.warning("catalog_cache_unavailable", operation="get", error=type(error).__name__)
+        return compute()
     if hit is not _MISSING:
         return cast(T, hit)
     answer = compute()
-    cache.set(key, answer, _TIMEOUT_SECONDS)
+    try:
+        cache.set(key, answer, _TIMEOUT_SECONDS)
+    except Exception as error:
+        log.warning("catalog_cache_unavailable", operation="set", error=type(error).__name__)
     return answer

@@ -12,6 +12,7 @@ from typing import Any, Final
 from django.core.cache import cache
 from django.db import transaction
 
+from catalog.cache import database_key
 from portal.celery import app
 
 LOCATION_REFRESH: Final = "catalog.location_refresh"
@@ -41,8 +42,17 @@ def tables_analyze_enqueue() -> None:
     transaction.on_commit(_analyze_once)
 
 
+def analyze_pending_key() -> str:
+    """The mark of a queued analysis, per database (installations may share one Redis)."""
+    return f"{ANALYZE_PENDING_KEY}:{database_key()}"
+
+
 def _analyze_once() -> None:
-    if cache.add(ANALYZE_PENDING_KEY, True, timeout=_ANALYZE_PENDING_TIMEOUT):
+    try:
+        first = cache.add(analyze_pending_key(), True, timeout=_ANALYZE_PENDING_TIMEOUT)
+    except Exception:  # a shared cache that is down: analyse anyway (one more VACUUM ANALYZE at worst)
+        first = True
+    if first:
         app.signature(TABLES_ANALYZE).apply_async(countdown=ANALYZE_DELAY_SECONDS)
 
 

@@ -49,6 +49,9 @@ def refresh_due() -> None:
 def tables_analyze() -> None:
     """After a bulk refresh has committed: fresh planner statistics and visibility maps for the catalog tables.
     Idempotent; the pending mark goes first, so a write committing while this runs queues another analysis."""
-    cache.delete(jobs.ANALYZE_PENDING_KEY)
+    try:
+        cache.delete(jobs.analyze_pending_key())
+    except Exception as error:  # the mark expires by itself; a cache that is down must not stop the analysis
+        log.warning("catalog.tables_analyze.cache_unavailable", error=type(error).__name__)
     tables = services.catalog_tables_analyze()
     log.info("catalog.tables_analyzed", tables=tables)

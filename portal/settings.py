@@ -326,6 +326,30 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
 }
 
+# --- Cache ----------------------------------------------------------------------------------------
+
+# What Paved caches (catalog/cache.py: totalItems, facets and the catalog page's counts per catalog version; the
+# debounce of the statistics refresh after bulk ingests) is correct in each process's memory; PAVED_CACHE_URL
+# (redis://host:6379/1) shares it between every web process and worker, so each answer is computed once per catalog
+# change instead of once per process. If Redis stops answering, Paved computes the answers itself (1 s timeouts).
+PAVED_CACHE_URL = env_str("PAVED_CACHE_URL", "")
+if PAVED_CACHE_URL and not PAVED_CACHE_URL.startswith(("redis://", "rediss://", "unix://")):
+    raise ImproperlyConfigured(
+        f"PAVED_CACHE_URL must be a redis://, rediss:// or unix:// URL, found {PAVED_CACHE_URL!r}"
+    )
+CACHES: dict[str, dict[str, Any]] = {
+    "default": (
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": PAVED_CACHE_URL,
+            "KEY_PREFIX": "paved",
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+        if PAVED_CACHE_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "OPTIONS": {"MAX_ENTRIES": 1000}}
+    )
+}
+
 # --- Celery ---------------------------------------------------------------------------------------
 
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")

@@ -115,6 +115,8 @@ def production_environment(
     )
     if queue is not None:
         env["PAVED_CELERY_QUEUE"] = queue
+    if broker_url.startswith("redis://"):
+        env["PAVED_CACHE_URL"] = broker_url  # the shared cache the README suggests, on the broker's Redis
     return env
 
 

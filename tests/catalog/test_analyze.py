@@ -24,7 +24,7 @@ def root(tmp_path, settings):
 @pytest.fixture
 def analyses(monkeypatch) -> Iterator[list[int]]:
     """Counts the analyses that run (the task is eager in tests); the pending mark starts cleared."""
-    cache.delete(jobs.ANALYZE_PENDING_KEY)
+    cache.delete(jobs.analyze_pending_key())
     calls: list[int] = []
     real = services.catalog_tables_analyze
 
@@ -34,7 +34,7 @@ def analyses(monkeypatch) -> Iterator[list[int]]:
 
     monkeypatch.setattr(services, "catalog_tables_analyze", counted)
     yield calls
-    cache.delete(jobs.ANALYZE_PENDING_KEY)
+    cache.delete(jobs.analyze_pending_key())
 
 
 def test_a_bulk_refresh_analyses_the_catalog_tables_after_it_commits(

@@ -191,3 +191,37 @@ def test_hostile_questions_are_answered_and_only_their_hash_is_a_key():
     hostile = query.parse_filter(["kind=" + "x" * 900 + "'; DROP TABLE catalog_entity; --"])
     assert query.count_matching(hostile) == 0
     assert selectors.entity_facets(facets=["kind"], entity_filter=hostile) == {"kind": []}
+
+
+class _BrokenCache:
+    """A shared cache that stopped answering (Redis down): every call raises."""
+
+    def get(self, *args: Any, **kwargs: Any) -> Any:
+        raise ConnectionError("redis: connection refused")
+
+    set = add = delete = get
+
+
+def test_a_cache_that_is_down_is_bypassed_and_every_answer_is_still_right(monkeypatch):
+    ingest(_components(3))
+    monkeypatch.setattr(catalog_cache, "cache", _BrokenCache())
+    assert query.count_matching(PRODUCTION) == 3
+    assert selectors.entity_facets(facets=["spec.lifecycle"]) == {
+        "spec.lifecycle": [{"value": "production", "count": 3}]
+    }
+    ingest(_components(1, prefix="more"), location=new_location())
+    assert query.count_matching(PRODUCTION) == 4
+
+
+def test_keys_name_the_database_so_installations_sharing_a_redis_never_read_each_others_answers(settings):
+    key = catalog_cache._key(7, "count", "q")
+    settings_dict = connection.settings_dict
+    original = settings_dict["NAME"]
+    try:
+        settings_dict["NAME"] = f"{original}-other"
+        other = catalog_cache._key(7, "count", "q")
+    finally:
+        settings_dict["NAME"] = original
+    assert key != other
+    assert key.startswith("paved:catalog:v7:")
+    assert other.startswith("paved:catalog:v7:")

@@ -20,7 +20,7 @@ import requests
 
 from catalog.models import Location
 from tests.catalog.factories import ComponentDictFactory, write_docs
-from tests.catalog.processes import running_web
+from tests.catalog.processes import process_env, running_web
 from tests.portal.factories import AdminFactory, ApiTokenFactory
 from tests.worker import running_workers, wait_for, worker_logs
 
@@ -94,11 +94,15 @@ def test_two_web_processes_never_serve_an_entity_older_than_its_answered_refresh
     session = requests.Session()
     session.headers["Authorization"] = f"Bearer {TOKEN}"
     seen: list[tuple[int, str, dict[str, str]]] = []
+    # Where the broker is Redis, the two processes share it as their cache too (PAVED_CACHE_URL, as production is
+    # told to): cached counts must then stay right across processes; otherwise each keeps its own memory.
+    broker = settings.CELERY_BROKER_URL
+    shared = {"PAVED_CACHE_URL": broker} if broker.startswith("redis://") else {}
 
     with (
         running_workers(1, queue=queue) as workers,
-        running_web(port=_free_port(), processes=1) as first,
-        running_web(port=_free_port(), processes=1) as second,
+        running_web(port=_free_port(), processes=1, env=process_env(**shared)) as first,
+        running_web(port=_free_port(), processes=1, env=process_env(**shared)) as second,
     ):
         bases = [first, second]
         for base in bases:

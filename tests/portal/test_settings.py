@@ -56,3 +56,34 @@ def test_malformed_boolean_setting_is_reported_by_name(tmp_path):
     result = _settings({"DEBUG": "maybe", "PAVED_VAR_DIR": str(tmp_path)})
     assert result.returncode != 0
     assert "DEBUG must be a boolean" in result.stderr
+
+
+CACHE_PROBE = (
+    "import django, os; os.environ.setdefault('DJANGO_SETTINGS_MODULE','portal.settings'); django.setup(); "
+    "from django.conf import settings as s; c = s.CACHES['default']; print(c['BACKEND'], c.get('LOCATION', '-'))"
+)
+
+
+def _cache_settings(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if k not in OVERRIDDEN | {"PAVED_CACHE_URL"}}
+    return subprocess.run(
+        [sys.executable, "-c", CACHE_PROBE], env={**clean, **env}, capture_output=True, text=True, check=False
+    )
+
+
+def test_the_cache_is_each_process_memory_unless_a_redis_url_is_given(tmp_path):
+    embedded = _cache_settings({"DEBUG": "true", "PAVED_VAR_DIR": str(tmp_path)})
+    assert embedded.returncode == 0, embedded.stderr
+    assert embedded.stdout.split()[0] == "django.core.cache.backends.locmem.LocMemCache"
+    shared = _cache_settings(
+        {"DEBUG": "true", "PAVED_VAR_DIR": str(tmp_path), "PAVED_CACHE_URL": "redis://cache.internal:6379/1"}
+    )
+    assert shared.returncode == 0, shared.stderr
+    assert shared.stdout.split() == ["django.core.cache.backends.redis.RedisCache", "redis://cache.internal:6379/1"]
+
+
+@pytest.mark.parametrize("url", ["memcached://cache:11211", "file:///tmp/cache", "cache.internal:6379"])
+def test_a_cache_url_that_is_not_redis_is_refused_by_name(tmp_path, url):
+    result = _cache_settings({"DEBUG": "true", "PAVED_VAR_DIR": str(tmp_path), "PAVED_CACHE_URL": url})
+    assert result.returncode != 0
+    assert "PAVED_CACHE_URL must be a redis://" in result.stderr
