@@ -3,7 +3,8 @@
 
 Before that, the demo services created from a sanctioned template get their repositories on Paved's git host
 (portal/demo/repositories.yaml says which, and what their teams changed since): each is rendered from its template's
-skeleton by the scaffolder's own `fetch:template` and published by its `publish:git` code to
+skeleton at the version it was created from (`paved.dev/template-version`, a version of the template's history in
+portal/demo/template-history.yaml) by the scaffolder's own `fetch:template` and published by its `publish:git` code to
 `$PAVED_VAR_DIR/repos/<team>/<service>.git`, where the component's `backstage.io/source-location`
 (`url:local?owner=<team>&repo=<service>`) points. A fresh clone needs nothing beside it.
 
@@ -25,7 +26,7 @@ from django.conf import settings
 from catalog.models import Entity
 from scaffolder.actions.base import ActionContext, ActionError, ActionSettings
 from scaffolder.actions.fetch import FetchTemplate
-from scaffolder.demo import DEMO_TEMPLATES
+from scaffolder.demo import DEMO_HISTORY, DEMO_TEMPLATES, DemoTemplateError, template_history, template_snapshot
 from scaffolder.publishers import PublishError
 from scaffolder.publishers.local import parse_local_repo_url, publish_local, repository_path
 from scorecards.evaluation import EvaluationSummary, scorecard_evaluate_all
@@ -128,11 +129,32 @@ def _publish(service: str, changes: Mapping[str, Any], repos_root: Path, templat
     if not template_name or not (template_dir / "template.yaml").is_file():
         raise DemoRepositoryError(f"{service}: {SOURCE_TEMPLATE} names no demo template ({template_name!r})")
     with tempfile.TemporaryDirectory(prefix="paved-demo-repo-") as scratch:
-        workspace = Path(scratch)
-        _render(entity, annotations, template_dir, workspace, repos_root)
+        workspace = Path(scratch) / "workspace"
+        workspace.mkdir()
+        version_dir = _template_at(service, annotations, template_dir, Path(scratch) / "template")
+        _render(entity, annotations, version_dir, workspace, repos_root)
         _apply(service, changes, workspace)
         created = _publish_local(repos_root, repo.owner, repo.repo, workspace, service, key)
     return Published(service, path, created)
+
+
+def _template_at(service: str, annotations: Mapping[str, Any], template_dir: Path, scratch: Path) -> Path:
+    """The template as it was at the version the service was created from (`paved.dev/template-version`, one of
+    the versions of the template's history)."""
+    version = str(annotations.get(TEMPLATE_VERSION) or "").strip()
+    try:
+        history = template_history(template_dir.name, source=template_dir.parent.parent / DEMO_HISTORY.name)
+        tags = [item.tag for item in history]
+        tag = version if version.startswith("v") else f"v{version}"
+        if tag not in tags:
+            raise DemoRepositoryError(
+                f"{service}: {TEMPLATE_VERSION} {version!r} is not a version of {template_dir.name} ({', '.join(tags)})"
+            )
+        if tag == tags[-1]:
+            return template_dir
+        return template_snapshot(template_dir, history, tag, scratch)
+    except DemoTemplateError as error:
+        raise DemoRepositoryError(f"{service}: {error}") from None
 
 
 def _publish_local(repos_root: Path, owner: str, repo: str, workspace: Path, service: str, key: str) -> bool:

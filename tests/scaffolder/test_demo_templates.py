@@ -4,6 +4,8 @@ by demo_setup from tagged repositories on the embedded git host."""
 from __future__ import annotations
 
 import io
+import re
+import shutil
 import subprocess
 import tomllib
 from pathlib import Path
@@ -159,8 +161,112 @@ def test_demo_setup_loads_the_templates_from_tagged_repositories_once():
         tags = subprocess.run(
             ["git", f"--git-dir={repository}", "tag", "--list"], capture_output=True, text=True, check=True
         )
-        assert tags.stdout.split() == ["v1.0.0"]
+        assert tags.stdout.split() == ["v0.8.0", "v0.9.0", "v1.0.0"]
         assert templates.get(name=name).location.target.endswith("template.yaml")
+        # One commit per version on main, oldest first, the latest at main's head: a second load added none.
+        assert git(repository, "rev-list", "--count", "main") == "3"
+        assert git(repository, "rev-parse", "main") == git(repository, "rev-parse", "v1.0.0^{commit}")
+        assert git(repository, "rev-parse", "v1.0.0^") == git(repository, "rev-parse", "v0.9.0^{commit}")
+        assert git(repository, "rev-parse", "v0.9.0^") == git(repository, "rev-parse", "v0.8.0^{commit}")
+        subjects = git(repository, "log", "--format=%s", "main").splitlines()
+        assert [subject.split(":")[0] for subject in subjects] == [f"{name} v1.0.0", f"{name} v0.9.0", f"{name} v0.8.0"]
+        # The latest version is the template folder as it is.
+        for relative in ("template.yaml", "skeleton/.github/workflows/ci.yml", "skeleton/Dockerfile"):
+            assert git(repository, "show", f"v1.0.0:{relative}") == (TEMPLATES / name / relative).read_text().strip()
+
+
+def git(repository: Path, *args: str) -> str:
+    done = subprocess.run(["git", f"--git-dir={repository}", *args], capture_output=True, text=True, check=True)
+    return done.stdout.strip()
+
+
+@pytest.mark.parametrize(
+    ("name", "version", "missing", "present"),
+    [
+        ("python-service", "v0.8.0", ["docker build", "ruff check", "HEALTHCHECK", "USER service"], ["pytest"]),
+        ("python-service", "v0.9.0", ["ruff check", "HEALTHCHECK"], ["docker build", "USER service"]),
+        ("go-service", "v0.8.0", ["docker build", "go vet", ":nonroot"], ["go test"]),
+        ("go-service", "v0.9.0", ["go vet", ":nonroot"], ["docker build"]),
+        ("go-service", "v1.0.0", [], ["docker build", "go vet", ":nonroot"]),
+    ],
+)
+def test_an_older_template_version_is_the_folder_with_the_later_changes_taken_back(
+    tmp_path, name, version, missing, present
+):
+    history = demo.template_history(name)
+
+    snapshot = demo.template_snapshot(TEMPLATES / name, history, version, tmp_path / "snapshot")
+
+    text = "".join((snapshot / "skeleton" / f).read_text() for f in (".github/workflows/ci.yml", "Dockerfile"))
+    assert [needle for needle in missing if needle in text] == []
+    assert [needle for needle in present if needle not in text] == []
+    # The files the scorecards look for are there at every version.
+    for relative in COMMON_FILES:
+        assert (snapshot / "skeleton" / relative).is_file()
+    # The folder itself is untouched: it stays the latest version.
+    assert "docker build" in (TEMPLATES / name / "skeleton" / ".github/workflows/ci.yml").read_text()
+
+
+def history_file(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "template-history.yaml"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("python-service: v1.0.0\n", "expected a list of versions, oldest first"),
+        ("python-service: [{message: x}]\n", "a version needs `version`"),
+        ("python-service: [{version: latest}]\n", "'latest' is not a version tag"),
+        ("python-service: [{version: v1.0.0}, {version: v1.0.0}]\n", "v1.0.0 is listed twice"),
+        ("python-service: [{version: v0.9.0}]\n", "the last version must be v1.0.0"),
+        ("python-service: [{version: v1.0.0, replace: [{path: x}]}]\n", "a replacement needs path, old and new text"),
+    ],
+)
+def test_a_malformed_history_is_refused_saying_where(tmp_path, text, message):
+    with pytest.raises(demo.DemoTemplateError, match=re.escape(message)):
+        demo.template_history("python-service", source=history_file(tmp_path, text))
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ("{path: ../outside.txt, old: a, new: b}", "'../outside.txt' is not a file of the template"),
+        ("{path: /etc/hostname, old: a, new: b}", "'/etc/hostname' is not a file of the template"),
+        ("{path: skeleton, old: a, new: b}", "'skeleton' is not a file of the template"),
+        ("{path: skeleton/Dockerfile, old: a, new: text that is not there}", "exactly once, found 0"),
+    ],
+)
+def test_a_change_that_cannot_be_taken_back_is_refused_and_nothing_outside_is_written(tmp_path, change, message):
+    text = f"python-service:\n- {{version: v0.9.0}}\n- {{version: v1.0.0, replace: [{change}]}}\n"
+    history = demo.template_history("python-service", source=history_file(tmp_path, text))
+    (tmp_path / "outside.txt").write_text("b")
+
+    with pytest.raises(demo.DemoTemplateError, match=re.escape(message)):
+        demo.template_snapshot(TEMPLATES / "python-service", history, "v0.9.0", tmp_path / "snapshot")
+    assert (tmp_path / "outside.txt").read_text() == "b"
+    with pytest.raises(demo.DemoTemplateError, match=r"no version v0\.1\.0"):
+        demo.template_snapshot(TEMPLATES / "python-service", history, "v0.1.0", tmp_path / "other")
+
+
+@pytest.mark.django_db
+def test_a_template_repository_published_before_its_history_is_left_as_it_is(tmp_path, settings):
+    settings.VAR_DIR = tmp_path / "var"
+    source = tmp_path / "templates"
+    shutil.copytree(TEMPLATES / "go-service", source / "go-service")
+    # As an earlier demo_setup left it: one commit, tagged v1.0.0.
+    demo.templates_load(stdout=io.StringIO(), source=source, history=tmp_path / "none.yaml")
+    repository = tmp_path / "var" / "repos" / "templates" / "go-service.git"
+    head = git(repository, "rev-parse", "main")
+    out = io.StringIO()
+
+    demo.templates_load(stdout=out, source=source, history=demo.DEMO_HISTORY)
+
+    assert git(repository, "tag", "--list").split() == ["v1.0.0"]
+    assert git(repository, "rev-parse", "main") == head
+    assert f"note: {repository} was published before the template's history" in out.getvalue()
+    assert Entity.objects.filter(kind="Template", name="go-service").exists()
 
 
 @pytest.mark.django_db

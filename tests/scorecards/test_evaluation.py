@@ -330,6 +330,13 @@ def test_the_demo_scorecards_give_a_spread_of_levels_over_the_demo_services(var_
     assert readme["payments-service"] == "error"
     behind = results.get(entity_ref="component:default/accounts-service", check_id="template-current")
     assert (behind.state, behind.evidence["value"]["behind"]) == ("fail", 1)
+    # The demo templates are tagged v0.8.0, v0.9.0 and v1.0.0: a service created from 0.8.0 is two versions behind.
+    oldest = results.get(entity_ref="component:default/recommendations", check_id="template-current")
+    assert (oldest.state, oldest.evidence["value"]["behind"], oldest.evidence["value"]["latest"]) == (
+        "fail",
+        2,
+        "1.0.0",
+    )
     text = out.getvalue()
     assert "Demo repositories: 12 services' repositories on Paved's git host (12 created now)." in text
     assert "Scorecard On-call readiness: 38 services (7 no level, 5 Bronze, 23 Silver, 3 Gold)." in text
