@@ -361,7 +361,9 @@ def entity_list_page(*, params: QueryDict, page_number: str | int | None, page_s
     Each facet is counted with its own selection left out (so its other values show what widening would give).
     """
     filterset = EntityFilterSet(params, queryset=Entity.objects.all())
-    queryset: QuerySet[Entity] = filterset.qs.annotate(email=KT("data__spec__profile__email"))
+    queryset: QuerySet[Entity] = filterset.qs.annotate(
+        email=KT("data__spec__profile__email"), display_name=KT("data__spec__profile__displayName")
+    )
     paginator = Paginator(
         queryset.only(
             "id",

@@ -219,11 +219,23 @@ def test_catalog_table_fits_a_laptop_and_users_show_email_and_teams(page, reader
     page.goto("/catalog/")
     assert page.evaluate(FITS)
     screenshot("catalog-list-1440")
+    # Teams read as their titles: in the Owner column, the Owner facet and a person's Teams.
+    page.goto("/catalog/?kind=Component&owner=group:default/catalog-search")
+    owners = page.locator("#entity-table tbody tr td:nth-child(3) a").all_text_contents()
+    assert owners
+    assert {owner.strip() for owner in owners} == {"Catalog & Search"}
+    facet = page.locator('[data-facet="owner"] input[value="group:default/catalog-search"] + span')
+    assert facet.text_content() == "Catalog & Search"
     page.goto("/catalog/?kind=User")
     headers = page.locator("#entity-table thead th").all_text_contents()
     assert headers == ["Name", "Email", "Teams", "Tags"]
     assert page.locator('#entity-table td[data-column="email"] a[href^="mailto:"]').count() >= 1
     assert page.locator('#entity-table td[data-column="teams"] a').count() >= 1
+    teams = set(page.locator('#entity-table td[data-column="teams"] a').all_text_contents())
+    assert "Catalog & Search" in teams or "Payments" in teams, teams
+    assert not any(team.startswith("group:") or team == team.lower() for team in teams), teams
+    # People by their display names.
+    assert "Aisha Khan" in page.locator("#entity-table tbody tr td:first-child a").all_text_contents()
     assert page.evaluate(FITS)
     screenshot("catalog-list-users")
 
