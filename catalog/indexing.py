@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any, Final
 
 MAX_KEY_LENGTH: Final = 200
@@ -31,15 +31,24 @@ def _scalar(value: Any) -> str | None:
     return str(value).lower()
 
 
-def _walk(prefix: str, value: Any) -> Iterator[tuple[str, Any]]:
-    if isinstance(value, Mapping):
+def _flatten(prefix: str, value: Any, rows: dict[tuple[str, str | None], None]) -> None:
+    """Add the `(key, value)` rows of `value` under `prefix`, depth first, in document order. Ingest runs this for
+    every entity it writes: plain dicts, lists and strings are tested first (an ABC check costs several times more)."""
+    if isinstance(value, dict) or (not isinstance(value, (str, list)) and isinstance(value, Mapping)):
         for key, child in value.items():
-            yield from _walk(f"{prefix}.{key}" if prefix else str(key), child)
-    elif isinstance(value, list):
+            _flatten(f"{prefix}.{key}" if prefix else str(key), child, rows)
+        return
+    if isinstance(value, list):
         for item in value:
-            yield from _walk(prefix, item)
-    else:
-        yield prefix, value
+            _flatten(prefix, item, rows)
+        return
+    key = prefix.lower()
+    if len(key) > MAX_KEY_LENGTH:
+        return
+    text = value.lower() if isinstance(value, str) else _scalar(value)
+    if text is not None and len(text) > MAX_VALUE_LENGTH:
+        text = None
+    rows[(key, text)] = None
 
 
 def search_entries(entity: Mapping[str, Any]) -> list[tuple[str, str | None]]:
@@ -53,14 +62,7 @@ def search_entries(entity: Mapping[str, Any]) -> list[tuple[str, str | None]]:
     for root_key, root_value in entity.items():
         if root_key in _SKIPPED_ROOT_KEYS:
             continue
-        for key, value in _walk(str(root_key), root_value):
-            key = key.lower()
-            if len(key) > MAX_KEY_LENGTH:
-                continue
-            text = _scalar(value)
-            if text is not None and len(text) > MAX_VALUE_LENGTH:
-                text = None
-            rows[(key, text)] = None
+        _flatten(str(root_key), root_value, rows)
     return list(rows)
 
 
