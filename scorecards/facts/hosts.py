@@ -127,13 +127,13 @@ def locate(url: str, ref: str = "") -> HostedRepository:
         parts = urlsplit(text)
         parts.port  # noqa: B018 - a malformed port raises here
     except ValueError:
-        raise HostError(f"{text!r} is not a valid URL") from None
+        raise HostError("the URL is not valid") from None
     if parts.scheme.lower() not in ("https", "http") or not parts.hostname:
-        raise HostError(f"{text!r} is not an https:// URL of a repository")
+        raise HostError("a repository URL must start with https://")
     if parts.username is not None or parts.password is not None or "@" in parts.netloc:
-        raise HostError(f"{redacted(text)!r}: credentials in repository URLs are not allowed")
+        raise HostError("credentials in repository URLs are not allowed")
     if parts.query:
-        raise HostError(f"{text!r}: a repository URL has no query string")
+        raise HostError("a repository URL has no query string")
     host = parts.netloc.lower()
     integration = integrations().get(host)
     if integration is None:
@@ -148,61 +148,62 @@ def locate(url: str, ref: str = "") -> HostedRepository:
             f"{error.message}: Paved reads repositories on {host} through its API with that token"
         ) from None
     if "%" in parts.path or "\\" in parts.path or any(ch.isspace() or ord(ch) < 32 for ch in parts.path):
-        raise HostError(f"{text!r}: the repository path must not contain encoded, control or space characters")
+        raise HostError("the repository path must not contain encoded, control or space characters")
     segments = parts.path.split("/")
     if segments and segments[0] == "":
         segments = segments[1:]
     while segments and segments[-1] == "":
         segments.pop()
     if any(segment in ("", ".", "..") for segment in segments):
-        raise HostError(f"{text!r}: the repository path must not contain empty, '.' or '..' segments")
+        raise HostError("the repository path must not contain empty, '.' or '..' segments")
     if integration.kind == "github":
-        project, path_ref = _github_project(text, segments)
+        project, path_ref = _github_project(segments)
     elif integration.kind == "gitlab":
-        project, path_ref = _gitlab_project(text, segments)
+        project, path_ref = _gitlab_project(segments)
     else:
         raise HostError(f"repository host {host} is a {integration.kind or 'unknown'} host, not GitHub or GitLab")
     chosen = ref.strip() or path_ref or "HEAD"
-    check_ref(chosen, text)
+    check_ref(chosen)
     return HostedRepository(integration.kind, host, project, chosen, integration)
 
 
-def _github_project(url: str, segments: list[str]) -> tuple[str, str]:
+def _github_project(segments: list[str]) -> tuple[str, str]:
     if len(segments) < 2:
-        raise HostError(f"{url!r} names no repository: expected https://<host>/<owner>/<repo>")
+        raise HostError("the URL names no repository: expected https://<host>/<owner>/<repo>")
     owner, repo = segments[0], segments[1].removesuffix(".git")
     rest = segments[2:]
     try:
         github_publisher.check_names(owner, repo)
     except PublishError as error:
-        raise HostError(f"{url!r}: {error.message}") from None
+        raise HostError(error.message) from None
     if rest and (rest[0] not in ("tree", "blob") or len(rest) < 2):
-        raise HostError(f"{url!r}: expected …/{owner}/{repo}/tree/<ref>/ or …/blob/<ref>/<path> after the repository")
+        raise HostError(f"expected …/{owner}/{repo}/tree/<ref>/ or …/blob/<ref>/<path> after the repository")
     return f"{owner}/{repo}", rest[1] if rest else ""
 
 
-def _gitlab_project(url: str, segments: list[str]) -> tuple[str, str]:
+def _gitlab_project(segments: list[str]) -> tuple[str, str]:
     rest: list[str] = []
     if "-" in segments:
         at = segments.index("-")
         segments, rest = segments[:at], segments[at + 1 :]
     if len(segments) < 2:
-        raise HostError(f"{url!r} names no project: expected https://<host>/<group>/<project>")
+        raise HostError("the URL names no project: expected https://<host>/<group>/<project>")
     owner, repo = "/".join(segments[:-1]), segments[-1].removesuffix(".git")
     try:
         gitlab_publisher.check_names(owner, repo)
     except PublishError as error:
-        raise HostError(f"{url!r}: {error.message}") from None
+        raise HostError(error.message) from None
     if rest and (rest[0] not in ("tree", "blob") or len(rest) < 2):
-        raise HostError(f"{url!r}: expected …/{owner}/{repo}/-/tree/<ref> or …/-/blob/<ref>/<path> after the project")
+        raise HostError(f"expected …/{owner}/{repo}/-/tree/<ref> or …/-/blob/<ref>/<path> after the project")
     return f"{owner}/{repo}", rest[1] if rest else ""
 
 
-def check_ref(ref: str, where: str) -> str:
+def check_ref(ref: str) -> str:
+    """`ref` when it is a branch or tag name git accepts (the rules of `catalog.locations.git` targets), or `HEAD`."""
     if ref != "HEAD" and (
         not _REF.match(ref) or ".." in ref or "//" in ref or ref.endswith((".lock", "/", ".")) or "@{" in ref
     ):
-        raise HostError(f"{where!r}: {ref!r} is not a valid git ref")
+        raise HostError(f"{ref!r} is not a valid git ref")
     return ref
 
 
@@ -264,7 +265,7 @@ def _retry_hint(response: requests.Response) -> str:
     retry_after = response.headers.get("Retry-After", "")
     if retry_after.isdigit():
         return f"; try again in {int(retry_after)} s"
-    reset = response.headers.get("X-RateLimit-Reset", "")
+    reset = response.headers.get("X-RateLimit-Reset") or response.headers.get("RateLimit-Reset") or ""
     if reset.isdigit():
         when = datetime.fromtimestamp(int(reset), tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
         return f"; the limit resets at {when}"
@@ -303,12 +304,15 @@ def head_commit(repository: HostedRepository) -> str:
         if ref == "HEAD":
             response = _get(client, repository, base)
             ref = _string(client, _object(client, response, f"GET {base}"), "default_branch", f"GET {base}")
-            check_ref(ref, repository.repo)
+            try:
+                check_ref(ref)
+            except HostError as error:
+                raise HostError(f"{repository.repo}: the default branch {error}") from None
         if repository.kind == "github":
             path = f"{base}/commits/{quote(ref, safe='/')}"
             with _client(repository, GITHUB_SHA_HEADERS) as sha_client:
                 response = _get(sha_client, repository, path, allow=(404, 422))
-                commit = response.text.strip() if response.status_code == 200 else ""
+                commit = _github_sha(response) if response.status_code == 200 else ""
         else:
             path = f"{base}/repository/commits/{quote(ref, safe='')}"
             response = _get(client, repository, path, allow=(404,))
@@ -321,6 +325,20 @@ def head_commit(repository: HostedRepository) -> str:
     if not _SHA.fullmatch(commit):
         raise HostError(f"{repository.key}: GET {path} answered without a commit hash")
     return commit
+
+
+def _github_sha(response: requests.Response) -> str:
+    """The bare sha GitHub answers to `Accept: application/vnd.github.sha`, or the `sha` of a commit object from a
+    server that ignores that media type."""
+    text = response.text.strip()
+    if _SHA.fullmatch(text):
+        return text
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    found = body.get("sha") if isinstance(body, dict) else None
+    return found if isinstance(found, str) else ""
 
 
 def read_files(

@@ -117,8 +117,8 @@ def test_a_web_url_names_the_repository_and_ref_read_through_the_api(url, ref, e
         ("https://github.com/acme/shop/tree/a..b", "is not a valid git ref"),
         ("https://gitlab.example.com/platform/-/tree/main", "names no project"),
         ("https://gitlab.example.com/.hidden/shop", "is not a GitLab namespace path"),
-        ("ftp://github.com/acme/shop", "is not an https:// URL"),
-        ("https://github.com:99999/acme/shop", "is not a valid URL"),
+        ("ftp://github.com/acme/shop", "a repository URL must start with https://"),
+        ("https://github.com:99999/acme/shop", "the URL is not valid"),
     ],
 )
 def test_hostile_or_unknown_repository_urls_are_refused_saying_why(url, message):
@@ -303,6 +303,7 @@ def test_an_unchanged_head_asks_for_no_file_and_a_moved_head_reads_again(api):
         ({"status": 403, "json": {"message": "Resource not accessible by integration"}}, "may not do this"),
         ({"status": 404, "json": {"message": "No commit found for SHA: main"}}, "the ref does not name a commit"),
         ({"status": 200, "body": "not a sha"}, "answered without a commit hash"),
+        ({"status": 200, "json": {"sha": "short"}}, "answered without a commit hash"),
         (
             {"status": 302, "headers": {"Location": "http://169.254.169.254/latest/meta-data/"}},
             "a redirect to http://169.254.169.254/latest/meta-data/ that is not followed",
@@ -438,3 +439,33 @@ def test_a_host_that_stops_answering_is_not_asked_again_in_the_batch_while_other
     assert found["component:default/ledger"][0].value["text"] == "x"
     assert [call.request.url.split("?")[0] for call in api.calls].count(f"{GH}/commits/main") == 1
     assert not any("acme/other" in call.request.url for call in api.calls)
+
+
+def test_a_server_that_answers_the_commit_as_an_object_still_gives_its_sha(api):
+    api.get(f"{GH}/commits/main", json={"sha": HEAD, "commit": {"message": "change"}})
+    github_file(api, "README.md", "x")
+
+    facts = collect(GITHUB_SHOP, "README.md")
+
+    assert facts["repo.file:README.md"].value["text"] == "x"
+
+
+def test_a_gitlab_rate_limit_says_when_it_resets(api):
+    api.get(f"{GL}/repository/commits/main", status=429, headers={"RateLimit-Reset": "1767225600"})
+
+    facts = collect(GITLAB_SHOP, "README.md")
+
+    assert facts["repo.file:README.md"].error == (
+        "https://gitlab.example.com/platform/payments/shop: GitLab (gitlab.example.com) is rate limiting the "
+        "configured token (GET /projects/platform%2Fpayments%2Fshop/repository/commits/main answered 429); the limit "
+        "resets at 2026-01-01 00:00:00 UTC"
+    )
+
+
+def test_a_malformed_location_says_which_annotation_and_url_once(api):
+    facts = collect("url:https://github.com/acme", "README.md")
+
+    assert facts["repo.file:README.md"].error == (
+        "backstage.io/source-location 'https://github.com/acme': the URL names no repository: expected "
+        "https://<host>/<owner>/<repo>"
+    )
