@@ -142,7 +142,8 @@ def _local_target(value: str, what: str) -> GitTarget | HostedRepository:
 def repository_target(data: Mapping[str, Any]) -> GitTarget | HostedRepository:
     """Where the entity's repository is: `backstage.io/source-location` (`url:` or `git:` with a path or `file://`
     URL on Paved's git host, or an https URL on a configured GitHub or GitLab host, optionally `#<ref>`), else the git
-    location it was registered from (what the scaffolder's `catalog:register` does for a new service).
+    location it was registered from (what the scaffolder's `catalog:register` does for a new service), or the `url`
+    location of a file in a repository on a configured GitHub or GitLab host.
     Raises RepositoryError saying what is missing or refused."""
     annotations = _annotations(data)
     source_location = annotations.get(SOURCE_LOCATION)
@@ -153,10 +154,22 @@ def repository_target(data: Mapping[str, Any]) -> GitTarget | HostedRepository:
         return _local_target(target, SOURCE_LOCATION)
     managed = annotations.get(MANAGED_BY_LOCATION)
     if isinstance(managed, str) and managed.startswith("git:"):
+        target = managed[4:].strip()
+        if hosts.is_hosted_url(target):
+            url, _, rest = target.partition("#")
+            return _hosted(url, rest.partition(":")[0], MANAGED_BY_LOCATION)
         try:
-            return parse_target(managed[4:])
+            return parse_target(target)
         except LocationReadError as error:
             raise RepositoryError(f"{MANAGED_BY_LOCATION} {managed!r}: {error}") from None
+    if (
+        isinstance(managed, str)
+        and managed.startswith("url:")
+        and hosts.is_hosted_url(managed[4:])
+        and hosts.host_of(managed[4:]) in hosts.integrations()
+    ):
+        # A descriptor read from a file of a GitHub or GitLab repository: that repository, at the ref of the URL.
+        return _hosted(managed[4:], "", MANAGED_BY_LOCATION)
     raise RepositoryError(
         f"no repository is known for this entity: set the annotation {SOURCE_LOCATION} "
         "(url:local?owner=<team>&repo=<name> on Paved's git host, or url:https://<host>/<project> on a GitHub or "

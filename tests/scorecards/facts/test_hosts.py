@@ -469,3 +469,42 @@ def test_a_malformed_location_says_which_annotation_and_url_once(api):
         "backstage.io/source-location 'https://github.com/acme': the URL names no repository: expected "
         "https://<host>/<owner>/<repo>"
     )
+
+
+def collect_with(annotations: dict[str, str], *paths: str):
+    data = {"kind": "Component", "metadata": {"name": "shop", "annotations": annotations}}
+    view = CatalogView(entities={REF: EntityRow(REF, "Component", "default", "group:default/payments", data)})
+    facts = repo.collect(view, {REF: {f"repo.file:{path}" for path in paths}}, NOW, {})[REF]
+    return {fact.key: fact for fact in facts}
+
+
+@pytest.mark.parametrize(
+    ("managed", "branch"),
+    [
+        ("git:https://github.com/acme/shop.git#main:catalog-info.yaml", "main"),
+        ("url:https://github.com/acme/shop/blob/release/catalog-info.yaml", "release"),
+    ],
+)
+def test_without_a_source_location_the_repository_the_entity_was_registered_from_is_read(api, managed, branch):
+    github_head(api, branch=branch)
+    github_file(api, "README.md", "x")
+
+    facts = collect_with({"backstage.io/managed-by-location": managed}, "README.md")
+
+    assert facts["repo.file:README.md"].value["text"] == "x"
+    assert facts["repo.file:README.md"].source.startswith(f"git:https://github.com/acme/shop#{branch}@")
+
+
+@pytest.mark.parametrize(
+    ("managed", "message"),
+    [
+        ("url:https://files.example.org/acme/catalog-info.yaml", "no repository is known for this entity"),
+        ("git:https://git.example.org/acme/shop.git#main:catalog-info.yaml", "git.example.org is not configured"),
+        ("git:https://github.com/acme/shop.git#--upload-pack=x:catalog-info.yaml", "is not a valid git ref"),
+    ],
+)
+def test_a_registration_that_names_no_readable_repository_is_an_error(api, managed, message):
+    facts = collect_with({"backstage.io/managed-by-location": managed}, "README.md")
+
+    assert message in facts["repo.file:README.md"].error
+    assert len(api.calls) == 0
