@@ -38,7 +38,7 @@ from django.conf import settings
 from scaffolder.publishers import PublishError, ScmIntegration
 from scaffolder.publishers import github as github_publisher
 from scaffolder.publishers import gitlab as gitlab_publisher
-from scaffolder.publishers._rest import RestClient, integration_check
+from scaffolder.publishers._rest import RestClient, host_message, integration_check
 
 SYSTEMS: Final = {"github": "GitHub", "gitlab": "GitLab"}
 GITHUB_HEADERS: Final = github_publisher.HEADERS
@@ -320,8 +320,14 @@ def head_commit(repository: HostedRepository) -> str:
             if response.status_code == 200:
                 found = _object(client, response, f"GET {path}").get("id")
                 commit = found if isinstance(found, str) else ""
-    if response.status_code in (404, 422):
-        raise HostError(f"{repository.key}: the ref does not name a commit ({response.status_code} to GET {path})")
+    if response.status_code == 422:
+        raise HostError(f"{repository.key}: the ref does not name a commit (422 to GET {path})")
+    if response.status_code == 404:
+        said = host_message(response)
+        raise HostError(
+            f"{repository.key}: no such repository or ref, or the configured token cannot see the repository (404 to "
+            f"GET {path}{': ' + said if said else ''})"
+        )
     if not _SHA.fullmatch(commit):
         raise HostError(f"{repository.key}: GET {path} answered without a commit hash")
     return commit

@@ -301,7 +301,12 @@ def test_an_unchanged_head_asks_for_no_file_and_a_moved_head_reads_again(api):
         ),
         ({"status": 429, "headers": {"Retry-After": "60"}}, "is rate limiting the configured token"),
         ({"status": 403, "json": {"message": "Resource not accessible by integration"}}, "may not do this"),
-        ({"status": 404, "json": {"message": "No commit found for SHA: main"}}, "the ref does not name a commit"),
+        ({"status": 422, "json": {"message": "No commit found for SHA: main"}}, "the ref does not name a commit"),
+        (
+            {"status": 404, "json": {"message": "Not Found"}},
+            "no such repository or ref, or the configured token cannot see the repository (404 to GET "
+            "/repos/acme/shop/commits/main: Not Found)",
+        ),
         ({"status": 200, "body": "not a sha"}, "answered without a commit hash"),
         ({"status": 200, "json": {"sha": "short"}}, "answered without a commit hash"),
         (
