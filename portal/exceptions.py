@@ -6,6 +6,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import OperationalError, connection
 from django.http import HttpRequest
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -23,7 +24,17 @@ ERROR_NAMES: dict[int, str] = {
     415: "UnsupportedMediaTypeError",
     429: "TooManyRequests",
     500: "InternalServerError",
+    503: "ServiceUnavailableError",
 }
+
+# How long a client should wait before trying again when the embedded database was busy.
+BUSY_RETRY_SECONDS = 5
+
+
+def database_busy(exc: BaseException) -> bool:
+    """The embedded SQLite database stayed locked by another process's write (a large catalog refresh) for longer
+    than a write waits (`timeout` in settings): the request did nothing and may simply be sent again."""
+    return isinstance(exc, OperationalError) and connection.vendor == "sqlite" and "database is locked" in str(exc)
 
 
 class ApplicationError(Exception):
@@ -70,6 +81,18 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         return _error(400, "InputError", "; ".join(exc.messages), request, {"details": details})
     if isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied(str(exc) or None)
+    if database_busy(exc):
+        busy = _error(
+            503,
+            ERROR_NAMES[503],
+            "The embedded database is busy with another write (such as a large catalog refresh); nothing was "
+            f"changed. Try again in {BUSY_RETRY_SECONDS} seconds. PostgreSQL, the production database, does not "
+            "make writes wait like this.",
+            request,
+            None,
+        )
+        busy["Retry-After"] = str(BUSY_RETRY_SECONDS)
+        return busy
     if isinstance(exc, SuspiciousOperation):
         # Django refuses oversized or malformed bodies while DRF parses them; those are the client's mistake.
         code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE if isinstance(exc, RequestDataTooBig) else 400

@@ -15,6 +15,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -380,15 +381,27 @@ class Churner(threading.Thread):
 
     def round(self, session: requests.Session) -> None:
         body = {"type": "file", "target": str(self.target)}
-        created = session.post(f"{self.base}/api/catalog/locations", json=body, timeout=60)
+        created = _retried(lambda: session.post(f"{self.base}/api/catalog/locations", json=body, timeout=60))
         if created.status_code != 201:
             self.failures.append(f"POST /locations: {created.status_code} {created.text[:300]}")
             return
         time.sleep(self.rng.uniform(0, 1.5))  # before, during or after the worker's refresh of it
         location_id = created.json()["location"]["id"]
-        deleted = session.delete(f"{self.base}/api/catalog/locations/{location_id}", timeout=60)
+        deleted = _retried(lambda: session.delete(f"{self.base}/api/catalog/locations/{location_id}", timeout=60))
         if deleted.status_code != 204:
             self.failures.append(f"DELETE /locations/{location_id}: {deleted.status_code} {deleted.text[:300]}")
+
+
+def _retried(send: Callable[[], requests.Response], attempts: int = 5) -> requests.Response:
+    """`send()`, sent again while it answers 503 with Retry-After, as a client does: on SQLite a write can wait out
+    its timeout behind a worker's long refresh, and then answers 503 having changed nothing."""
+    answer = send()
+    for _ in range(attempts):
+        if answer.status_code != 503 or "Retry-After" not in answer.headers:
+            break
+        time.sleep(float(answer.headers["Retry-After"]))
+        answer = send()
+    return answer
 
 
 def _expected_relation_rows(targets: list[Path]) -> int:

@@ -148,3 +148,21 @@ def test_a_nul_character_in_the_query_is_400_and_in_the_path_404(token_client):
     assert_error_body(
         path, 404, "NotFoundError", method="GET", url="/api/catalog/entities/by-name/component/default/a%00b"
     )
+
+
+def test_a_write_that_waited_out_the_embedded_databases_lock_answers_503_with_retry_after(monkeypatch):
+    from django.db import OperationalError, connection
+    from rest_framework.test import APIRequestFactory
+
+    from portal.exceptions import BUSY_RETRY_SECONDS, api_exception_handler
+
+    monkeypatch.setattr(connection, "vendor", "sqlite")
+    request = APIRequestFactory().delete("/api/catalog/locations/x")
+    response = api_exception_handler(OperationalError("database is locked"), {"request": request})
+    assert response is not None
+    assert response.status_code == 503
+    assert response["Retry-After"] == str(BUSY_RETRY_SECONDS)
+    assert response.data["error"]["name"] == "ServiceUnavailableError"
+    assert "nothing was changed" in response.data["error"]["message"]
+    # Any other database failure is not disguised as "busy".
+    assert api_exception_handler(OperationalError("no such table: x"), {"request": request}) is None
