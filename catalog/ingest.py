@@ -89,7 +89,7 @@ class _Candidate:
     source: str
     entity: dict[str, Any]
     relations: Sequence[Relation]
-    hash: str
+    hash: str = ""  # content_hash(entity), computed when it is compared
 
 
 @transaction.atomic
@@ -155,7 +155,7 @@ def apply_location_read(*, location: Location, sources: Sequence[SourceRead]) ->
         if ref in candidates:
             result.errors.append(errors.declared_twice(ref=ref, file=source, first=candidates[ref].source))
             continue
-        candidates[ref] = _Candidate(ref, source, entity, relations, content_hash(entity))
+        candidates[ref] = _Candidate(ref, source, entity, relations)
 
     existing = {
         row["ref"]: row
@@ -168,8 +168,6 @@ def apply_location_read(*, location: Location, sources: Sequence[SourceRead]) ->
     }
 
     now = timezone.now()
-    to_create: list[Entity] = []
-    to_update: list[Entity] = []
     for ref, candidate in list(candidates.items()):
         row = existing.get(ref)
         if row is not None and row["location_id"] not in (None, location.pk):
@@ -178,42 +176,60 @@ def apply_location_read(*, location: Location, sources: Sequence[SourceRead]) ->
                 errors.conflict(ref=ref, file=candidate.source, other=other.key if other else str(row["location_id"]))
             )
             del candidates[ref]
-            continue
-        if (
-            row is not None
-            and row["content_hash"] == candidate.hash
-            and not row["orphan"]
-            and not row["errors"]
-            and row["location_id"] == location.pk
-        ):
-            result.unchanged += 1
-            continue
-        uid = row["uid"] if row else uuid.uuid4()
-        data = candidate.entity
-        data["metadata"] = {**data["metadata"], "uid": str(uid), "etag": candidate.hash[:40]}
-        row_model = Entity(
-            uid=uid,
-            ref=ref,
-            data=data,
-            etag=candidate.hash[:40],
-            content_hash=candidate.hash,
-            location=location,
-            source=candidate.source,
-            orphan=False,
-            errors=[],
-            owner_ref=_first_target(candidate.relations, ref, "ownedBy"),
-            system_ref=_first_target(candidate.relations, ref, "partOf", prefix="system:"),
-            **entity_columns(data),
-        )
-        if row is None:
+
+    to_create: list[Entity] = []
+    to_update: list[Entity] = []
+    # New entities take their primary keys first (PostgreSQL), so that their search rows, the biggest COPY of a large
+    # refresh, go to the database while the next entities are prepared: the server indexes while Python hashes.
+    new_pks = _new_entity_pks(sum(1 for ref in candidates if ref not in existing))
+
+    def prepared() -> Iterator[tuple[Any, ...]]:
+        """Decide and build every candidate's row (nothing here queries: a COPY is in progress); yield the search
+        rows of the new entities that already have their primary key."""
+        for ref, candidate in candidates.items():
+            row = existing.get(ref)
+            candidate.hash = content_hash(candidate.entity)
+            if (
+                row is not None
+                and row["content_hash"] == candidate.hash
+                and not row["orphan"]
+                and not row["errors"]
+                and row["location_id"] == location.pk
+            ):
+                result.unchanged += 1
+                continue
+            uid = row["uid"] if row else uuid.uuid4()
+            data = candidate.entity
+            data["metadata"] = {**data["metadata"], "uid": str(uid), "etag": candidate.hash[:40]}
+            row_model = Entity(
+                uid=uid,
+                ref=ref,
+                data=data,
+                etag=candidate.hash[:40],
+                content_hash=candidate.hash,
+                location=location,
+                source=candidate.source,
+                orphan=False,
+                errors=[],
+                owner_ref=_first_target(candidate.relations, ref, "ownedBy"),
+                system_ref=_first_target(candidate.relations, ref, "partOf", prefix="system:"),
+                **entity_columns(data),
+            )
+            if row is not None:
+                row_model.pk = row["id"]
+                row_model.updated_at = now
+                to_update.append(row_model)
+                continue
             row_model.created_at = now
             row_model.updated_at = now
             to_create.append(row_model)
-        else:
-            row_model.pk = row["id"]
-            row_model.updated_at = now
-            to_update.append(row_model)
+            if new_pks:
+                row_model.pk = new_pks.pop()
+                for key, value in search_entries(data):
+                    yield row_model.pk, key, value
 
+    _insert_rows(SearchEntry, _SEARCH_COLUMNS, prepared())
+    created_search_rows_written = bool(to_create) and to_create[0].pk is not None
     _create_entities(to_create)
     matched = Entity.objects.bulk_update(
         to_update,
@@ -247,7 +263,7 @@ def apply_location_read(*, location: Location, sources: Sequence[SourceRead]) ->
         # conflict, so the write runs again on what that delete committed.
         raise IntegrityError(f"{len(to_update) - matched} of the entities to update were deleted meanwhile")
     result.created, result.updated = len(to_create), len(to_update)
-    _rewrite_derived_rows(to_create, to_update, candidates)
+    _rewrite_derived_rows(to_create, to_update, candidates, created_search_rows_written=created_search_rows_written)
 
     # Entities that failed validation this time keep their last good version, with the errors attached.
     for ref, entity_errors in invalid_refs.items():
@@ -288,10 +304,15 @@ def _first_target(relations: Iterable[Relation], ref: str, relation_type: str, p
 
 
 def _rewrite_derived_rows(
-    created: Sequence[Entity], updated: Sequence[Entity], candidates: dict[str, _Candidate]
+    created: Sequence[Entity],
+    updated: Sequence[Entity],
+    candidates: dict[str, _Candidate],
+    *,
+    created_search_rows_written: bool = False,
 ) -> None:
-    """Relations and search entries of written entities, rebuilt in bulk. A created entity has none to delete (its
-    primary key is new). The rows are built as they are sent: PostgreSQL indexes one batch while the next is built."""
+    """Relations and search entries of written entities, rebuilt in bulk (the search rows of created entities are
+    already written when `created_search_rows_written`). A created entity has none to delete (its primary key is
+    new). The rows are built as they are sent: PostgreSQL indexes one batch while the next is built."""
     if not created and not updated:
         return
     for batch in _chunks([e.pk for e in updated]):
@@ -306,18 +327,34 @@ def _rewrite_derived_rows(
                 yield entity.pk, source, relation_type, target
 
     def search_rows() -> Iterator[tuple[Any, ...]]:
-        for entity in written:
+        for entity in updated if created_search_rows_written else written:
             for key, value in search_entries(entity.data):
                 yield entity.pk, key, value
 
     _insert_rows(RelationRow, ["originating_id", "source_ref", "type", "target_ref"], relation_rows())
-    _insert_rows(SearchEntry, ["entity_id", "key", "value"], search_rows())
+    _insert_rows(SearchEntry, _SEARCH_COLUMNS, search_rows())
+
+
+_SEARCH_COLUMNS: Final = ["entity_id", "key", "value"]
+
+
+def _new_entity_pks(count: int) -> list[int]:
+    """`count` primary keys from the entity table's sequence (PostgreSQL, one query); none elsewhere, where the
+    entities get theirs as they are inserted."""
+    if count <= 0 or connection.vendor != "postgresql":
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+            [Entity._meta.db_table, Entity._meta.pk.column, count],
+        )
+        return [pk for (pk,) in cursor.fetchall()]
 
 
 def _create_entities(entities: Sequence[Entity]) -> None:
     """Insert new entities and set their primary keys. On PostgreSQL through COPY, with primary keys taken from the
-    table's sequence first (one query, instead of reading them back by ref): bulk_create's parameter arrays cost more
-    than the rest of a large import put together."""
+    table's sequence (`_new_entity_pks`, unless they have theirs already) instead of read back by ref: bulk_create's
+    parameter arrays cost more than the rest of a large import put together."""
     if not entities:
         return
     if connection.vendor != "postgresql":
@@ -325,13 +362,9 @@ def _create_entities(entities: Sequence[Entity]) -> None:
         if entities[0].pk is None:  # backends without RETURNING on bulk insert
             _load_ids(entities)
         return
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-            [Entity._meta.db_table, Entity._meta.pk.column, len(entities)],
-        )
-        for entity, (pk,) in zip(entities, cursor.fetchall(), strict=True):
-            entity.pk = pk
+    without_pk = [entity for entity in entities if entity.pk is None]
+    for entity, pk in zip(without_pk, _new_entity_pks(len(without_pk)), strict=True):
+        entity.pk = pk
     fields = list(Entity._meta.concrete_fields)
     preps = [_copy_prep(f) for f in fields]
     rows = (

@@ -9,6 +9,7 @@ import pytest
 from django.db import IntegrityError, connection
 
 from catalog import ingest, services
+from catalog.indexing import search_entries
 from catalog.ingest import apply_location_read
 from catalog.locations import walk
 from catalog.models import Entity, Location, Relation, SearchEntry
@@ -167,3 +168,29 @@ def test_a_refresh_that_loses_that_race_writes_again_on_what_the_delete_left(db,
     assert entity.location_id == location.pk
     assert Relation.objects.filter(originating=entity).count() == 4
     assert SearchEntry.objects.get(entity=entity, key="spec.owner").value == "team-b"
+
+
+def test_after_a_refresh_that_creates_updates_and_keeps_each_entity_has_exactly_its_own_rows(db, root):
+    path = root / "a.yaml"
+    location = refreshed(root, services_of(4))
+    changed = (
+        services_of(4, owner="team-b")[:2]
+        + services_of(4)[2:]
+        + [ComponentDictFactory(name=f"new-{i}") for i in range(3)]
+    )
+    write_docs(path, changed)
+
+    result = services.location_refresh(location=location)
+
+    assert (result.applied.created, result.applied.updated, result.applied.unchanged) == (3, 2, 3)
+    assert leftovers() == NOTHING_LEFT
+    for entity in Entity.objects.all():
+        rows = sorted(SearchEntry.objects.filter(entity=entity).values_list("key", "value"), key=repr)
+        assert rows == sorted(search_entries(entity.data), key=repr), entity.ref
+    assert set(SearchEntry.objects.filter(key="spec.owner").values_list("entity__name", "value")) == {
+        ("svc-0", "team-b"),
+        ("svc-1", "team-b"),
+        ("svc-2", "team-a"),
+        ("svc-3", "team-a"),
+        *((f"new-{i}", "team-a") for i in range(3)),
+    }
