@@ -89,6 +89,8 @@ class _Candidate:
     source: str
     entity: dict[str, Any]
     relations: Sequence[Relation]
+    # entity_columns(entity): the uid and etag added when it is written change none of them.
+    columns: dict[str, Any] = field(default_factory=dict)
     hash: str = ""  # content_hash(entity), computed when it is compared
 
 
@@ -155,7 +157,7 @@ def apply_location_read(*, location: Location, sources: Sequence[SourceRead]) ->
         if ref in candidates:
             result.errors.append(errors.declared_twice(ref=ref, file=source, first=candidates[ref].source))
             continue
-        candidates[ref] = _Candidate(ref, source, entity, relations)
+        candidates[ref] = _Candidate(ref, source, entity, relations, columns)
 
     existing = {
         row["ref"]: row
@@ -213,15 +215,14 @@ def apply_location_read(*, location: Location, sources: Sequence[SourceRead]) ->
                 errors=[],
                 owner_ref=_first_target(candidate.relations, ref, "ownedBy"),
                 system_ref=_first_target(candidate.relations, ref, "partOf", prefix="system:"),
-                **entity_columns(data),
+                created_at=now,
+                updated_at=now,
+                **candidate.columns,
             )
             if row is not None:
                 row_model.pk = row["id"]
-                row_model.updated_at = now
                 to_update.append(row_model)
                 continue
-            row_model.created_at = now
-            row_model.updated_at = now
             to_create.append(row_model)
             if new_pks:
                 row_model.pk = new_pks.pop()
