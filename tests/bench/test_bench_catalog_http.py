@@ -111,3 +111,26 @@ def test_targets_follow_the_size_of_the_catalog():
     assert bench.TARGETS["by-name"][1] == bench.Target(2, 5)
     assert bench.TARGETS["throughput"][0].text("req/s") == "≥ 1,500 req/s"
     assert bench.Target().text("ms") == "-"
+
+
+def _fake_wrk(tmp_path, output: str, code: int = 0) -> str:
+    program = tmp_path / "wrk"
+    program.write_text(f"#!/bin/sh\nprintf '%b' '{output}'\nexit {code}\n")
+    program.chmod(0o755)
+    return str(program)
+
+
+def test_wrk_figures_are_read_from_the_scripts_summary_line(tmp_path):
+    wrk = _fake_wrk(tmp_path, "Running 5s test\\nPAVED-WRK 1000 3 2 1250 3400\\n")
+    result = bench.wrk_throughput(wrk, 1, "pvd_token", ["a", "b"], 1, 5.0, tmp_path)
+    assert result == bench.WrkResult(rate=199.0, requests=1000, refused=5, p50_ms=1.25, p95_ms=3.4)
+    script = (tmp_path / "by-name.lua").read_text()
+    assert '"a","b"' in script
+    assert oct((tmp_path / "by-name.lua").stat().st_mode & 0o777) == "0o600"  # it holds the token
+
+
+def test_wrk_that_fails_or_says_nothing_stops_the_benchmark(tmp_path):
+    with pytest.raises(bench.BenchError, match="wrk failed"):
+        bench.wrk_throughput(_fake_wrk(tmp_path, "unable to connect", 1), 1, "t", ["a"], 1, 1.0, tmp_path)
+    with pytest.raises(bench.BenchError, match="wrk failed"):
+        bench.wrk_throughput(_fake_wrk(tmp_path, "no summary"), 1, "t", ["a"], 1, 1.0, tmp_path)
