@@ -124,6 +124,14 @@ def apply_location_read(*, location: Location, sources: Sequence[SourceRead]) ->
         )
     for read in sources:
         result.errors.extend(errors.from_issue(issue) for issue in read.issues)
+    # What the location manages now outside the sources kept as stored: those of its entities this read does not
+    # declare again are gone (orphaned or deleted below). Read before the writes, which only add entities this read
+    # declares, under the location's lock, which keeps others from adding or removing any.
+    managed = list(
+        Entity.objects.filter(location=location)
+        .exclude(source__in=sorted(kept_sources))
+        .values_list("pk", "ref", "orphan")
+    )
 
     candidates: dict[str, _Candidate] = {}
     invalid_refs: dict[str, list[LocationError]] = {}
@@ -273,13 +281,15 @@ def apply_location_read(*, location: Location, sources: Sequence[SourceRead]) ->
             Entity.objects.filter(pk=row["id"]).update(errors=entity_errors)
 
     seen = set(candidates) | set(invalid_refs)
-    gone = Entity.objects.filter(location=location).exclude(ref__in=seen).exclude(source__in=kept_sources)
-    entities_changed([*(e.ref for e in to_create), *(e.ref for e in to_update), *gone.values_list("ref", flat=True)])
+    gone = [(pk, ref, orphan) for pk, ref, orphan in managed if ref not in seen]
+    entities_changed([*(e.ref for e in to_create), *(e.ref for e in to_update), *(ref for _, ref, _ in gone)])
     if settings.PAVED_CATALOG_ORPHAN_POLICY == "delete":
-        result.deleted = gone.count()
-        gone.delete()
+        result.deleted = len(gone)
+        for batch in _chunks([pk for pk, _, _ in gone]):
+            Entity.objects.filter(pk__in=batch).delete()
     else:
-        result.orphaned = gone.filter(orphan=False).update(orphan=True, updated_at=now)
+        for batch in _chunks([pk for pk, _, orphan in gone if not orphan]):
+            result.orphaned += Entity.objects.filter(pk__in=batch, orphan=False).update(orphan=True, updated_at=now)
 
     location.errors = result.errors
     location.entity_count = Entity.objects.filter(location=location).count()

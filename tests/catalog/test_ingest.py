@@ -168,3 +168,19 @@ def test_a_50000_document_file_of_small_entities_ingests_whole(db, root):
     assert Entity.objects.filter(location=location, kind="Group").count() == 500
     assert Relation.objects.filter(type="memberOf").count() == 49_500
     assert Relation.objects.filter(type="childOf").count() == 499
+
+
+def test_only_entities_gone_from_sources_that_read_cleanly_are_orphaned_and_each_once(db, root):
+    write_docs(root / "cat" / "a.yaml", [ComponentDictFactory(name=f"a-{i}") for i in range(3)])
+    write_docs(root / "cat" / "b.yaml", [ComponentDictFactory(name=f"b-{i}") for i in range(2)])
+    location = LocationFactory(type="file", target=str(root / "cat"))
+    services.location_refresh(location=location)
+    write_docs(root / "cat" / "a.yaml", [ComponentDictFactory(name=f"a-{i}") for i in range(2)])  # a-2 is gone
+    (root / "cat" / "b.yaml").write_text("kind: [unclosed\n")  # b keeps its entities
+
+    first = services.location_refresh(location=location)
+    again = services.location_refresh(location=location)
+
+    assert (first.applied.orphaned, again.applied.orphaned) == (1, 0)
+    assert set(Entity.objects.filter(orphan=True).values_list("name", flat=True)) == {"a-2"}
+    assert Entity.objects.filter(location=location, orphan=False).count() == 5  # a-0, a-1, b-0, b-1, the Location
