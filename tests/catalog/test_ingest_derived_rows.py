@@ -42,7 +42,7 @@ NOTHING_LEFT = {"relations": 0, "search entries": 0}
 
 
 def refreshed(root, docs: list[dict[str, Any]], name: str = "a.yaml") -> Location:
-    location = LocationFactory(type="file", target=str(write_docs(root / name, docs)))
+    location = Location.objects.get(pk=LocationFactory(type="file", target=str(write_docs(root / name, docs))).pk)
     result = services.location_refresh(location=location)
     assert result.applied.errors == []
     return location
