@@ -125,6 +125,9 @@ class Entity(models.Model):
         indexes = [
             models.Index(fields=["kind", "namespace", "name"]),
             models.Index(Lower("name"), name="catalog_entity_name_lower"),
+            # The catalog page's default order (filters.ORDERINGS["name"], and "-name" backwards): a page walks this
+            # index and stops after its rows instead of sorting every match (44k components at 100k entities).
+            models.Index(fields=["name", "kind", "namespace"], name="catalog_entity_name_order"),
         ]
 
     def __str__(self) -> str:
