@@ -21,7 +21,7 @@ help:
 	@echo "              BENCH=scaffolder runs another, BENCH=all every one; BENCH_ARGS='--entities 100000' passes options."
 	@echo "              HTTP benchmarks start the production processes on PostgreSQL (PAVED_BENCH_DATABASE_URL) and"
 	@echo "              Redis (PAVED_BENCH_BROKER_URL); see tests/bench/stack.py"
-	@echo "make serve  - production web tier: gunicorn on \$$HOST:\$$PORT (0.0.0.0:8000), \$$WEB_CONCURRENCY workers (2)"
+	@echo "make serve  - production web tier: Granian on \$$HOST:\$$PORT (0.0.0.0:8000), \$$WEB_CONCURRENCY workers (2)"
 	@echo "make worker - production Celery worker, \$$PAVED_WORKER_CONCURRENCY processes (2)"
 	@echo "make beat   - production Celery beat; run exactly one"
 
@@ -84,10 +84,17 @@ test: lint
 
 # The production processes run what is already installed and set up: no pip, npm, migrate or collectstatic here,
 # so a restart is only a restart. `exec` leaves make with nothing to do but pass signals on (a TERM to make reaches
-# gunicorn or Celery, which shut down gracefully).
+# Granian, gunicorn or Celery, which shut down gracefully). The web server is Granian (README: "The web tier on a
+# 2-core box"); PAVED_WEB_SERVER=gunicorn runs gunicorn's gthread worker instead (the profiler's hooks are gunicorn's).
 serve:
-	exec $(VENV)/bin/gunicorn portal.wsgi --bind $(HOST):$(PORT) --workers $(WEB_CONCURRENCY) \
-	  --worker-class gthread --threads $(WEB_THREADS)
+	@case "$$PAVED_WEB_SERVER" in ""|granian|gunicorn) ;; *) echo "PAVED_WEB_SERVER is granian or gunicorn, found '$$PAVED_WEB_SERVER'" >&2; exit 2;; esac
+	if [ "$$PAVED_WEB_SERVER" = gunicorn ]; then \
+	  exec $(VENV)/bin/gunicorn portal.wsgi --bind $(HOST):$(PORT) --workers $(WEB_CONCURRENCY) \
+	    --worker-class gthread --threads $(WEB_THREADS); \
+	else \
+	  exec $(VENV)/bin/granian --interface wsgi portal.wsgi:application --host $(HOST) --port $(PORT) \
+	    --workers $(WEB_CONCURRENCY) --blocking-threads $(WEB_THREADS) --no-ws --respawn-failed-workers; \
+	fi
 
 worker:
 	exec $(VENV)/bin/celery -A portal worker --loglevel=INFO --concurrency $(PAVED_WORKER_CONCURRENCY)

@@ -2,7 +2,7 @@
 ``python tests/bench/bench_catalog_http.py [--entities N] [--requests N] [--profile DIR]`` (or
 ``make bench BENCH=catalog_http BENCH_ARGS='--entities 100000'``).
 
-Starts gunicorn (`make serve`), the Celery worker and beat on a throwaway PostgreSQL database and Redis
+Starts the web tier (`make serve`: Granian), the Celery worker and beat on a throwaway PostgreSQL database and Redis
 (tests/bench/stack.py), writes the generated catalog (tests/bench/catalog_data.py) as YAML files of --per-file
 entities in one folder, and with a personal API token:
 
@@ -19,7 +19,7 @@ entities in one folder, and with a personal API token:
   client processes, which take a core of their own and so lower the figure on a 2-core box;
 - edit → visible after `POST /api/catalog/refresh` (--edits times), and edit → visible with no call (the scheduled
   refresh), waited for at most --scheduled-wait seconds;
-- the peak resident memory of the web processes (gunicorn's master and workers, summed).
+- the peak resident memory of the web processes (the server's main process and its workers, summed).
 
 It prints each figure beside the issue's target (10k or 100k column) with met/missed. Nothing about time is
 asserted; a request that answers wrongly stops the benchmark with what it asked and what came back.
@@ -27,8 +27,9 @@ asserted; a request that answers wrongly stops the benchmark with what it asked 
 The API's per-user throttle (PAVED_THROTTLE_USER, 90,000/min per web process by default) is kept as configured: the
 throughput target must be met with the shipped default. --raise-throttle lifts it (and says so) to tell the two apart.
 
---profile DIR runs the web processes with scripts/wsgi_profile.py (stage timers, SQL, and with --cprofile a cProfile
-per request shape), explains the SQL while the database exists, and prints scripts/profile_report.py's summary.
+--profile DIR runs the web processes under gunicorn (PAVED_WEB_SERVER=gunicorn) with scripts/wsgi_profile.py (stage
+timers, SQL, and with --cprofile a cProfile per request shape), explains the SQL while the database exists, and
+prints scripts/profile_report.py's summary.
 Profiled figures are inflated: compare them with each other, not with the targets.
 """
 
@@ -414,6 +415,7 @@ def run(stack: ProductionStack, args: argparse.Namespace) -> list[Line]:
         print("PAVED_THROTTLE_USER raised to 100000000/min for the benchmark (--raise-throttle)")
     if args.profile:
         args.profile.mkdir(parents=True, exist_ok=True)
+        stack.env["PAVED_WEB_SERVER"] = "gunicorn"  # the profiler is a set of gunicorn hooks
         stack.env["GUNICORN_CMD_ARGS"] = f"--config {PROFILE_CONFIG}"
         stack.env["PAVED_PROFILE_DIR"] = str(args.profile.resolve())
         if args.cprofile:

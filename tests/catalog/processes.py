@@ -104,25 +104,26 @@ def wait_until_blocked(probe: Callable[[], bool], *, timeout: float = 10.0) -> b
 
 @contextmanager
 def running_web(*, port: int, processes: int = 2, env: dict[str, str] | None = None) -> Iterator[str]:
-    """gunicorn serving Paved from `processes` worker processes on 127.0.0.1:`port`, as `make serve` runs it."""
+    """Granian serving Paved from `processes` worker processes on 127.0.0.1:`port`, as `make serve` runs it."""
     from django.conf import settings
 
-    gunicorn = Path(sys.executable).with_name("gunicorn")
+    granian = Path(sys.executable).with_name("granian")
     log = open(Path(settings.VAR_DIR) / f"web-{port}.log", "wb")  # noqa: SIM115 - closed below
     process = subprocess.Popen(
         [
-            str(gunicorn),
-            "portal.wsgi",
-            "--bind",
-            f"127.0.0.1:{port}",
+            str(granian),
+            "--interface",
+            "wsgi",
+            "portal.wsgi:application",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
             "--workers",
             str(processes),
-            "--worker-class",
-            "gthread",
-            "--threads",
+            "--blocking-threads",
             "4",
-            "--timeout",
-            "120",
+            "--no-ws",
         ],
         env=env or process_env(),
         cwd=REPO_ROOT,
