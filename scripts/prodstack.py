@@ -122,7 +122,7 @@ def production_environment(
 
 class BehindProxy(requests.Session):
     """A browser on the far side of the TLS-terminating proxy that `PAVED_BEHIND_PROXY=true` stands for: every request
-    says it came in over https, and Paved's Secure cookies travel over the proxy's plain-http hop to gunicorn."""
+    says it came in over https, and Paved's Secure cookies travel over the proxy's plain-http hop to the web server."""
 
     def __init__(self, origin: str = "") -> None:
         super().__init__()
@@ -305,8 +305,8 @@ class ProductionStack:
         return [name for name, process in self.started.items() if process.poll() is not None]
 
     def stop(self) -> None:
-        """As a supervisor stops a service: one TERM to each `make`, which passes it on to gunicorn or Celery (a TERM
-        to the whole group would reach them twice, and Celery beat does not take a second one quietly)."""
+        """As a supervisor stops a service: one TERM to each `make`, which passes it on to the web server or Celery (a
+        TERM to the whole group would reach them twice, and Celery beat does not take a second one quietly)."""
         for process in self.started.values():
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
@@ -333,7 +333,8 @@ class ProductionStack:
         return True
 
     def peak_rss_mib(self, name: str) -> float:
-        """The peak resident memory of a process's group (e.g. gunicorn's master and workers), summed, in MiB."""
+        """The peak resident memory of a process's group (e.g. the web server's main process and workers), summed, in
+        MiB."""
         process = self.started.get(name)
         return sum(process_group_rss_kib(process.pid)) / 1024 if process is not None else 0.0
 

@@ -4,7 +4,7 @@
 
 Starts Paved with scripts/prodstack.py exactly as README.md's production section says (PostgreSQL, Redis, migrate,
 collectstatic, `make serve`, `make worker`, `make beat`), loads the demo organisation and a user, then talks to
-gunicorn the way a TLS-terminating proxy and a browser behind it would: every request carries
+the web server the way a TLS-terminating proxy and a browser behind it would: every request carries
 `X-Forwarded-Proto: https` (the README's `PAVED_BEHIND_PROXY=true`), so Paved's production cookie and CSRF rules
 (Secure cookies, Origin checks) apply unchanged. It opens the main pages, has the worker refresh a location, walks
 the scaffolder from the template menu to a created service in the catalog, and fails on any traceback in the

@@ -1,7 +1,8 @@
 """Scaffolder benchmark over HTTP against the production processes; run with
 ``python tests/bench/bench_scaffolder.py [--runs N] [--dry-runs N] [--files N]`` (or ``make bench BENCH=scaffolder``).
 
-Starts gunicorn, the Celery worker and beat on a throwaway PostgreSQL database and Redis (tests/bench/stack.py),
+Starts the web tier (`make serve`), the Celery worker and beat on a throwaway PostgreSQL database and Redis
+(tests/bench/stack.py),
 registers a trusted template whose skeleton has --files files (published to the embedded git host, tagged v1.0.0,
 steps fetch:template → publish:git → catalog:register), then with a personal API token:
 
@@ -325,7 +326,7 @@ def bench(stack: ProductionStack, args: argparse.Namespace) -> None:
     api = api_client(stack)
     stack.start()
     base = stack.base_url
-    print(f"Paved at {base} (gunicorn gthread, Celery worker and beat, PostgreSQL, Redis)")
+    print(f"Paved at {base} (make serve, Celery worker and beat, PostgreSQL, Redis)")
     print(f"template {TEMPLATE_REF}: a skeleton of {args.files} files; {args.runs} runs, {args.dry_runs} dry runs")
 
     to_completed: list[float] = []
@@ -375,7 +376,7 @@ def bench(stack: ProductionStack, args: argparse.Namespace) -> None:
         f" — {verdict(percentile(dry.seconds, 95), TARGET_DRY_RUN)}"
     )
     print(
-        f"peak RSS: web (gunicorn master + workers) {stack.peak_rss_mib('serve'):.0f} MiB, "
+        f"peak RSS: web (server and its workers) {stack.peak_rss_mib('serve'):.0f} MiB, "
         f"worker {stack.peak_rss_mib('worker'):.0f} MiB; polling every {POLL_SECONDS * 1000:.0f} ms adds up to that "
         "much to each figure"
     )

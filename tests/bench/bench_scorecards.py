@@ -10,7 +10,7 @@ escalation policy, and a Scorecard of 20 catalog and on-call checks; registers i
   results, scores, facts and transitions written (target ≤ 15 s for 10,000 services on a 2-core box). Printed: the
   command's wall-clock seconds and the evaluation's own (without Python's start-up);
 - the same sweep again (every row already there);
-- change to result: with gunicorn, the worker and beat running, --edits times: a service's file is edited (a runbook
+- change to result: with the web tier, the worker and beat running, --edits times: a service's file is edited (a runbook
   link added or removed), `POST /api/catalog/refresh` asks for its location to be read again, and
   `GET /api/scorecards/results/by-entity/...` is polled until the runbook check shows the new state (target ≤ 10 s).
 

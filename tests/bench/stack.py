@@ -1,7 +1,7 @@
 """What the HTTP benchmarks share: Paved's production processes on a throwaway database (scripts/prodstack.py), an
 API client with a personal token, timing of many requests over one keep-alive connection, and the printed table.
 
-A benchmark measures what a user sees: requests over HTTP to gunicorn (`make serve`), work done by the Celery worker
+A benchmark measures what a user sees: requests over HTTP to the web tier (`make serve`), work done by the Celery worker
 (`make worker`) through Redis, PostgreSQL underneath, DEBUG off. Figures are printed, never asserted.
 
 Overrides: PAVED_BENCH_DATABASE_URL (created afresh and dropped at the end; default
