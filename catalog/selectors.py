@@ -340,14 +340,24 @@ def _full_ref(value: str, default_kind: str) -> str:
     return f"{parts.kind or default_kind}:{parts.namespace}/{parts.name}"
 
 
-def entity_titles(refs: Iterable[str]) -> dict[str, str]:
-    """`{ref: title}` for the refs (lower-cased, as stored) that name an entity: its title, or its name without one.
-    One query; refs that name no entity are left out."""
-    wanted = {ref.lower() for ref in refs if ref}
-    if not wanted:
+def entity_titles(*, refs: Iterable[str]) -> dict[str, str]:
+    """What each entity ref reads as on a page — its title, else its profile's displayName (people, teams), else its
+    name — in one query, keyed by the ref as given (refs compare without case). Refs that name no entity are left
+    out: pages show them as short refs, marked missing."""
+    by_lower: dict[str, set[str]] = defaultdict(set)
+    for ref in refs:
+        if ref:
+            by_lower[ref.lower()].add(ref)
+    if not by_lower:
         return {}
-    rows = Entity.objects.filter(ref__in=wanted).values_list("ref", "title", "name")
-    return {ref: title or name for ref, title, name in rows}
+    rows = Entity.objects.filter(ref__in=list(by_lower)).values_list(
+        "ref", "title", KT("data__spec__profile__displayName"), "name"
+    )
+    titles: dict[str, str] = {}
+    for ref, title, display_name, name in rows:
+        for original in by_lower[ref]:
+            titles[original] = str(title or display_name or name)
+    return titles
 
 
 def _kind_sort_key(value: str) -> tuple[int, str]:
@@ -412,9 +422,11 @@ def entity_list_page(*, params: QueryDict, page_number: str | int | None, page_s
         for value in [*(value for value, _ in counts.facets[name]), *(cleaned.get(name) or [])]
     }
     titles = entity_titles(
-        [entity.owner_ref for entity in page.object_list]
-        + [team for refs in teams.values() for team in refs]
-        + list(facet_refs.values())
+        refs=[
+            *(entity.owner_ref for entity in page.object_list),
+            *(team for refs in teams.values() for team in refs),
+            *facet_refs.values(),
+        ]
     )
     facet_titles = {value.lower(): titles[ref] for value, ref in facet_refs.items() if ref in titles}
     facets = [

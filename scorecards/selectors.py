@@ -549,18 +549,3 @@ def team_titles(*, refs: Iterable[str]) -> dict[str, str]:
     given = {ref for ref in refs if ref}
     teams = oncall_loading.teams_by_refs(refs=given)
     return {ref: teams[ref.lower()].title for ref in given}
-
-
-def entity_titles(*, refs: Iterable[str]) -> dict[str, str]:
-    """The title of each entity ref (its title, else its name) in one query, keyed by the ref as given; refs not in
-    the catalog are left out (the pages show them as short refs)."""
-    given = {ref for ref in refs if ref}
-    by_lower: dict[str, set[str]] = defaultdict(set)
-    for ref in given:
-        by_lower[ref.lower()].add(ref)
-    titles: dict[str, str] = {}
-    if given:
-        for ref, title, name in Entity.objects.filter(ref__in=list(by_lower)).values_list("ref", "title", "name"):
-            for original in by_lower.get(ref, ()):
-                titles[original] = str(title or name)
-    return titles

@@ -223,7 +223,7 @@ def scorecard_detail(request: HtmxHttpRequest, namespace: str, name: str) -> Htt
         refs=[view.owner_ref, *(row["team"].owner_ref for row in teams), *(score.owner_ref for score in scores)]
     )
     _title_rows(teams, titles)
-    names = selectors.entity_titles(refs=[score.entity_ref for score in scores])
+    names = catalog_selectors.entity_titles(refs=[score.entity_ref for score in scores])
     context = {
         "active_section": SECTION,
         "view": view,
@@ -264,7 +264,7 @@ def team(request: HtmxHttpRequest, namespace: str, name: str) -> HttpResponse:
         raise Http404(f"No team {owner_ref} in the catalog, and no scores of its services.")
     now = timezone.now()
     team_title = selectors.team_titles(refs=[owner_ref]).get(owner_ref) or owner_ref
-    names = selectors.entity_titles(refs=[score.entity_ref for scores in by_card.values() for score in scores])
+    names = catalog_selectors.entity_titles(refs=[score.entity_ref for scores in by_card.values() for score in scores])
     sections = []
     for view in results.scorecard_views():
         scores = by_card.get(view.ref, [])
@@ -479,7 +479,7 @@ def exemption_queue(request: HtmxHttpRequest) -> HttpResponse:
     queue = list(selectors.exemption_queue(actor=request.user))
     mine = list(selectors.exemptions_requested_by(user_id=request.user.pk))
     titles = selectors.team_titles(refs=[row.approver_ref for row in (*queue, *mine)])
-    names = selectors.entity_titles(
+    names = catalog_selectors.entity_titles(
         refs=[ref for row in [*queue, *mine] for ref in (row.entity_ref, row.scorecard_ref)]
     )
     context = {
@@ -551,7 +551,7 @@ def exemption_reject(request: HtmxHttpRequest, exemption_id: uuid.UUID) -> HttpR
 def campaign_list(request: HtmxHttpRequest) -> HttpResponse:
     now = timezone.now()
     campaigns = list(selectors.campaign_list(filters={})[:100])
-    names = selectors.entity_titles(refs=[campaign.scorecard_ref for campaign in campaigns])
+    names = catalog_selectors.entity_titles(refs=[campaign.scorecard_ref for campaign in campaigns])
     rows = [
         {
             "campaign": campaign,
@@ -575,7 +575,7 @@ def campaign_detail(request: HtmxHttpRequest, slug: str) -> HttpResponse:
         "campaign": campaign,
         "progress": progress,
         "teams": _campaign_teams(progress.teams),
-        "scorecard_name": selectors.entity_titles(refs=[campaign.scorecard_ref]).get(campaign.scorecard_ref)
+        "scorecard_name": catalog_selectors.entity_titles(refs=[campaign.scorecard_ref]).get(campaign.scorecard_ref)
         or ref_label(campaign.scorecard_ref),
         "scorecard_url": reverse("scorecards:scorecard_detail", args=_ref_args(campaign.scorecard_ref)),
     }

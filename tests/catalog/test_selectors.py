@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import pytest
 from django.contrib.auth.models import AnonymousUser
 
 from catalog import query, selectors
 from catalog.models import Entity
+from tests.catalog.factories import ComponentDictFactory, GroupDictFactory, ingest, new_location
 from tests.portal.factories import UserFactory
 
 
@@ -48,3 +50,24 @@ def test_entity_facets_with_relation_and_orphan_filters(api_catalog):
         entity_filter=query.parse_filter(["metadata.annotations.backstage.io/orphan"]),
     )
     assert orphans["metadata.name"] == [{"value": "payments", "count": 1}]
+
+
+@pytest.mark.django_db
+def test_entity_titles_read_as_pages_show_them_keyed_by_the_ref_as_given():
+    titled = GroupDictFactory(name="payments")
+    titled["metadata"]["title"] = "Payments & Billing"
+    profiled = GroupDictFactory(name="search")
+    profiled["spec"]["profile"] = {"displayName": "Catalog & Search"}
+    result = ingest(
+        [titled, profiled, GroupDictFactory(name="web"), ComponentDictFactory(name="shop")], location=new_location()
+    )
+    assert not result.errors, result.errors
+
+    assert selectors.entity_titles(
+        refs=["group:default/payments", "Group:Default/Search", "group:default/web", "group:default/ghosts", ""]
+    ) == {
+        "group:default/payments": "Payments & Billing",
+        "Group:Default/Search": "Catalog & Search",
+        "group:default/web": "web",
+    }
+    assert selectors.entity_titles(refs=[]) == {}
