@@ -13,7 +13,7 @@ from .errors import Issue, IssueCode, describe, join_path, make_issue
 from .refs import DEFAULT_NAMESPACE, entity_ref
 from .relations import Relation, relations_for
 from .validate import validate_entity
-from .yamlsafe import DEFAULT_LIMITS, Limits, YamlError, count_nodes, load_documents, to_plain
+from .yamlsafe import DEFAULT_LIMITS, Limits, YamlError, count_nodes, load, load_documents, to_plain
 
 PLACEHOLDERS: Final = ("text", "json", "yaml")
 # The catalog owns relations and status; a file must not be able to claim them.
@@ -211,10 +211,11 @@ def parse_file(
     """
     result = ParseResult()
     try:
-        documents = load_documents(data, file=file, limits=limits)
+        loaded = load(data, file=file, limits=limits)
     except YamlError as exc:
         result.issues.append(exc.issue)
         return result
+    documents = loaded.documents
 
     substituter = _Substituter(resolver, file, limits)
     seen: dict[tuple[str, str, str], int] = {}
@@ -236,7 +237,8 @@ def parse_file(
         ref = entity_ref(doc)
         ref_text = str(ref) if ref else None
         try:
-            entity = substituter.process(doc, ())
+            # A file with no key starting with `$` has no placeholder to resolve: its documents are used as loaded.
+            entity = substituter.process(doc, ()) if loaded.dollar_keys else doc
         except _PlaceholderError as exc:
             result.issues.append(
                 make_issue(

@@ -99,7 +99,11 @@ class _Loader(_BaseLoader):  # type: ignore[valid-type,misc]
 
 
 def _construct_int_12(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
-    value = str(loader.construct_scalar(node)).replace("_", "")
+    return _int_12(str(loader.construct_scalar(node)))
+
+
+def _int_12(text: str) -> int:
+    value = text.replace("_", "")
     sign = 1
     if value[:1] in "+-":
         sign = -1 if value[0] == "-" else 1
@@ -380,10 +384,31 @@ def _iter_documents(text: str) -> Iterator[object]:
         loader.dispose()
 
 
+@dataclass(frozen=True, slots=True)
+class Loaded:
+    """The documents of a file as plain JSON values (None for an empty one), and whether any mapping key of the
+    file starts with `$` (where `$text`, `$json` and `$yaml` placeholders can be; True when not known)."""
+
+    documents: list[JsonValue]
+    dollar_keys: bool = True
+
+
 def load_documents(data: bytes, *, file: str, limits: Limits = DEFAULT_LIMITS) -> list[JsonValue]:
     """Load every YAML document of `data` as plain JSON values; empty documents come back as None.
 
     Raises YamlError (and nothing else) when the file breaks a limit or is not valid YAML.
+    """
+    return load(data, file=file, limits=limits).documents
+
+
+def load(data: bytes, *, file: str, limits: Limits = DEFAULT_LIMITS) -> Loaded:
+    """`load_documents`, saying whether any key starts with `$` (see `Loaded`).
+
+    Most descriptor files are plain mappings, lists and scalars: those are built straight from the parser's events in
+    one pass (`_fast_documents`), limits checked on the way. A file with anything else (anchors, aliases, tags, merge
+    or duplicate keys, keys that are not scalars, a limit reached, a syntax error) is loaded by the general path
+    below, which decides what it yields or why it is refused; both give the same values for the files the first
+    takes.
     """
     if not isinstance(data, bytes | bytearray | memoryview):
         raise _fail(file, None, "bytes", type(data).__name__, detail=f"expected bytes, found {type(data).__name__}")
@@ -397,6 +422,9 @@ def load_documents(data: bytes, *, file: str, limits: Limits = DEFAULT_LIMITS) -
             detail=f"the file is {size} bytes, more than the limit of {limits.max_bytes}",
         )
     text = _decode(bytes(data), file)
+    fast = _fast_documents(text, limits)
+    if fast is not None:
+        return fast
     _scan_events(text, file, limits)
     budget = _Budget(file, limits)
     documents: list[JsonValue] = []
@@ -414,4 +442,108 @@ def load_documents(data: bytes, *, file: str, limits: Limits = DEFAULT_LIMITS) -
         raise _fail(
             file, index, f"nesting at most {limits.max_depth} levels deep", "deeper", detail="the data nests too deep"
         ) from None
-    return documents
+    return Loaded(documents)
+
+
+_STR_TAG: Final = "tag:yaml.org,2002:str"
+_MERGE_TAG: Final = "tag:yaml.org,2002:merge"
+_NO_KEY: Final = object()
+
+
+def _resolved(raw: str, plain: bool) -> tuple[str, Any]:
+    """A scalar's tag and value as `_Loader` resolves and constructs it, then as `_plain` copies it."""
+    if not plain:
+        return _STR_TAG, raw
+    tag = next((tag for tag, pattern in _Loader.yaml_implicit_resolvers.get(raw[:1], ()) if pattern.match(raw)), None)
+    if tag is None:
+        return _STR_TAG, raw
+    if tag == "tag:yaml.org,2002:null":
+        return tag, None
+    if tag == "tag:yaml.org,2002:bool":
+        return tag, raw.lower() == "true"
+    if tag == "tag:yaml.org,2002:int":
+        return tag, _int_12(raw)
+    if tag == "tag:yaml.org,2002:float":
+        number = float(raw.replace("_", ""))
+        return tag, number if math.isfinite(number) else str(number)
+    return tag, raw  # the merge key: the caller falls back
+
+
+def _fast_documents(text: str, limits: Limits) -> Loaded | None:
+    """The documents of a file of plain mappings, lists and scalars, built from the parser's events in one pass;
+    None as soon as anything else turns up (see `load`), or a limit is reached, or the YAML is not well formed.
+
+    Counts nodes and nesting as `_scan_events` does; without aliases, `_plain` would count the same.
+    """
+    loader = _BaseLoader(text)
+    get_event: Any = loader.get_event  # events of several classes, told apart by their type below
+    scalar_event, mapping_start, sequence_start = yaml.ScalarEvent, yaml.MappingStartEvent, yaml.SequenceStartEvent
+    collection_end = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
+    document_start, document_end = yaml.DocumentStartEvent, yaml.DocumentEndEvent
+    max_nodes, max_depth, max_documents = limits.max_nodes, limits.max_depth, limits.max_documents
+    documents: list[JsonValue] = []
+    # One frame per open collection: [the dict or list, the key waiting for its value, the keys seen (tag, text)].
+    stack: list[list[Any]] = []
+    root: Any = None
+    nodes = 0
+    dollar_keys = False
+    try:
+        while (event := get_event()) is not None:
+            kind = type(event)
+            if kind is scalar_event:
+                if event.anchor is not None or event.tag is not None:
+                    return None
+                raw = event.value
+                tag, value = _resolved(raw, event.implicit[0])
+                if tag == _MERGE_TAG:
+                    return None
+            elif kind is mapping_start or kind is sequence_start:
+                if event.anchor is not None or event.tag is not None or len(stack) >= max_depth:
+                    return None
+                value = {} if kind is mapping_start else []
+            elif kind in collection_end:
+                stack.pop()
+                continue
+            elif kind is document_start:
+                if max_documents is not None and len(documents) >= max_documents:
+                    return None
+                continue
+            elif kind is document_end:
+                documents.append(root)
+                root = None
+                continue
+            elif kind is yaml.AliasEvent:
+                return None
+            else:
+                continue  # stream start and end
+            nodes += 1
+            if nodes > max_nodes:
+                return None
+            if not stack:
+                root = value
+            else:
+                frame = stack[-1]
+                container = frame[0]
+                if type(container) is list:
+                    container.append(value)
+                elif frame[1] is not _NO_KEY:
+                    container[frame[1]] = value
+                    frame[1] = _NO_KEY
+                elif kind is not scalar_event:
+                    return None  # a key that is a list or mapping
+                else:
+                    seen = frame[2]
+                    if (tag, raw) in seen:
+                        return None
+                    seen.add((tag, raw))
+                    key = _key_text(value)
+                    if key[:1] == "$":
+                        dollar_keys = True
+                    frame[1] = key
+            if kind is not scalar_event:
+                stack.append([value, _NO_KEY, set()])
+    except yaml.YAMLError:
+        return None
+    finally:
+        loader.dispose()
+    return Loaded(documents, dollar_keys)
