@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from catalog.descriptors import Relation, relations_for
 from catalog.extensions import entities_changed, entity_check_errors
-from catalog.indexing import content_hash, entity_columns, search_entries
+from catalog.indexing import MAX_VALUE_LENGTH, content_hash, entity_columns, search_entries
 from catalog.locations import errors
 from catalog.locations.errors import LocationError
 from catalog.locations.trust import location_is_trusted, untrusted_kind
@@ -95,13 +95,18 @@ class _Candidate:
 
 
 @transaction.atomic
-def apply_location_read(*, location: Location, sources: Sequence[SourceRead]) -> ApplyResult:
+def apply_location_read(*, location: Location, sources: Sequence[SourceRead], partial: bool = False) -> ApplyResult:
     """Replace what `location` manages with what was read, under the rules in this module's docstring.
 
     Runs in one transaction so that readers never see half a refresh. Locks the location row first, as
     unregistering the location and deleting one of its entities do: two refreshes of one location never
     interleave (the second sees what the first wrote), a delete waits for the write or the write sees the
     delete. Raises LocationDeleted, writing nothing, when the location is gone.
+
+    `partial`: the read skipped files by their stat (a change check, the refresh of one entity). Only entities of
+    the sources read this time, or recorded last time (Location.source_digests) and no longer listed, can then be
+    gone: finding them costs what was read, not the location's size. A source the location had that neither names
+    (a URL that failed last time and is no longer nested) waits for the next full re-read.
     """
     locked = Location.objects.select_for_update().filter(pk=location.pk).first()
     if locked is None:
@@ -115,23 +120,25 @@ def apply_location_read(*, location: Location, sources: Sequence[SourceRead]) ->
     failed_sources = {s.source for s in sources if not s.ok}
     # Kept as stored, like failed sources, but a success.
     kept_sources = failed_sources | {s.source for s in sources if s.unchanged}
-    synthetic_name = synthetic_location_entity(location)["metadata"]["name"]
-    for batch in _chunks(sorted({s.source for s in sources if s.unchanged and s.ok})):
-        result.unchanged += (
-            Entity.objects.filter(location=location, source__in=batch)
-            .exclude(kind="Location", name=synthetic_name)  # counted below with the candidates
-            .count()
-        )
+    # An unchanged source's entities are those its cache entry counted (the synthetic entity is counted below with
+    # the candidates): no query over the location's entities.
+    result.unchanged += sum({s.source: s.kept for s in sources if s.unchanged and s.ok}.values())
     for read in sources:
         result.errors.extend(errors.from_issue(issue) for issue in read.issues)
     # What the location manages now outside the sources kept as stored: those of its entities this read does not
     # declare again are gone (orphaned or deleted below). Read before the writes, which only add entities this read
     # declares, under the location's lock, which keeps others from adding or removing any.
-    managed = list(
-        Entity.objects.filter(location=location)
-        .exclude(source__in=sorted(kept_sources))
-        .values_list("pk", "ref", "orphan")
-    )
+    if partial:
+        listed = {s.source for s in sources}
+        recorded = set(locked.source_digests or {})
+        read_sources = {s.source for s in sources if s.source not in kept_sources} | (recorded - listed)
+        managed = _entities_of_sources(location=location, sources={location.key, *read_sources})
+    else:
+        managed = list(
+            Entity.objects.filter(location=location)
+            .exclude(source__in=sorted(kept_sources))
+            .values_list("pk", "ref", "orphan")
+        )
 
     candidates: dict[str, _Candidate] = {}
     invalid_refs: dict[str, list[LocationError]] = {}
@@ -305,6 +312,31 @@ def apply_location_read(*, location: Location, sources: Sequence[SourceRead]) ->
         update_fields=["errors", "entity_count", "last_refresh_at", "state", "failed_attempts", "last_success_at"]
     )
     return result
+
+
+_MANAGED_BY_KEY: Final = f"metadata.annotations.{MANAGED_BY_LOCATION}"
+
+
+def _entities_of_sources(*, location: Location, sources: Iterable[str]) -> list[tuple[int, str, bool]]:
+    """(pk, ref, orphan) of the location's entities read from `sources`, found through the search table's
+    (key, value) index: an entity's managed-by-location annotation is its source, and the entity table has no
+    index on `source` (a scan of every entity of the location). Search values are lower-cased, and over-long ones
+    are stored without a value: the exact source is checked on the entity rows."""
+    wanted = sorted(set(sources))
+    found: list[tuple[int, str, bool]] = []
+    for batch in _chunks(wanted):
+        values = {source.lower() for source in batch}
+        short = sorted(value for value in values if len(value) <= MAX_VALUE_LENGTH)
+        matching = models.Q(value__in=short) if short else models.Q(pk__in=[])
+        if len(short) < len(values):
+            matching |= models.Q(value__isnull=True)
+        entity_ids = SearchEntry.objects.filter(matching, key=_MANAGED_BY_KEY).values("entity_id")
+        found.extend(
+            Entity.objects.filter(location=location, source__in=batch, pk__in=entity_ids).values_list(
+                "pk", "ref", "orphan"
+            )
+        )
+    return found
 
 
 def _first_target(relations: Iterable[Relation], ref: str, relation_type: str, prefix: str = "") -> str:

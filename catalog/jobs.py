@@ -27,12 +27,15 @@ ANALYZE_DELAY_SECONDS: Final = 2
 _ANALYZE_PENDING_TIMEOUT: Final = 300
 
 
-def location_refresh_enqueue(*, location_id: str, changed_only: bool = False) -> None:
+def location_refresh_enqueue(*, location_id: str, changed_only: bool = False, entity_source: str | None = None) -> None:
     """Refresh one location in the worker, once the caller's transaction commits (at once outside of one).
-    `changed_only`: the change check's refresh, which does not read local files whose stat is unchanged."""
+    `changed_only`: the change check's refresh, which does not read local files whose stat is unchanged.
+    `entity_source`: the refresh of one entity, which reads its source and the local files whose stat changed."""
     kwargs: dict[str, Any] = {"location_id": location_id}
     if changed_only:
         kwargs["changed_only"] = True
+    if entity_source is not None:
+        kwargs["entity_source"] = entity_source
     transaction.on_commit(partial(_send, LOCATION_REFRESH, **kwargs))
 
 

@@ -234,7 +234,11 @@ def _preview_items(
 
 
 def location_refresh(
-    *, location: Location, on_file: Callable[[str], None] | None = None, changed_only: bool = False
+    *,
+    location: Location,
+    on_file: Callable[[str], None] | None = None,
+    changed_only: bool = False,
+    entity_source: str | None = None,
 ) -> RefreshResult:
     """Read the location (and what it nests) and apply it. Not atomic as a whole on purpose: reading may take
     long and must not hold a transaction; the write itself is one transaction under the location's row lock.
@@ -246,10 +250,16 @@ def location_refresh(
 
     `changed_only` is the scheduled change check's refresh (`locations_refresh_changed`): local files whose size
     and modification time are unchanged are not read, and the next full re-read stays when it was due.
+    `entity_source` is the refresh of one entity (POST /refresh, `location_refresh_request`): as `changed_only`, but
+    the entity's own source is read whatever its stat says. Both cost what changed, not the location's size; the
+    full re-read (the location's *Refresh now*, the schedule) still reads and checks everything.
     """
-    outcome = walk.location_read(location=location, on_file=on_file, changed_only=changed_only)
+    partial = changed_only or entity_source is not None
+    outcome = walk.location_read(
+        location=location, on_file=on_file, changed_only=changed_only, entity_source=entity_source
+    )
     try:
-        applied = _location_write_retrying(location=location, outcome=outcome, changed_only=changed_only)
+        applied = _location_write_retrying(location=location, outcome=outcome, partial=partial)
     except LocationDeleted:
         log.info("catalog.location.refresh_skipped", location=location.key, reason="location deleted")
         return RefreshResult(files_read=outcome.files_read, applied=ApplyResult(), location_deleted=True)
@@ -292,11 +302,11 @@ def catalog_tables_analyze() -> list[str]:
 _WRITE_ATTEMPTS: Final = 3
 
 
-def _location_write_retrying(*, location: Location, outcome: walk.ReadOutcome, changed_only: bool) -> ApplyResult:
+def _location_write_retrying(*, location: Location, outcome: walk.ReadOutcome, partial: bool) -> ApplyResult:
     attempt = 1
     while True:
         try:
-            return _location_write(location=location, outcome=outcome, changed_only=changed_only)
+            return _location_write(location=location, outcome=outcome, partial=partial)
         except (IntegrityError, OperationalError) as exc:
             if attempt >= _WRITE_ATTEMPTS or not _is_write_conflict(exc):
                 raise
@@ -314,10 +324,11 @@ def _is_write_conflict(exc: DatabaseError) -> bool:
 
 
 @transaction.atomic
-def _location_write(*, location: Location, outcome: walk.ReadOutcome, changed_only: bool) -> ApplyResult:
+def _location_write(*, location: Location, outcome: walk.ReadOutcome, partial: bool) -> ApplyResult:
     """The write of a refresh: its entities and its bookkeeping in one transaction, under the location's row lock
-    (taken by apply_location_read), so a location deleted meanwhile raises LocationDeleted and nothing is written."""
-    applied = apply_location_read(location=location, sources=outcome.sources)
+    (taken by apply_location_read), so a location deleted meanwhile raises LocationDeleted and nothing is written.
+    A `partial` read (files skipped by their stat) leaves the next full re-read when it was due."""
+    applied = apply_location_read(location=location, sources=outcome.sources, partial=partial)
     # Only sources that produced no error at all may be skipped next time (errors are re-reported every refresh).
     erroneous = {error["file"] for error in applied.errors}
     digests: dict[str, dict[str, Any]] = {
@@ -331,7 +342,7 @@ def _location_write(*, location: Location, outcome: walk.ReadOutcome, changed_on
         digests.setdefault(source, {})["stat"] = stat
     location.source_digests = digests
     update: dict[str, Any] = {"source_digests": digests}
-    if not changed_only:
+    if not partial:
         location.next_refresh_at = update["next_refresh_at"] = timezone.now() + _interval()
     Location.objects.filter(pk=location.pk).update(**update)
     return applied
@@ -403,11 +414,12 @@ def location_set_trusted(*, location: Location, trusted: bool, actor: Actor) -> 
 
 
 @transaction.atomic
-def location_refresh_request(*, location: Location, actor: Actor) -> None:
-    """Ask for a refresh soon (the page's *Refresh now*, the API's POST /refresh): enqueued once the caller's
-    transaction commits."""
+def location_refresh_request(*, location: Location, actor: Actor, entity: Entity | None = None) -> None:
+    """Ask for a refresh soon, enqueued once the caller's transaction commits: of the whole location (the page's
+    *Refresh now*), or of one of its entities (the API's POST /refresh), which reads that entity's own source and
+    the files whose stat changed, as Backstage's refresh re-processes the entity's own location."""
     require(actor, Action.LOCATION_REFRESH, location)
-    jobs.location_refresh_enqueue(location_id=str(location.pk))
+    jobs.location_refresh_enqueue(location_id=str(location.pk), entity_source=entity.source if entity else None)
 
 
 def locations_refresh_changed(*, now: datetime | None = None, limit: int = 500) -> int:
@@ -469,6 +481,8 @@ def entity_delete(*, entity: Entity, actor: Actor) -> None:
     locked = Entity.objects.select_for_update().filter(pk=entity.pk).first()
     if locked is None:
         return  # deleted meanwhile
+    if locked.location_id is not None:
+        _source_digest_forget(location_id=locked.location_id, source=locked.source)
     audit_record(
         actor=_audit_actor(actor),
         action="catalog.entity.delete",
@@ -478,6 +492,16 @@ def entity_delete(*, entity: Entity, actor: Actor) -> None:
     )
     locked.delete()
     entities_changed([locked.ref])
+
+
+def _source_digest_forget(*, location_id: Any, source: str) -> None:
+    """Drop `source` from its location's digest cache (under the location's lock), so that every refresh reads and
+    parses it again and an entity deleted but still in it comes back: the partial refreshes take the cache as
+    recorded, without checking it against the stored entities."""
+    digests = Location.objects.filter(pk=location_id).values_list("source_digests", flat=True).first()
+    if digests and "digest" in digests.get(source, {}):
+        entry = {key: value for key, value in digests[source].items() if key not in ("digest", "entities")}
+        Location.objects.filter(pk=location_id).update(source_digests={**digests, source: entry})
 
 
 # --- helpers ------------------------------------------------------------------------------------------

@@ -26,13 +26,18 @@ class LocationRefreshTask(RecordsFailure):
 
 
 @shared_task(name=jobs.LOCATION_REFRESH, base=LocationRefreshTask, **RETRYING)
-def location_refresh(location_id: str, changed_only: bool = False) -> None:
-    """Refresh one location. Idempotent: a deleted location is skipped and unchanged sources write nothing."""
+def location_refresh(location_id: str, changed_only: bool = False, entity_source: str | None = None) -> None:
+    """Refresh one location (`entity_source`: for one of its entities, see `services.location_refresh`).
+    Idempotent: a deleted location is skipped and unchanged sources write nothing."""
     location = Location.objects.filter(pk=location_id).first()
     if location is None:
         log.info("catalog.location_refresh.skipped", location_id=location_id, reason="location deleted")
         return
-    services.location_refresh(location=location, changed_only=changed_only is True)
+    services.location_refresh(
+        location=location,
+        changed_only=changed_only is True,
+        entity_source=entity_source if isinstance(entity_source, str) else None,
+    )
 
 
 @shared_task(name=jobs.REFRESH_DUE, ignore_result=True)

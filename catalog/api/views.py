@@ -352,7 +352,7 @@ class RefreshApi(APIView):
         if location is None:
             raise NotFoundError(f"{entity.ref} is not managed by a registered location, so it cannot be refreshed")
         # Refreshing reads remote sources: it runs in the worker, never inside this request.
-        services.location_refresh_request(location=location, actor=request.user)
+        services.location_refresh_request(location=location, actor=request.user, entity=entity)
         return Response(status=status.HTTP_200_OK)
 
 

@@ -33,7 +33,7 @@ class SourceRead:
     """One file or URL read during a refresh. `ok` is False when it could not be read or parsed as a whole.
 
     `unchanged` says the source's bytes are those of the last clean refresh: its entities are kept as stored,
-    without being parsed or compared again (`entities` is empty then).
+    without being parsed or compared again (`entities` is empty then; `kept` says how many it produced then).
     """
 
     source: str  # "<type>:<target>", as written in backstage.io/managed-by-location
@@ -41,6 +41,7 @@ class SourceRead:
     entities: list[ParsedEntity] = field(default_factory=list)
     issues: list[Issue] = field(default_factory=list)
     unchanged: bool = False
+    kept: int = 0
 
 
 @dataclass
@@ -62,21 +63,31 @@ class ReadOutcome:
 
 
 def location_read(
-    *, location: Location, on_file: Callable[[str], None] | None = None, changed_only: bool = False
+    *,
+    location: Location,
+    on_file: Callable[[str], None] | None = None,
+    changed_only: bool = False,
+    entity_source: str | None = None,
 ) -> ReadOutcome:
     """A refresh's read of a registered location: the walk, skipping sources whose bytes are unchanged since the
     last clean refresh, then the sources a failure hides (`SourceRead(ok=False)`: their entities are kept).
 
     `changed_only` (the scheduled change check's refreshes): a local file whose size and modification time are
-    those recorded last time is not even read.
+    those recorded last time is not even read. `entity_source` (the refresh of one entity, POST /refresh): the same,
+    except that this source, the entity's own file, is read whatever its stat says. Both are partial reads: they
+    take the digest cache as recorded, without the location-wide count that checks it against the stored entities
+    (`_usable_cache`), so their cost follows what changed, not the location's size; entity deletes drop the cache
+    entry of their source (`services.entity_delete`) and the full re-read still checks the whole cache.
     """
+    partial = changed_only or entity_source is not None
     outcome = location_walk(
         type=location.type,
         target=location.target,
         on_file=on_file,
-        cache=_usable_cache(location),
+        cache=_recorded_cache(location) if partial else _usable_cache(location),
         salt=f"trusted={location_is_trusted(location=location)}",
-        trust_stat=changed_only,
+        trust_stat=partial,
+        always_read=entity_source or "",
     )
     outcome.sources.extend(_kept_sources(location, outcome))
     return outcome
@@ -90,6 +101,7 @@ def location_walk(
     cache: Mapping[str, Mapping[str, Any]] | None = None,
     salt: str = "",
     trust_stat: bool = False,
+    always_read: str = "",
 ) -> ReadOutcome:
     """Read a target and every Location target nested in what it reads, breadth first. No database.
 
@@ -99,7 +111,8 @@ def location_walk(
 
     `cache` (Location.source_digests) lets a source whose bytes hash as last time skip parsing: it comes back as
     an `unchanged` SourceRead, and the Location targets it declared are followed from the cache. With `trust_stat`
-    a local file whose size and modification time equal the cached ones is taken as unchanged without being read.
+    a local file whose size and modification time equal the cached ones is taken as unchanged without being read,
+    except the source `always_read` (it is read, and skips parsing only if its bytes hash as last time).
     """
     outcome = ReadOutcome()
     readers: dict[str, Reader] = {}
@@ -144,7 +157,13 @@ def location_walk(
             if stat is not None:
                 outcome.stats[source] = stat
             cached = (cache or {}).get(source)
-            stat_unchanged = trust_stat and stat is not None and cached is not None and cached.get("stat") == stat
+            stat_unchanged = (
+                trust_stat
+                and source != always_read
+                and stat is not None
+                and cached is not None
+                and cached.get("stat") == stat
+            )
             if stat_unchanged:
                 data = b""
             else:
@@ -158,7 +177,7 @@ def location_walk(
             digest = "" if stat_unchanged else _digest(data, salt)
             if cached is not None and (stat_unchanged or cached.get("digest") == digest):
                 outcome.digests[source] = dict(cached)
-                outcome.sources.append(SourceRead(source, True, unchanged=True))
+                outcome.sources.append(SourceRead(source, True, unchanged=True, kept=cached.get("entities", 0)))
                 if on_file is not None:
                     on_file(source)
                 for nested_type, nested_target in cached.get("targets", []):
@@ -305,9 +324,19 @@ def _kept_sources(location: Location, outcome: ReadOutcome) -> list[SourceRead]:
     return [SourceRead(source, False) for source in sorted(kept - listed)]
 
 
+def _recorded_cache(location: Location) -> dict[str, Any]:
+    """The digest cache as recorded: the entries of sources that last read cleanly (an entry with a stat only is a
+    file that had errors: it is read again, its errors are reported again)."""
+    return {
+        source: entry
+        for source, entry in (location.source_digests or {}).items()
+        if "digest" in entry and isinstance(entry.get("entities"), int)
+    }
+
+
 def _usable_cache(location: Location) -> dict[str, Any]:
     """The digest cache, minus sources whose stored entities no longer match what they produced (deleted or
-    orphaned out of band): those are parsed again."""
+    orphaned out of band): those are parsed again. One query over all the location's entities: full re-reads only."""
     if not location.source_digests:
         return {}
     counts = dict(
