@@ -29,6 +29,11 @@ ERROR_NAMES: dict[int, str] = {
 
 # How long a client should wait before trying again when the embedded database was busy.
 BUSY_RETRY_SECONDS = 5
+BUSY_MESSAGE = (
+    "The embedded database is busy with another write (such as a large catalog refresh); nothing was changed. "
+    f"Try again in {BUSY_RETRY_SECONDS} seconds. PostgreSQL, the production database, does not make writes wait "
+    "like this."
+)
 
 
 def database_busy(exc: BaseException) -> bool:
@@ -82,15 +87,7 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     if isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied(str(exc) or None)
     if database_busy(exc):
-        busy = _error(
-            503,
-            ERROR_NAMES[503],
-            "The embedded database is busy with another write (such as a large catalog refresh); nothing was "
-            f"changed. Try again in {BUSY_RETRY_SECONDS} seconds. PostgreSQL, the production database, does not "
-            "make writes wait like this.",
-            request,
-            None,
-        )
+        busy = _error(503, ERROR_NAMES[503], BUSY_MESSAGE, request, None)
         busy["Retry-After"] = str(BUSY_RETRY_SECONDS)
         return busy
     if isinstance(exc, SuspiciousOperation):

@@ -13,7 +13,14 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import render
 
-from portal.exceptions import ERROR_NAMES, ApplicationError, error_body
+from portal.exceptions import (
+    BUSY_MESSAGE,
+    BUSY_RETRY_SECONDS,
+    ERROR_NAMES,
+    ApplicationError,
+    database_busy,
+    error_body,
+)
 from portal.http import is_fragment_request, refusal
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -89,7 +96,13 @@ class ApplicationErrorMiddleware:
     The API maps the same errors in `portal.exceptions.api_exception_handler`.
     """
 
-    TITLES = {400: "That did not work", 403: "Not allowed", 404: "Not found", 409: "Conflict"}
+    TITLES = {
+        400: "That did not work",
+        403: "Not allowed",
+        404: "Not found",
+        409: "Conflict",
+        503: "Busy, try again",
+    }
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -98,14 +111,19 @@ class ApplicationErrorMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if database_busy(exception):
+            # A form sent while the embedded database's only write lock was held by a long refresh: nothing was
+            # changed, and sending it again in a moment works (the API answers the same 503).
+            response = self._page(request, 503, BUSY_MESSAGE)
+            response["Retry-After"] = str(BUSY_RETRY_SECONDS)
+            return response
         if not isinstance(exception, ApplicationError):
             return None
+        return self._page(request, exception.status, exception.message)
+
+    def _page(self, request: HttpRequest, code: int, message: str) -> HttpResponse:
         if is_fragment_request(request):  # type: ignore[arg-type]  # HtmxMiddleware runs before this one
             # An error page swapped into a form's target would nest a whole page in it: the message goes to a toast.
-            return refusal(request, exception.message, status=exception.status)
-        context = {
-            "code": exception.status,
-            "title": self.TITLES.get(exception.status, "That did not work"),
-            "message": exception.message,
-        }
-        return render(request, "portal/error.html", context, status=exception.status)
+            return refusal(request, message, status=code)
+        context = {"code": code, "title": self.TITLES.get(code, "That did not work"), "message": message}
+        return render(request, "portal/error.html", context, status=code)

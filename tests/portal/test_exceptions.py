@@ -166,3 +166,43 @@ def test_a_write_that_waited_out_the_embedded_databases_lock_answers_503_with_re
     assert "nothing was changed" in response.data["error"]["message"]
     # Any other database failure is not disguised as "busy".
     assert api_exception_handler(OperationalError("no such table: x"), {"request": request}) is None
+
+
+@pytest.mark.parametrize("fragment", [False, True])
+def test_a_form_that_waited_out_the_embedded_databases_lock_answers_503_with_retry_after(
+    monkeypatch, auth_client, htmx_client, fragment
+):
+    from django.db import OperationalError, connection
+
+    from portal import services
+    from portal.exceptions import BUSY_RETRY_SECONDS
+
+    def locked(**kwargs):
+        raise OperationalError("database is locked")
+
+    monkeypatch.setattr(services, "apitoken_create", locked)
+    monkeypatch.setattr(connection, "vendor", "sqlite")
+    client = htmx_client if fragment else auth_client
+    response = client.post(reverse("portal:token_list"), {"name": "ci"})
+    assert response.status_code == 503
+    assert response["Retry-After"] == str(BUSY_RETRY_SECONDS)
+    if fragment:  # a toast, nothing swapped
+        assert response["HX-Reswap"] == "none"
+        assert "nothing was changed" in response["HX-Trigger"]
+    else:
+        assert "Busy, try again" in response.content.decode()
+        assert "nothing was changed" in response.content.decode()
+
+
+def test_other_database_failures_in_a_form_are_not_called_busy(monkeypatch, auth_client):
+    from django.db import OperationalError
+
+    from portal import services
+
+    def broken(**kwargs):
+        raise OperationalError("no such table: x")
+
+    monkeypatch.setattr(services, "apitoken_create", broken)
+    auth_client.raise_request_exception = True
+    with pytest.raises(OperationalError):
+        auth_client.post(reverse("portal:token_list"), {"name": "ci"})
