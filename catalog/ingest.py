@@ -115,6 +115,7 @@ def apply_location_read(*, location: Location, sources: Sequence[SourceRead], pa
     location.trusted = locked.trusted
     location.failed_attempts = locked.failed_attempts
     location.last_success_at = locked.last_success_at
+    location.source_digests = locked.source_digests
     result = ApplyResult()
     trusted = location_is_trusted(location=location)
     failed_sources = {s.source for s in sources if not s.ok}

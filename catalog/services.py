@@ -266,6 +266,7 @@ def location_refresh(
     log.info(
         "catalog.location.refreshed",
         location=location.key,
+        scope="entity" if entity_source is not None else "changed" if changed_only else "full",
         files=outcome.files_read,
         created=applied.created,
         updated=applied.updated,
@@ -336,6 +337,13 @@ def _location_write(*, location: Location, outcome: walk.ReadOutcome, partial: b
         for source, entry in outcome.digests.items()
         if source not in erroneous and source.partition(":")[2] not in erroneous
     }
+    # A source taken as unchanged kept the entry the read started from; if that entry changed since (an entity
+    # delete dropped it: `_source_digest_forget`), the one recorded now wins, so the source is parsed next time.
+    recorded: dict[str, Any] = location.source_digests or {}  # as apply_location_read found it, under the lock
+    for source in (s.source for s in outcome.sources if s.unchanged):
+        entry = digests.get(source)
+        if entry is not None and recorded.get(source, {}).get("digest") != entry.get("digest"):
+            digests[source] = {key: value for key, value in entry.items() if key not in ("digest", "entities")}
     # Every local file's size and modification time, erroneous ones too (an entry without a digest is never taken
     # as unchanged): the change check compares them and leaves a file alone until it is written again.
     for source, stat in outcome.stats.items():

@@ -13,6 +13,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from catalog import jobs, services, tasks
+from catalog.locations import walk
 from catalog.models import Entity, Location
 from portal.permissions import SYSTEM
 from tests.catalog.factories import ComponentDictFactory, new_location, write_docs
@@ -219,3 +220,17 @@ def test_the_entity_refresh_task_reads_only_the_entity_file(db, root):
     ).get()
 
     assert (_description("c1"), _description("c2")) == ("again", "first")
+
+
+def test_an_entity_deleted_while_a_refresh_read_still_comes_back_on_the_next_one(db, root):
+    """The delete drops its file's cache entry after the refresh read it: the refresh's write must not restore it."""
+    location = _folder(root)
+    c0 = Entity.objects.get(name="c0")
+    outcome = walk.location_read(location=location, entity_source=c0.source)
+    services.entity_delete(entity=Entity.objects.get(name="c2"), actor=SYSTEM)
+
+    services._location_write(location=Location.objects.get(pk=location.pk), outcome=outcome, partial=True)
+    assert not Entity.objects.filter(name="c2").exists()
+
+    _refresh_entity("c0")
+    assert Entity.objects.filter(name="c2", orphan=False).exists()
