@@ -31,7 +31,7 @@ from catalog.indexing import MAX_VALUE_LENGTH, content_hash, entity_columns, sea
 from catalog.locations import errors
 from catalog.locations.errors import LocationError
 from catalog.locations.trust import location_is_trusted, untrusted_kind
-from catalog.locations.walk import SourceRead
+from catalog.locations.walk import SourceRead, StoredSources
 from catalog.models import Entity, Location, SearchEntry
 from catalog.models import Relation as RelationRow
 
@@ -95,7 +95,9 @@ class _Candidate:
 
 
 @transaction.atomic
-def apply_location_read(*, location: Location, sources: Sequence[SourceRead], partial: bool = False) -> ApplyResult:
+def apply_location_read(
+    *, location: Location, sources: Sequence[SourceRead], partial: bool = False, stored: StoredSources | None = None
+) -> ApplyResult:
     """Replace what `location` manages with what was read, under the rules in this module's docstring.
 
     Runs in one transaction so that readers never see half a refresh. Locks the location row first, as
@@ -107,6 +109,10 @@ def apply_location_read(*, location: Location, sources: Sequence[SourceRead], pa
     the sources read this time, or recorded last time (Location.source_digests) and no longer listed, can then be
     gone: finding them costs what was read, not the location's size. A source the location had that neither names
     (a URL that failed last time and is no longer nested) waits for the next full re-read.
+
+    `stored`: a full re-read's list of the sources the location's entities had when it began. If no refresh of the
+    location committed since, gone entities are looked for among those not read, kept or listed, by source (no
+    scan of the location's entities); else among all of them.
     """
     locked = Location.objects.select_for_update().filter(pk=location.pk).first()
     if locked is None:
@@ -129,11 +135,14 @@ def apply_location_read(*, location: Location, sources: Sequence[SourceRead], pa
     # What the location manages now outside the sources kept as stored: those of its entities this read does not
     # declare again are gone (orphaned or deleted below). Read before the writes, which only add entities this read
     # declares, under the location's lock, which keeps others from adding or removing any.
-    if partial:
+    complete = stored is not None and stored.as_of == locked.last_refresh_at
+    if partial or complete:
         listed = {s.source for s in sources}
-        recorded = set(locked.source_digests or {})
-        read_sources = {s.source for s in sources if s.source not in kept_sources} | (recorded - listed)
-        managed = _entities_of_sources(location=location, sources={location.key, *read_sources})
+        known = set(locked.source_digests or {}) | (stored.sources if stored is not None and complete else set())
+        not_kept = {s.source for s in sources if s.source not in kept_sources} | (known - listed)
+        # The synthetic entity's source is the location's key, a kept file's too for a one-file location: it is
+        # among the candidates below, never gone, so it is not looked for here.
+        managed = _entities_of_sources(location=location, sources=not_kept)
     else:
         managed = list(
             Entity.objects.filter(location=location)

@@ -329,7 +329,7 @@ def _location_write(*, location: Location, outcome: walk.ReadOutcome, partial: b
     """The write of a refresh: its entities and its bookkeeping in one transaction, under the location's row lock
     (taken by apply_location_read), so a location deleted meanwhile raises LocationDeleted and nothing is written.
     A `partial` read (files skipped by their stat) leaves the next full re-read when it was due."""
-    applied = apply_location_read(location=location, sources=outcome.sources, partial=partial)
+    applied = apply_location_read(location=location, sources=outcome.sources, partial=partial, stored=outcome.stored)
     # Only sources that produced no error at all may be skipped next time (errors are re-reported every refresh).
     erroneous = {error["file"] for error in applied.errors}
     digests: dict[str, dict[str, Any]] = {

@@ -13,10 +13,11 @@ import re
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Final
 
 from django.conf import settings
-from django.db.models import Count
+from django.db.models import Count, Q
 
 from catalog.descriptors import DEFAULT_LIMITS, Issue, LocationTarget, ParsedEntity, ParseResult
 from catalog.descriptors.errors import IssueCode
@@ -56,10 +57,22 @@ class ReadOutcome:
     digests: dict[str, dict[str, Any]] = field(default_factory=dict)
     # source -> [mtime_ns, size] of every local file, taken before it was read (see `file_stat`).
     stats: dict[str, list[int]] = field(default_factory=dict)
+    # A full re-read's view of what the location stored when it began (None for partial reads).
+    stored: StoredSources | None = None
 
     @property
     def issues(self) -> list[Issue]:
         return [issue for source in self.sources for issue in source.issues]
+
+
+@dataclass(frozen=True)
+class StoredSources:
+    """The sources of a location's stored entities (orphans included) when a full re-read began, and the location's
+    last_refresh_at then: entities are added to a location only by its refreshes, which all change last_refresh_at,
+    so while it is the same the set is complete and the write finds gone entities by source, not by a scan."""
+
+    sources: frozenset[str]
+    as_of: datetime | None
 
 
 def location_read(
@@ -80,15 +93,24 @@ def location_read(
     entry of their source (`services.entity_delete`) and the full re-read still checks the whole cache.
     """
     partial = changed_only or entity_source is not None
+    stored: StoredSources | None = None
+    if partial:
+        cache = _recorded_cache(location)
+    else:
+        as_of = location.last_refresh_at  # before the count: a refresh committing after it changes the row's
+        counts = _stored_counts(location)
+        cache = _usable_cache(location, counts)
+        stored = StoredSources(sources=frozenset(counts), as_of=as_of)
     outcome = location_walk(
         type=location.type,
         target=location.target,
         on_file=on_file,
-        cache=_recorded_cache(location) if partial else _usable_cache(location),
+        cache=cache,
         salt=f"trusted={location_is_trusted(location=location)}",
         trust_stat=partial,
         always_read=entity_source or "",
     )
+    outcome.stored = stored
     outcome.sources.extend(_kept_sources(location, outcome))
     return outcome
 
@@ -334,19 +356,24 @@ def _recorded_cache(location: Location) -> dict[str, Any]:
     }
 
 
-def _usable_cache(location: Location) -> dict[str, Any]:
-    """The digest cache, minus sources whose stored entities no longer match what they produced (deleted or
-    orphaned out of band): those are parsed again. One query over all the location's entities: full re-reads only."""
-    if not location.source_digests:
-        return {}
-    counts = dict(
-        Entity.objects.filter(location=location, orphan=False)
-        .exclude(kind="Location", name__startswith="generated-")  # the synthetic entity shares the root's source
+def _stored_counts(location: Location) -> dict[str, int]:
+    """Per source of the location's stored entities, how many of them are not orphans (the synthetic entity, which
+    shares the root's source, is not counted). One query over all the location's entities: full re-reads only."""
+    counted = Q(orphan=False) & ~Q(kind="Location", name__startswith="generated-")
+    return dict(
+        Entity.objects.filter(location=location)
         .order_by()
         .values("source")
-        .annotate(n=Count("id"))
+        .annotate(n=Count("id", filter=counted))
         .values_list("source", "n")
     )
+
+
+def _usable_cache(location: Location, counts: Mapping[str, int]) -> dict[str, Any]:
+    """The digest cache, minus sources whose stored entities no longer match what they produced (deleted or
+    orphaned out of band): those are parsed again."""
+    if not location.source_digests:
+        return {}
     return {
         source: entry
         for source, entry in location.source_digests.items()

@@ -234,3 +234,19 @@ def test_an_entity_deleted_while_a_refresh_read_still_comes_back_on_the_next_one
 
     _refresh_entity("c0")
     assert Entity.objects.filter(name="c2", orphan=False).exists()
+
+
+def test_an_entity_refresh_of_a_one_file_location(db, root):
+    path = write_docs(root / "one.yaml", [ComponentDictFactory(name=n, description="first") for n in ("a", "b")])
+    location = new_location(type="file", target=str(path))
+    services.location_refresh(location=location)
+    write_docs(path, [ComponentDictFactory(name="a", description="again")])
+
+    result = _refresh_entity("a")
+
+    assert (result.files_read, result.applied.updated, result.applied.orphaned) == (1, 1, 1)
+    assert _description("a") == "again"
+    assert set(Entity.objects.filter(orphan=True).values_list("name", flat=True)) == {"b"}
+    again = services.location_refresh(location=Location.objects.get(pk=location.pk))  # full, nothing changed
+    assert (again.applied.unchanged, again.applied.orphaned) == (2, 0)
+    assert set(Entity.objects.filter(orphan=True).values_list("name", flat=True)) == {"b"}
