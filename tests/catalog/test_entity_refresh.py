@@ -250,3 +250,29 @@ def test_an_entity_refresh_of_a_one_file_location(db, root):
     again = services.location_refresh(location=Location.objects.get(pk=location.pk))  # full, nothing changed
     assert (again.applied.unchanged, again.applied.orphaned) == (2, 0)
     assert set(Entity.objects.filter(orphan=True).values_list("name", flat=True)) == {"b"}
+
+
+def test_an_entity_refresh_of_an_unchanged_one_file_location_orphans_nothing(db, root):
+    path = write_docs(root / "one.yaml", [ComponentDictFactory(name=n, description="first") for n in ("a", "b")])
+    services.location_refresh(location=new_location(type="file", target=str(path)))
+
+    result = _refresh_entity("a")
+
+    assert (result.files_read, result.applied.unchanged, result.applied.orphaned) == (1, 3, 0)
+    assert not Entity.objects.filter(orphan=True).exists()
+
+
+def test_a_full_re_read_overtaken_by_another_refresh_still_finds_every_gone_entity(db, root):
+    """The sources a full re-read listed when it began are complete only until another refresh commits."""
+    location = _folder(root, files=2)
+    outcome = walk.location_read(location=Location.objects.get(pk=location.pk))  # lists f0 and f1
+    _write(root, 2, description="first")
+    services.location_refresh(location=Location.objects.get(pk=location.pk))  # adds c2 and s2, from f2
+    (root / "cat" / "f2.yaml").unlink()
+    # A source with no cache entry (a URL that had errors): only the location's entities say it is theirs.
+    Location.objects.filter(pk=location.pk).update(source_digests={})
+
+    applied = services._location_write(location=Location.objects.get(pk=location.pk), outcome=outcome, partial=False)
+
+    assert applied.orphaned == 2
+    assert set(Entity.objects.filter(orphan=True).values_list("name", flat=True)) == {"c2", "s2"}
