@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import itertools
 import json
 import operator
 import re
@@ -331,13 +332,83 @@ def filter_q(entity_filter: EntityFilter, *, on_search_entries: bool = False) ->
     )
 
 
-def full_text_q(full_text: FullText) -> Q:
+def _case_variants(word: str) -> list[str]:
+    spellings = ("".join(letters) for letters in itertools.product(*((c, c.upper()) for c in word)))
+    return [spelling for spelling in spellings if spelling != word]
+
+
+# Search keys whose every value is also in `Entity.search_text` (catalog.indexing: lower-cased name, title,
+# description and tags), for every entity ingestion accepts — except values of metadata keys spelled with other
+# capitals (`metadata.Title`), which the schema allows and which land under the same lower-cased search key.
+# `metadata.description` is left out: the spellings of its 11 letters are too many to list.
+SEARCH_TEXT_KEYS: Final = ("metadata.name", "metadata.title", "metadata.tags")
+# The entities having such a key, as the partial index of migration 0011 selects them: the same text, or PostgreSQL
+# no longer uses that index.
+_KEY_VARIANTS: Final = ",".join(
+    variant for key in SEARCH_TEXT_KEYS for variant in _case_variants(key.removeprefix("metadata."))
+)
+METADATA_KEY_VARIANTS_SQL: Final = f"(data -> 'metadata') ?| '{{{_KEY_VARIANTS}}}'::text[]"
+
+
+class _ProbeExists(Exists):
+    """EXISTS that PostgreSQL runs as a probe of each row it is asked about: `OFFSET 0` keeps the planner from turning
+    it into a join that reads every row of the subquery's keys first."""
+
+    template = "EXISTS(%(subquery)s OFFSET 0)"
+
+
+def _prefiltered_full_text_q(full_text: FullText) -> Q | None:
+    """The full-text condition through the trigram index on `search_text` (PostgreSQL), or None where it does not
+    apply. Same entities as the keyed scan of full_text_q: for SEARCH_TEXT_KEYS, an entity can only match if its
+    search text contains the term (every such value is part of it), so `search_text LIKE` — indexed, and read from
+    the entity row a page walks anyway — comes first and the search rows only confirm. The few entities outside that
+    rule (metadata keys with other capitals, found by migration 0011's index) and the other fields are looked up
+    first, in one query, and passed as ids.
+
+    A page ordered by name then walks the name index and stops after `limit` matches, as the plain full-text filter
+    does, instead of scanning every search row under the fields (200k at 100k entities) and sorting all matches.
+    """
+    contained = [key for key in full_text.fields if key in SEARCH_TEXT_KEYS]
+    if connection.vendor != "postgresql" or not full_text.term or not contained:
+        return None
+    others = [key for key in full_text.fields if key not in SEARCH_TEXT_KEYS]
+    table = connection.ops.quote_name(SearchEntry._meta.db_table)
+    entities = connection.ops.quote_name(Entity._meta.db_table)
+    pattern = f"%{connection.ops.prep_for_like_query(full_text.term)}%"
+    # Only our table names and the constant METADATA_KEY_VARIANTS_SQL are interpolated; values travel as parameters.
+    sql = (
+        f"SELECT s.entity_id FROM {entities} e JOIN {table} s ON s.entity_id = e.id"  # noqa: S608
+        f" WHERE {METADATA_KEY_VARIANTS_SQL} AND s.key = ANY(%s) AND s.value LIKE %s"
+    )
+    params: list[Any] = [contained, pattern]
+    if others:
+        sql += f" UNION SELECT entity_id FROM {table} WHERE key = ANY(%s) AND value LIKE %s"  # noqa: S608
+        params += [others, pattern]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        ids = sorted(row[0] for row in cursor.fetchall())
+    confirmed = _ProbeExists(
+        SearchEntry.objects.filter(entity_id=OuterRef("pk"), key__in=contained, value__contains=full_text.term)
+    )
+    condition = Q(search_text__contains=full_text.term) & Q(confirmed)
+    # As constants, PostgreSQL hashes the ids and can read them through the primary key when the term is rare.
+    return condition | Q(pk__in=ids) if ids else condition
+
+
+def full_text_q(full_text: FullText, *, prefilter: bool = False) -> Q:
     """Backstage's full-text filter: the term, whole (several words stay one phrase), appears in a value under one of
     `fields`, or else in the entity's name, title, description or tags. The catalog page's search box means the same.
+
+    `prefilter` (a page of /entities/by-query): on PostgreSQL, fields among SEARCH_TEXT_KEYS are answered through the
+    entity's search text first (_prefiltered_full_text_q), at the cost of one query more; counts keep the keyed
+    scan, which reads fewer pages when every match is needed.
     """
     if not full_text.term:
         return Q()
     if full_text.fields:
+        prefiltered = _prefiltered_full_text_q(full_text) if prefilter else None
+        if prefiltered is not None:
+            return prefiltered
         if connection.vendor == "postgresql":
             # `OFFSET 0` keeps PostgreSQL from pulling the subquery up into a walk of the order index that probes
             # every entity's search rows until `limit` match (300 ms at 100k entities for `orderField=metadata.name`):
@@ -455,12 +526,16 @@ def order_expression(field_name: str) -> Combinable:
 
 
 def entity_queryset(
-    entity_filter: EntityFilter = (), full_text: FullText | None = None, *, base: QuerySet[Entity] | None = None
+    entity_filter: EntityFilter = (),
+    full_text: FullText | None = None,
+    *,
+    base: QuerySet[Entity] | None = None,
+    prefilter: bool = False,
 ) -> QuerySet[Entity]:
     queryset = base if base is not None else Entity.objects.all()
     queryset = queryset.filter(filter_q(entity_filter))
     if full_text is not None:
-        queryset = queryset.filter(full_text_q(full_text))
+        queryset = queryset.filter(full_text_q(full_text, prefilter=prefilter))
     return queryset
 
 
@@ -619,9 +694,10 @@ def query_page(*, cursor: QueryCursor, limit: int, offset: int = 0) -> QueryPage
 
     The total is counted once, on the first request, and carried in the cursor; the count itself is cached per
     catalog version (catalog.cache). Three queries at most: the catalog version, the count (when not cached), the
-    page (relations are attached by the caller).
+    page (relations are attached by the caller); one more on PostgreSQL for full text over fields such as the name
+    (full_text_q's `prefilter`).
     """
-    queryset = entity_queryset(cursor.entity_filter, cursor.full_text)
+    queryset = entity_queryset(cursor.entity_filter, cursor.full_text, prefilter=True)
     total = cursor.total if cursor.total is not None else count_matching(cursor.entity_filter, cursor.full_text)
     order = cursor.order
     if order:
