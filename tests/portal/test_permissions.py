@@ -149,7 +149,7 @@ def world(tmp_path, settings, monkeypatch) -> World:
         approval=PendingApproval("group:default/payments", UserFactory(username="bob").pk),
         scorecard=Scorecard(ref="scorecard:default/production-readiness", owner_ref="group:default/payments"),
     )
-    monkeypatch.setattr(jobs, "location_refresh_enqueue", lambda *, location_id: world.queued.append(location_id))
+    monkeypatch.setattr(jobs, "location_refresh_enqueue", lambda *, location_id, **_: world.queued.append(location_id))
     return world
 
 
