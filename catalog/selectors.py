@@ -5,15 +5,15 @@ from __future__ import annotations
 import operator
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import reduce
+from functools import cached_property, reduce
 from typing import Any, Final
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
 from django.core.paginator import Page, Paginator
-from django.db.models import Case, Count, Exists, IntegerField, OuterRef, Q, QuerySet, Value, When
+from django.db.models import Case, Count, Exists, F, IntegerField, JSONField, OuterRef, Q, QuerySet, Value, When
 from django.db.models.fields.json import KT
 from django.db.models.functions import StrIndex, Substr
 from django.http import QueryDict
@@ -34,7 +34,7 @@ from catalog.presentation import (
     readable_yaml,
     safe_links,
 )
-from catalog.refs import EntityRef, ref_label, ref_parts
+from catalog.refs import EntityRef, ref_label, ref_parts, ref_url
 
 PROCESSING_ERROR_TYPE: Final = "backstage.io/catalog-processing"
 SEARCH_MAX_WORDS: Final = 8
@@ -536,9 +536,14 @@ class RelatedEntity:
     ref: str
     entity: Entity | None
 
-    @property
+    @cached_property
     def parts(self) -> EntityRef:
         return ref_parts(self.ref)
+
+    @cached_property
+    def url(self) -> str:
+        """Its catalog page, worked out once: a group's page links most of its targets twice."""
+        return ref_url(self.ref)
 
     @property
     def exists(self) -> bool:
@@ -562,19 +567,30 @@ class EntityRelations:
         return self.by_type.get(relation_type, [])
 
 
-def _ui_related(pairs: list[tuple[str, str]], *, data: bool = False) -> tuple[dict[str, list[RelatedEntity]], bool]:
+def _ui_related(
+    pairs: list[tuple[str, str]], *, data_for: Collection[str] = ()
+) -> tuple[dict[str, list[RelatedEntity]], bool]:
+    """The targets of `pairs` (type, target ref), grouped by type and sorted by ref, in one query. Targets of the
+    relation types in `data_for` come with their JSON; the others without it (a group owns hundreds of entities that
+    its page only links to, and reading their JSON cost more than the rest of the query)."""
     truncated = len(pairs) > UI_RELATION_LIMIT
     pairs = pairs[:UI_RELATION_LIMIT]
     targets = {target for _, target in pairs}
+    with_data = {target for relation_type, target in pairs if relation_type in data_for}
     fields = ["id", "ref", "kind", "namespace", "name", "title", "description", "spec_type", "orphan"]
-    found = (
-        {
-            entity.ref: entity
-            for entity in Entity.objects.filter(ref__in=targets).only(*fields, *(["data"] if data else []))
-        }
-        if targets
-        else {}
-    )
+    found: dict[str, Entity] = {}
+    if targets:
+        queryset = Entity.objects.filter(ref__in=targets)
+        if with_data and with_data != targets:
+            queryset = queryset.only(*fields).annotate(
+                _ui_data=Case(When(ref__in=with_data, then=F("data")), default=Value(None), output_field=JSONField())
+            )
+        else:
+            queryset = queryset.only(*fields, *(["data"] if with_data else []))
+        for entity in queryset:
+            if with_data and with_data != targets and entity.ref in with_data:
+                entity.data = entity._ui_data  # type: ignore[attr-defined]  # the annotation above
+            found[entity.ref] = entity
     grouped: dict[str, list[RelatedEntity]] = {}
     for relation_type, target in pairs:
         grouped.setdefault(relation_type, []).append(RelatedEntity(target, found.get(target)))
@@ -583,15 +599,16 @@ def _ui_related(pairs: list[tuple[str, str]], *, data: bool = False) -> tuple[di
     return grouped, truncated
 
 
-def entity_relations_grouped(*, entity: Entity, with_data: bool = False) -> EntityRelations:
-    """Every relation whose source is `entity`, whoever declared it, deduplicated and grouped by type."""
+def entity_relations_grouped(*, entity: Entity, data_for: Collection[str] = ()) -> EntityRelations:
+    """Every relation whose source is `entity`, whoever declared it, deduplicated and grouped by type; the targets of
+    the relation types in `data_for` are read with their JSON (a group's members: its page shows their profiles)."""
     pairs = list(
         Relation.objects.filter(source_ref=entity.ref)
         .values_list("type", "target_ref")
         .distinct()
         .order_by("type", "target_ref")[: UI_RELATION_LIMIT + 1]
     )
-    grouped, truncated = _ui_related(pairs, data=with_data)
+    grouped, truncated = _ui_related(pairs, data_for=data_for)
     return EntityRelations(grouped, truncated)
 
 
@@ -875,11 +892,12 @@ class EntityPage:
 
 
 def entity_page(*, entity: Entity, tab: str) -> EntityPage:
-    """The entity page's data. Query budget: the relations (one query, two with targets' data for groups and
-    users), and one more for a group's sub-team counts or a user's groups' ownerships."""
+    """The entity page's data. Query budget: the relations (two queries: the relations, their targets — with the
+    JSON of a group's members, whose profiles it shows), and one more for a group's sub-team counts or a user's
+    groups' ownerships."""
     kind = entity.kind.lower()
     tab = tab if tab in ENTITY_TABS else "overview"
-    relations = entity_relations_grouped(entity=entity, with_data=kind in {"group", "user"})
+    relations = entity_relations_grouped(entity=entity, data_for=("hasMember",) if kind == "group" else ())
     spec = entity.data.get("spec") if isinstance(entity.data.get("spec"), dict) else {}
     metadata = entity.data.get("metadata") if isinstance(entity.data.get("metadata"), dict) else {}
     return EntityPage(

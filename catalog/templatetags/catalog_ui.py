@@ -7,6 +7,8 @@ from typing import Any
 
 from django import template
 from django.http import HttpRequest
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
 from catalog import refs
 from catalog.models import Entity
@@ -33,6 +35,38 @@ def ref_label(ref: str, default_kind: str = "") -> str:
 
 
 register.filter("initials", initials)
+
+
+@register.simple_tag
+def related_link(item: Any, show_kind: Any = False) -> SafeString:
+    """A relation target as every catalog page shows it (catalog/_related.html renders through it): a link to its page
+    when it is in the catalog, its readable ref marked missing otherwise, with a kind badge when `show_kind`.
+
+    A tag rather than an include: a group's page shows hundreds of them, and each include costs more than the markup.
+    """
+    if item.exists:
+        badge = (
+            format_html('<span class="badge bg-{}-lt me-1">{}</span>', kind_colour(item.kind), item.kind)
+            if show_kind
+            else ""
+        )
+        url = getattr(item, "url", None)
+        return format_html(
+            '<a href="{}" class="paved-related" data-ref="{}">{}{}</a>',
+            entity_url(item.ref) if url is None else url,
+            item.ref,
+            badge,
+            item.title,
+        )
+    badge = format_html('<span class="badge bg-secondary-lt me-1">{}</span>', item.parts.kind) if show_kind else ""
+    return format_html(
+        '<span class="paved-missing" data-ref="{}" title="{} is not in the catalog">{}{} '
+        '<span class="visually-hidden">(missing)</span></span>',
+        item.ref,
+        item.ref,
+        badge,
+        ref_label(item.ref),
+    )
 
 
 @register.filter
