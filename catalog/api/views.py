@@ -351,7 +351,8 @@ class RefreshApi(APIView):
         location = selectors.location_get(location_id=entity.location_id) if entity.location_id else None
         if location is None:
             raise NotFoundError(f"{entity.ref} is not managed by a registered location, so it cannot be refreshed")
-        # Refreshing reads remote sources: it runs in the worker, never inside this request.
+        # Refreshing reads remote sources: it runs in the worker, never inside this request. As Backstage's, it is the
+        # entity's refresh: its own source is read again, the rest of its location only where it changed.
         services.location_refresh_request(location=location, actor=request.user, entity=entity)
         return Response(status=status.HTTP_200_OK)
 
