@@ -82,7 +82,9 @@ def dependents(*, refs: Sequence[str]) -> set[str]:
 
 
 def _any_scorecard() -> bool:
-    return Entity.objects.filter(kind__iexact="scorecard").exists() or Score.objects.exists()
+    # Refs are stored lower-cased and start with the kind: a prefix walk of the ref index (`kind__iexact` scanned
+    # every entity, ~25 ms of every catalog write at 100k entities).
+    return Entity.objects.filter(ref__startswith="scorecard:").exists() or Score.objects.exists()
 
 
 def catalog_changed(refs: Sequence[str]) -> None:
