@@ -26,6 +26,7 @@ from django.db import connection, transaction
 from django.db.models import (
     BooleanField,
     Case,
+    CharField,
     Count,
     Exists,
     F,
@@ -40,7 +41,7 @@ from django.db.models import (
     When,
     Window,
 )
-from django.db.models.expressions import Combinable, OrderBy, RawSQL
+from django.db.models.expressions import Combinable, CombinedExpression, OrderBy, RawSQL
 from django.db.models.functions import Length, Lower, RowNumber
 
 from catalog import cache as catalog_cache
@@ -357,6 +358,25 @@ class _ProbeExists(Exists):
     template = "EXISTS(%(subquery)s OFFSET 0)"
 
 
+# A by-query page reads at most this many matches through the trigram index (query_page); beyond, the keyed scan.
+PREFILTER_MAX_MATCHES: Final = 2000
+
+
+class _Unindexed(Func):
+    """The same text value, in a form no index answers: a page sorts its few matches instead of walking the index."""
+
+    template = "(%(expressions)s || '')"
+
+
+def prefilter_applies(full_text: FullText) -> bool:
+    """Whether full_text_q's `prefilter` changes how `full_text` is answered (see _prefiltered_full_text_q)."""
+    return (
+        connection.vendor == "postgresql"
+        and bool(full_text.term)
+        and any(key in SEARCH_TEXT_KEYS for key in full_text.fields)
+    )
+
+
 def _prefiltered_full_text_q(full_text: FullText) -> Q | None:
     """The full-text condition through the trigram index on `search_text` (PostgreSQL), or None where it does not
     apply. Same entities as the keyed scan of full_text_q: for SEARCH_TEXT_KEYS, an entity can only match if its
@@ -365,12 +385,12 @@ def _prefiltered_full_text_q(full_text: FullText) -> Q | None:
     rule (metadata keys with other capitals, found by migration 0011's index) and the other fields are looked up
     first, in one query, and passed as ids.
 
-    A page ordered by name then walks the name index and stops after `limit` matches, as the plain full-text filter
-    does, instead of scanning every search row under the fields (200k at 100k entities) and sorting all matches.
+    Its cost grows with the number of matches (an entity row and a probe of its search rows each), where the keyed
+    scan reads every search row under the fields (200k at 100k entities): query_page uses it for pages of few matches.
     """
-    contained = [key for key in full_text.fields if key in SEARCH_TEXT_KEYS]
-    if connection.vendor != "postgresql" or not full_text.term or not contained:
+    if not prefilter_applies(full_text):
         return None
+    contained = [key for key in full_text.fields if key in SEARCH_TEXT_KEYS]
     others = [key for key in full_text.fields if key not in SEARCH_TEXT_KEYS]
     table = connection.ops.quote_name(SearchEntry._meta.db_table)
     entities = connection.ops.quote_name(Entity._meta.db_table)
@@ -399,9 +419,8 @@ def full_text_q(full_text: FullText, *, prefilter: bool = False) -> Q:
     """Backstage's full-text filter: the term, whole (several words stay one phrase), appears in a value under one of
     `fields`, or else in the entity's name, title, description or tags. The catalog page's search box means the same.
 
-    `prefilter` (a page of /entities/by-query): on PostgreSQL, fields among SEARCH_TEXT_KEYS are answered through the
-    entity's search text first (_prefiltered_full_text_q), at the cost of one query more; counts keep the keyed
-    scan, which reads fewer pages when every match is needed.
+    `prefilter` (a page of /entities/by-query with few matches): on PostgreSQL, fields among SEARCH_TEXT_KEYS are
+    answered through the entity's search text first (_prefiltered_full_text_q), at the cost of one query more.
     """
     if not full_text.term:
         return Q()
@@ -695,13 +714,20 @@ def query_page(*, cursor: QueryCursor, limit: int, offset: int = 0) -> QueryPage
     The total is counted once, on the first request, and carried in the cursor; the count itself is cached per
     catalog version (catalog.cache). Three queries at most: the catalog version, the count (when not cached), the
     page (relations are attached by the caller); one more on PostgreSQL for full text over fields such as the name
-    (full_text_q's `prefilter`).
+    when it matches at most PREFILTER_MAX_MATCHES entities (full_text_q's `prefilter`).
     """
-    queryset = entity_queryset(cursor.entity_filter, cursor.full_text, prefilter=True)
     total = cursor.total if cursor.total is not None else count_matching(cursor.entity_filter, cursor.full_text)
+    # Few matches: read them through the trigram index (full_text_q's `prefilter`) and sort them, never by walking
+    # an order index (which reads every entity before the first match: 90k rows when the matches' names start with
+    # "s"). Many: the keyed scan of the search rows, whose cost does not depend on where the matches sort.
+    prefiltered = total <= PREFILTER_MAX_MATCHES and prefilter_applies(cursor.full_text)
+    queryset = entity_queryset(cursor.entity_filter, cursor.full_text, prefilter=prefiltered)
     order = cursor.order
     if order:
-        queryset = queryset.annotate(**{_ORDER_ALIAS: order_expression(order.field)})
+        value = order_expression(order.field)
+        if prefiltered and order.field in _ORDER_COLUMNS:
+            value = _Unindexed(value, output_field=CharField())
+        queryset = queryset.annotate(**{_ORDER_ALIAS: value})
     if cursor.position is not None:
         queryset = queryset.filter(_beyond(cursor.position, order=order, forward=not cursor.backwards))
     # Going backwards reads the page in reverse, then flips it.
@@ -711,7 +737,8 @@ def query_page(*, cursor: QueryCursor, limit: int, offset: int = 0) -> QueryPage
         value = F(_ORDER_ALIAS)
         nulls = {"nulls_first": True} if cursor.backwards else {"nulls_last": True}
         terms.append(value.asc(**nulls) if ascending else value.desc(**nulls))
-    terms.append(F("pk").asc() if ascending else F("pk").desc())
+    pk: F | CombinedExpression = F("pk") + 0 if prefiltered else F("pk")  # `+ 0`: no walk of the primary key either
+    terms.append(pk.asc() if ascending else pk.desc())
     queryset = queryset.order_by(*terms)
     start = offset if cursor.position is None else 0
     rows = list(queryset[start : start + limit + (0 if cursor.backwards else 1)]) if limit > 0 else []

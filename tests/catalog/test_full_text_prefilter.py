@@ -150,3 +150,32 @@ def test_the_case_variant_index_is_the_one_the_query_names(catalog):
         cursor.execute(f"EXPLAIN SELECT id FROM catalog_entity WHERE {query.METADATA_KEY_VARIANTS_SQL}")  # noqa: S608
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert migration.INDEX in plan
+
+
+@pytest.mark.parametrize("limit", [1, 4])
+def test_many_matches_take_the_keyed_scan_with_the_same_pages(catalog, monkeypatch, limit):
+    full_text = query.parse_full_text("ledger", [UI_FIELDS])
+    prefiltered = _walk(full_text, limit=limit, descending=True)
+    monkeypatch.setattr(query, "PREFILTER_MAX_MATCHES", 5)  # fewer than the 6 matches
+    calls: list[bool] = []
+    original = query.entity_queryset
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        calls.append(bool(kwargs.get("prefilter")))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(query, "entity_queryset", spy)
+    assert _walk(full_text, limit=limit, descending=True) == prefiltered
+    assert calls
+    assert not any(calls)
+
+
+def test_a_page_without_order_is_ordered_by_id_either_way(catalog, monkeypatch):
+    full_text = query.parse_full_text("ledger", [UI_FIELDS])
+    cursor = query.QueryCursor(full_text=full_text)
+    few = query.query_page(cursor=cursor, limit=3)
+    monkeypatch.setattr(query, "PREFILTER_MAX_MATCHES", 0)
+    many = query.query_page(cursor=cursor, limit=3)
+    assert [e.pk for e in few.entities] == [e.pk for e in many.entities]
+    assert [e.pk for e in few.entities] == sorted(e.pk for e in few.entities)
+    assert few.next_cursor == many.next_cursor
