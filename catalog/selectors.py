@@ -580,15 +580,13 @@ def _ui_related(
     fields = ["id", "ref", "kind", "namespace", "name", "title", "description", "spec_type", "orphan"]
     found: dict[str, Entity] = {}
     if targets:
-        queryset = Entity.objects.filter(ref__in=targets)
-        if with_data and with_data != targets:
-            queryset = queryset.only(*fields).annotate(
+        queryset = Entity.objects.filter(ref__in=targets).only(*fields)
+        if with_data:
+            queryset = queryset.annotate(
                 _ui_data=Case(When(ref__in=with_data, then=F("data")), default=Value(None), output_field=JSONField())
             )
-        else:
-            queryset = queryset.only(*fields, *(["data"] if with_data else []))
         for entity in queryset:
-            if with_data and with_data != targets and entity.ref in with_data:
+            if entity.ref in with_data:
                 entity.data = entity._ui_data  # type: ignore[attr-defined]  # the annotation above
             found[entity.ref] = entity
     grouped: dict[str, list[RelatedEntity]] = {}

@@ -14,6 +14,7 @@ from catalog import refs
 from catalog.models import Entity
 from catalog.oncall.presentation import PALETTE
 from catalog.refs import EntityRef
+from catalog.selectors import RelatedEntity
 from portal.templatetags.portal_ui import initials
 
 register = template.Library()
@@ -38,9 +39,9 @@ register.filter("initials", initials)
 
 
 @register.simple_tag
-def related_link(item: Any, show_kind: Any = False) -> SafeString:
-    """A relation target as every catalog page shows it (catalog/_related.html renders through it): a link to its page
-    when it is in the catalog, its readable ref marked missing otherwise, with a kind badge when `show_kind`.
+def related_link(item: RelatedEntity, show_kind: Any = False) -> SafeString:
+    """A relation target as every catalog page shows it: a link to its page when it is in the catalog, its readable
+    ref marked missing otherwise, with a kind badge when `show_kind`.
 
     A tag rather than an include: a group's page shows hundreds of them, and each include costs more than the markup.
     """
@@ -50,13 +51,8 @@ def related_link(item: Any, show_kind: Any = False) -> SafeString:
             if show_kind
             else ""
         )
-        url = getattr(item, "url", None)
         return format_html(
-            '<a href="{}" class="paved-related" data-ref="{}">{}{}</a>',
-            entity_url(item.ref) if url is None else url,
-            item.ref,
-            badge,
-            item.title,
+            '<a href="{}" class="paved-related" data-ref="{}">{}{}</a>', item.url, item.ref, badge, item.title
         )
     badge = format_html('<span class="badge bg-secondary-lt me-1">{}</span>', item.parts.kind) if show_kind else ""
     return format_html(
