@@ -30,6 +30,7 @@ from catalog.locations.errors import LocationError
 from catalog.locations.trust import location_is_trusted, untrusted_kind
 from catalog.models import Entity, Location, Relation, SearchEntry
 from portal import permissions
+from portal.collector import collection_deferred
 from portal.exceptions import ConflictError
 from portal.permissions import Action, require
 from portal.services import audit_record
@@ -255,11 +256,12 @@ def location_refresh(
     full re-read (the location's *Refresh now*, the schedule) still reads and checks everything.
     """
     partial = changed_only or entity_source is not None
-    outcome = walk.location_read(
-        location=location, on_file=on_file, changed_only=changed_only, entity_source=entity_source
-    )
     try:
-        applied = _location_write_retrying(location=location, outcome=outcome, partial=partial)
+        with collection_deferred():
+            outcome = walk.location_read(
+                location=location, on_file=on_file, changed_only=changed_only, entity_source=entity_source
+            )
+            applied = _location_write_retrying(location=location, outcome=outcome, partial=partial)
     except LocationDeleted:
         log.info("catalog.location.refresh_skipped", location=location.key, reason="location deleted")
         return RefreshResult(files_read=outcome.files_read, applied=ApplyResult(), location_deleted=True)

@@ -434,6 +434,9 @@ PAVED_CATALOG_GIT_TIMEOUT_SECONDS = env_int("PAVED_CATALOG_GIT_TIMEOUT_SECONDS",
 # Bounds on one refresh: files read (across nested Locations) and how deep Locations may nest.
 PAVED_CATALOG_MAX_FILES = env_int("PAVED_CATALOG_MAX_FILES", 5000)
 PAVED_CATALOG_MAX_NESTING = env_int("PAVED_CATALOG_MAX_NESTING", 10)
+# Processes that parse a large file location's YAML side by side (forked by the worker running the refresh, only when
+# it has no other threads; 1 parses in that process). One per core, at most 4: the database needs its share of them.
+PAVED_CATALOG_PARSE_PROCESSES = env_int("PAVED_CATALOG_PARSE_PROCESSES", min(4, os.cpu_count() or 1))
 
 # --- scaffolder: GitHub and GitLab ----------------------------------------------------------------
 

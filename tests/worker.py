@@ -26,14 +26,17 @@ def database_url() -> str:
 
 
 @contextmanager
-def running_worker() -> Iterator[subprocess.Popen[bytes]]:
-    """Start `celery worker` on a queue of its own; the test process sends to that queue instead of running eagerly."""
-    with running_workers(1) as processes:
+def running_worker(*, log_level: str = "WARNING", pool: str = "solo") -> Iterator[subprocess.Popen[bytes]]:
+    """Start `celery worker` on a queue of its own; the test process sends to that queue instead of running eagerly.
+    `pool` "prefork" runs tasks in a child process, as production does (one child)."""
+    with running_workers(1, log_level=log_level, pool=pool) as processes:
         yield processes[0]
 
 
 @contextmanager
-def running_workers(count: int, *, queue: str | None = None) -> Iterator[list[subprocess.Popen[bytes]]]:
+def running_workers(
+    count: int, *, queue: str | None = None, log_level: str = "WARNING", pool: str = "solo"
+) -> Iterator[list[subprocess.Popen[bytes]]]:
     """`count` worker processes on one queue of their own (`queue`, or a new one), taking tasks side by side."""
     queue = queue or f"paved-test-{uuid.uuid4().hex[:8]}"
     env = {
@@ -45,7 +48,7 @@ def running_workers(count: int, *, queue: str | None = None) -> Iterator[list[su
         "PAVED_VAR_DIR": str(settings.VAR_DIR),
         "SECRET_KEY": settings.SECRET_KEY,
         "DEBUG": "false",
-        "PAVED_LOG_LEVEL": "WARNING",
+        "PAVED_LOG_LEVEL": log_level,
     }
     celery = Path(sys.executable).with_name("celery")
     logs = [open(Path(settings.VAR_DIR) / f"worker-{queue}-{n}.log", "wb") for n in range(count)]  # noqa: SIM115
@@ -56,9 +59,11 @@ def running_workers(count: int, *, queue: str | None = None) -> Iterator[list[su
                 "-A",
                 "portal",
                 "worker",
-                "--pool=solo",
+                f"--pool={pool}",
+                "--concurrency=1",
                 "--without-gossip",
                 "--without-mingle",
+                f"--loglevel={log_level}",
                 "-Q",
                 queue,
                 "-n",

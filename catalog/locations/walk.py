@@ -12,6 +12,7 @@ import os
 import re
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
@@ -26,6 +27,7 @@ from catalog.models import Entity, Location
 
 from . import TYPES, LocationReadError, Reader, reader_for
 from .errors import read_issue
+from .parallel import Parser, parser_for
 from .trust import location_is_trusted
 
 
@@ -142,92 +144,155 @@ def location_walk(
     seen_targets: set[tuple[str, str]] = set()
     seen_sources: set[str] = set()
     max_files = settings.PAVED_CATALOG_MAX_FILES
-    while queue:
-        item, depth, parent = queue.popleft()
-        if (item.type, item.target) in seen_targets:
-            continue
-        seen_targets.add((item.type, item.target))
-        key = f"{item.type}:{item.target}"
-        problem = _nesting_problem(type, item)
-        if problem is None and depth > settings.PAVED_CATALOG_MAX_NESTING:
-            problem = f"Locations nest deeper than {settings.PAVED_CATALOG_MAX_NESTING} levels"
-        try:
-            if problem:
-                raise LocationReadError(problem, code=IssueCode.NESTING)
-            reader = readers.setdefault(item.type, reader_for(item.type))
-            files = reader.expand(item.target)
-        except LocationReadError as exc:
-            outcome.failed.append((item.type, item.target))
-            outcome.sources.append(SourceRead(key, False, issues=[_issue(parent or key, item.target, exc)]))
-            continue
-        for index, path in enumerate(files):
-            source = f"{item.type}:{path}"
-            if source in seen_sources:
+    with ExitStack() as stack:
+        parsers: dict[str, Parser] = {}
+        while queue:
+            item, depth, parent = queue.popleft()
+            if (item.type, item.target) in seen_targets:
                 continue
-            if len(seen_sources) >= max_files:
-                outcome.failed.extend((item.type, rest) for rest in files[index:])
-                stop = LocationReadError(
-                    f"more than {max_files} files in one location; stopped reading", code=IssueCode.FILE_LIMIT
-                )
-                outcome.sources.append(SourceRead(key, False, issues=[_issue(parent or key, item.target, stop)]))
-                queue.clear()
-                break
-            seen_sources.add(source)
-            # Taken before reading: a file written after this point differs from the stat recorded, so the next
-            # change check sees it even if this read already caught part of the write.
-            stat = file_stat(path) if item.type == "file" else None
-            if stat is not None:
-                outcome.stats[source] = stat
-            cached = (cache or {}).get(source)
-            stat_unchanged = (
-                trust_stat
-                and source != always_read
-                and stat is not None
-                and cached is not None
-                and cached.get("stat") == stat
-            )
-            if stat_unchanged:
-                data = b""
-            else:
-                try:
-                    data = reader.read(path, limits=DEFAULT_LIMITS)
-                except LocationReadError as exc:
-                    outcome.failed.append((item.type, path))
-                    outcome.sources.append(SourceRead(source, False, issues=[_issue(source, path, exc)]))
+            seen_targets.add((item.type, item.target))
+            key = f"{item.type}:{item.target}"
+            problem = _nesting_problem(type, item)
+            if problem is None and depth > settings.PAVED_CATALOG_MAX_NESTING:
+                problem = f"Locations nest deeper than {settings.PAVED_CATALOG_MAX_NESTING} levels"
+            try:
+                if problem:
+                    raise LocationReadError(problem, code=IssueCode.NESTING)
+                reader = readers.setdefault(item.type, reader_for(item.type))
+                files = reader.expand(item.target)
+            except LocationReadError as exc:
+                outcome.failed.append((item.type, item.target))
+                outcome.sources.append(SourceRead(key, False, issues=[_issue(parent or key, item.target, exc)]))
+                continue
+            if item.type not in parsers:
+                parsers[item.type] = stack.enter_context(parser_for(reader))
+            # Files are read in order and parsed a window at a time (in several processes when a window is large,
+            # see `parallel`); what they yield is reported in the files' order, as read.
+            window: list[_File] = []
+            waiting = 0  # files of the window still to parse
+            for index, path in enumerate(files):
+                source = f"{item.type}:{path}"
+                if source in seen_sources:
                     continue
-                outcome.files_read += 1
-            digest = "" if stat_unchanged else _digest(data, salt)
-            if cached is not None and (stat_unchanged or cached.get("digest") == digest):
-                outcome.digests[source] = dict(cached)
-                outcome.sources.append(SourceRead(source, True, unchanged=True, kept=cached.get("entities", 0)))
-                if on_file is not None:
-                    on_file(source)
-                for nested_type, nested_target in cached.get("targets", []):
-                    queue.append((LocationTarget(type=nested_type, target=nested_target), depth + 1, source))
-                continue
-            parsed = reader.parse(path, data, limits=DEFAULT_LIMITS)
+                if len(seen_sources) >= max_files:
+                    outcome.failed.extend((item.type, rest) for rest in files[index:])
+                    stop = LocationReadError(
+                        f"more than {max_files} files in one location; stopped reading", code=IssueCode.FILE_LIMIT
+                    )
+                    failure = SourceRead(key, False, issues=[_issue(parent or key, item.target, stop)])
+                    window.append(_File(source, path, failure, notify=False))
+                    queue.clear()
+                    break
+                seen_sources.add(source)
+                window.append(
+                    _read_file(outcome, reader, item.type, source, path, cache, salt, trust_stat, always_read)
+                )
+                waiting += window[-1].read is None
+                if waiting >= _WINDOW:
+                    _report(outcome, parsers[item.type], item.type, window, queue, depth, on_file)
+                    window, waiting = [], 0
+            _report(outcome, parsers[item.type], item.type, window, queue, depth, on_file)
+    return outcome
+
+
+# Files parsed together: enough to keep several processes busy, few enough that their bytes and entities in flight
+# stay a small part of a large location (100 files of 100 entities each are ~10 MB of YAML).
+_WINDOW: Final = 128
+
+
+@dataclass
+class _File:
+    """One file of a target as read: `read` is its SourceRead once decided (unchanged, failed), None while it waits
+    for its parse. `nested` are the Location targets it declares; `notify` whether `on_file` hears of it."""
+
+    source: str
+    path: str
+    read: SourceRead | None
+    data: bytes = b""
+    digest: str = ""
+    nested: list[LocationTarget] = field(default_factory=list)
+    notify: bool = True
+
+
+def _read_file(
+    outcome: ReadOutcome,
+    reader: Reader,
+    type: str,
+    source: str,
+    path: str,
+    cache: Mapping[str, Mapping[str, Any]] | None,
+    salt: str,
+    trust_stat: bool,
+    always_read: str,
+) -> _File:
+    """Stat and read one file and decide whether it needs parsing: unchanged since the cache, or unreadable, it is
+    decided here; else it comes back with its bytes and digest for `_report`."""
+    # Taken before reading: a file written after this point differs from the stat recorded, so the next change check
+    # sees it even if this read already caught part of the write.
+    stat = file_stat(path) if type == "file" else None
+    if stat is not None:
+        outcome.stats[source] = stat
+    cached = (cache or {}).get(source)
+    stat_unchanged = (
+        trust_stat and source != always_read and stat is not None and cached is not None and cached.get("stat") == stat
+    )
+    if stat_unchanged:
+        data = b""
+    else:
+        try:
+            data = reader.read(path, limits=DEFAULT_LIMITS)
+        except LocationReadError as exc:
+            outcome.failed.append((type, path))
+            return _File(source, path, SourceRead(source, False, issues=[_issue(source, path, exc)]), notify=False)
+        outcome.files_read += 1
+    digest = "" if stat_unchanged else _digest(data, salt)
+    if cached is not None and (stat_unchanged or cached.get("digest") == digest):
+        outcome.digests[source] = dict(cached)
+        read = SourceRead(source, True, unchanged=True, kept=cached.get("entities", 0))
+        nested = [LocationTarget(type=t, target=target) for t, target in cached.get("targets", [])]
+        return _File(source, path, read, nested=nested)
+    return _File(source, path, None, data=data, digest=digest)
+
+
+def _report(
+    outcome: ReadOutcome,
+    parser: Parser,
+    type: str,
+    window: list[_File],
+    queue: deque[tuple[LocationTarget, int, str | None]],
+    depth: int,
+    on_file: Callable[[str], None] | None,
+) -> None:
+    """Parse the window's files that need it, then record every file of the window in order and queue what each
+    nests."""
+    parsed_all = parser.parse_many([(entry.path, entry.data) for entry in window if entry.read is None])
+    for entry in window:
+        if entry.read is None:
+            parsed = next(parsed_all)
             if _whole_file_failed(parsed):
-                outcome.failed.append((item.type, path))
-                outcome.sources.append(SourceRead(source, False, issues=parsed.issues))
+                outcome.failed.append((type, entry.path))
+                entry.read = SourceRead(entry.source, False, issues=parsed.issues)
             else:
-                outcome.sources.append(SourceRead(source, True, parsed.entities, parsed.issues))
+                entry.read = SourceRead(entry.source, True, parsed.entities, parsed.issues)
                 # Placeholders pull in content the digest does not cover, and so do the entity checks of some kinds
                 # (a Template's skeleton files); issues must be reported every time.
                 if (
                     not parsed.issues
-                    and not _PLACEHOLDER.search(data)
+                    and not _PLACEHOLDER.search(entry.data)
                     and not any(has_entity_checks(p.entity.get("kind")) for p in parsed.entities)
                 ):
-                    outcome.digests[source] = {
-                        "digest": digest,
+                    outcome.digests[entry.source] = {
+                        "digest": entry.digest,
                         "targets": [[t.type, t.target] for t in parsed.location_targets],
                         "entities": len(parsed.entities),
                     }
-            if on_file is not None:
-                on_file(source)
-            for nested in parsed.location_targets:
-                queue.append((nested, depth + 1, source))
-    return outcome
+            entry.nested = list(parsed.location_targets)
+            entry.data = b""
+        outcome.sources.append(entry.read)
+        if on_file is not None and entry.notify:
+            on_file(entry.source)
+        for nested in entry.nested:
+            queue.append((nested, depth + 1, entry.source))
 
 
 def location_files_changed(location: Location) -> bool:
