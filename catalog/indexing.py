@@ -12,8 +12,9 @@ from typing import Any, Final
 
 MAX_KEY_LENGTH: Final = 200
 MAX_VALUE_LENGTH: Final = 200
-# Backstage leaves these out of the search table.
+# Backstage leaves these out of the search table, and `metadata.etag` too (it changes with every write).
 _SKIPPED_ROOT_KEYS: Final = frozenset({"relations", "status", "attachments"})
+_SKIPPED_METADATA_KEY: Final = "etag"
 
 
 def content_hash(entity: Mapping[str, Any]) -> str:
@@ -62,6 +63,8 @@ def search_entries(entity: Mapping[str, Any]) -> list[tuple[str, str | None]]:
     for root_key, root_value in entity.items():
         if root_key in _SKIPPED_ROOT_KEYS:
             continue
+        if root_key == "metadata" and isinstance(root_value, Mapping) and _SKIPPED_METADATA_KEY in root_value:
+            root_value = {key: value for key, value in root_value.items() if key != _SKIPPED_METADATA_KEY}
         _flatten(str(root_key), root_value, rows)
     return list(rows)
 

@@ -32,6 +32,8 @@ def reference(entity: Mapping[str, Any]) -> list[tuple[str, str | None]]:
         if root_key in {"relations", "status", "attachments"}:
             continue
         for key, value in _reference_walk(str(root_key), root_value):
+            if key == "metadata.etag" or key.startswith("metadata.etag."):  # as Backstage: the whole subtree
+                continue
             key = key.lower()
             if len(key) > MAX_KEY_LENGTH:
                 continue
@@ -74,6 +76,21 @@ def test_a_component_gives_backstage_keys_lower_cased_with_arrays_repeating_thei
     ]
 
 
+def test_the_etag_is_left_out_as_backstage_does_and_the_uid_kept():
+    entity = {
+        "kind": "Component",
+        "metadata": {"name": "a", "uid": "U-1", "etag": "abc", "ETag": "kept: another key"},
+        "spec": {"etag": "kept too"},
+    }
+    assert search_entries(entity) == [
+        ("kind", "component"),
+        ("metadata.name", "a"),
+        ("metadata.uid", "u-1"),
+        ("metadata.etag", "kept: another key"),
+        ("spec.etag", "kept too"),
+    ]
+
+
 @pytest.mark.parametrize(
     "entity",
     [
@@ -88,6 +105,7 @@ def test_a_component_gives_backstage_keys_lower_cased_with_arrays_repeating_thei
         {"metadata": {"title": "ΟΔΥΣΣΕΥΣ", "description": "İstanbul ǅ ß"}},
         {"spec": {"nested": {"a": {"b": {"c": {"d": {"e": {"f": {"g": "h"}}}}}}}}},
         {"spec": "a scalar spec", "metadata": ["a", "list", "metadata"]},
+        {"metadata": {"etag": {"a": "mapping"}, "uid": ["a", "list"]}},
     ],
 )
 def test_odd_and_hostile_shapes_give_the_same_rows(entity):
