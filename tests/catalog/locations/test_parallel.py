@@ -34,8 +34,11 @@ def root(tmp_path, settings):
 
 @pytest.fixture
 def forks(monkeypatch) -> list[int]:
-    """The children forked to parse, by pid."""
+    """The children forked to parse, by pid. The test process may run threads other tests left behind, which would
+    keep it from forking: here only the test's own threads count."""
     started: list[int] = []
+    own_threads = threading.active_count()
+    monkeypatch.setattr(parallel, "can_fork", lambda: threading.active_count() <= own_threads)
     original = parallel._Child.fork
 
     def counted(cls: type[parallel._Child], /, **kwargs: Any) -> parallel._Child | None:
