@@ -257,32 +257,7 @@ def apply_location_read(
     _insert_rows(SearchEntry, _SEARCH_COLUMNS, prepared())
     created_search_rows_written = bool(to_create) and to_create[0].pk is not None
     _create_entities(to_create)
-    matched = Entity.objects.bulk_update(
-        to_update,
-        fields=[
-            "data",
-            "etag",
-            "content_hash",
-            "location",
-            "source",
-            "orphan",
-            "errors",
-            "owner_ref",
-            "system_ref",
-            "kind",
-            "namespace",
-            "name",
-            "api_version",
-            "title",
-            "description",
-            "spec_type",
-            "lifecycle",
-            "tags",
-            "search_text",
-            "updated_at",
-        ],
-        batch_size=_BATCH,
-    )
+    matched = _update_entities(to_update)
     if matched != len(to_update):
         # An entity read above was deleted since (one no location managed: its delete takes no location lock). Its
         # relations and search rows must not be written for an id that is gone (no constraint refuses them): a
@@ -402,6 +377,75 @@ def _new_entity_pks(count: int) -> list[int]:
             [Entity._meta.db_table, Entity._meta.pk.column, count],
         )
         return [pk for (pk,) in cursor.fetchall()]
+
+
+# What a refresh rewrites of an entity it read again with other content (everything but its identity and creation).
+_UPDATED_FIELDS: Final = (
+    "data",
+    "etag",
+    "content_hash",
+    "location",
+    "source",
+    "orphan",
+    "errors",
+    "owner_ref",
+    "system_ref",
+    "kind",
+    "namespace",
+    "name",
+    "api_version",
+    "title",
+    "description",
+    "spec_type",
+    "lifecycle",
+    "tags",
+    "search_text",
+    "updated_at",
+)
+
+
+def _update_entities(entities: Sequence[Entity]) -> int:
+    """Write `_UPDATED_FIELDS` of entities that exist; returns how many rows matched.
+
+    Not Django's bulk_update: it sends one `CASE WHEN id = … THEN …` per field and row, which PostgreSQL evaluates
+    per row again, and which Django builds as expression objects: 31 s of CPU to rewrite 10,000 entities. On
+    PostgreSQL the rows go by COPY into a temporary table that one `UPDATE … FROM` joins on the primary key; on SQLite
+    one prepared `UPDATE … WHERE id = ?` runs for each row.
+    """
+    if not entities:
+        return 0
+    fields = [Entity._meta.get_field(name) for name in _UPDATED_FIELDS]
+    columns = [field.column for field in fields]
+    quote = connection.ops.quote_name
+    table = quote(Entity._meta.db_table)
+    pk = quote(Entity._meta.pk.column)
+    with connection.cursor() as cursor:
+        if connection.vendor != "postgresql":
+            statement = f"UPDATE {table} SET {', '.join(f'{quote(c)} = %s' for c in columns)} WHERE {pk} = %s"  # noqa: S608
+            matched = 0
+            for batch in _batched(entities, _BATCH):
+                cursor.executemany(
+                    statement,
+                    [[*(f.get_db_prep_save(getattr(e, f.attname), connection) for f in fields), e.pk] for e in batch],
+                )
+                matched += cursor.rowcount
+            return matched
+        scratch = quote("paved_entity_update")
+        names = ", ".join(quote(column) for column in [Entity._meta.pk.column, *columns])
+        cursor.execute(f"CREATE TEMPORARY TABLE {scratch} ON COMMIT DROP AS SELECT {names} FROM {table} WITH NO DATA")  # noqa: S608
+        preps = [_copy_prep(f) for f in fields]
+        rows = (
+            (entity.pk, *(v if prep is None else prep(v) for prep, v in zip(preps, values, strict=True)))
+            for entity, values in ((e, [getattr(e, f.attname) for f in fields]) for e in entities)
+        )
+        with connection.wrap_database_errors, cursor.cursor.copy(f"COPY {scratch} ({names}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        assignments = ", ".join(f"{quote(c)} = u.{quote(c)}" for c in columns)
+        cursor.execute(f"UPDATE {table} AS e SET {assignments} FROM {scratch} AS u WHERE e.{pk} = u.{pk}")  # noqa: S608
+        matched = cursor.rowcount
+        cursor.execute(f"DROP TABLE {scratch}")
+        return matched
 
 
 def _create_entities(entities: Sequence[Entity]) -> None:

@@ -194,3 +194,44 @@ def test_after_a_refresh_that_creates_updates_and_keeps_each_entity_has_exactly_
         ("svc-3", "team-a"),
         *((f"new-{i}", "team-a") for i in range(3)),
     }
+
+
+def test_an_updated_entity_has_every_column_a_new_one_would_have(db, root):
+    location = refreshed(root, services_of(3))
+    before = {e.ref: e for e in Entity.objects.all()}
+    changed = [
+        {
+            **doc,
+            "metadata": {**doc["metadata"], "title": f"Title {n}", "tags": ["edited", "json"], "description": "new"},
+            "spec": {**doc["spec"], "type": "website", "lifecycle": "experimental", "system": "shop"},
+        }
+        for n, doc in enumerate(services_of(3, owner="team-b"))
+    ]
+    write_docs(root / "a.yaml", changed)
+
+    result = services.location_refresh(location=location).applied
+
+    assert (result.created, result.updated) == (0, 3)
+    fresh = Location.objects.create(type="file", target=str(root / "b.yaml"))
+    write_docs(root / "b.yaml", [{**doc, "metadata": {**doc["metadata"], "namespace": "other"}} for doc in changed])
+    services.location_refresh(location=fresh)
+    columns = [f.attname for f in Entity._meta.concrete_fields if f.attname not in ("id", "uid", "created_at")]
+    for n in range(3):
+        updated = Entity.objects.get(ref=f"component:default/svc-{n}")
+        created = Entity.objects.get(ref=f"component:other/svc-{n}")
+        assert updated.uid == before[updated.ref].uid and updated.created_at == before[updated.ref].created_at
+        assert updated.updated_at > before[updated.ref].updated_at
+        differing = {column for column in columns if getattr(updated, column) != getattr(created, column)}
+        # What differs is what names the entity, where it was read from and what follows from them (the hash, refs
+        # relative to its namespace), nothing else.
+        assert differing <= {
+            *("ref", "namespace", "data", "search_text", "location_id", "source", "updated_at"),
+            *("content_hash", "etag", "owner_ref", "system_ref"),
+        }
+        assert updated.owner_ref == "group:default/team-b" and updated.system_ref == "system:default/shop"
+        assert (updated.spec_type, updated.lifecycle, updated.title) == ("website", "experimental", f"Title {n}")
+        assert updated.tags == ["edited", "json"] and updated.etag == updated.content_hash[:40]
+        assert updated.data["metadata"]["etag"] == updated.etag
+        assert updated.data["metadata"]["uid"] == str(updated.uid)
+        expected_rows = set(search_entries(updated.data))
+        assert set(SearchEntry.objects.filter(entity=updated).values_list("key", "value")) == expected_rows
