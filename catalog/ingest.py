@@ -414,7 +414,7 @@ def _update_entities(entities: Sequence[Entity]) -> int:
     """
     if not entities:
         return 0
-    fields = [Entity._meta.get_field(name) for name in _UPDATED_FIELDS]
+    fields = [field for field in Entity._meta.concrete_fields if field.name in _UPDATED_FIELDS]
     columns = [field.column for field in fields]
     quote = connection.ops.quote_name
     table = quote(Entity._meta.db_table)
@@ -428,7 +428,7 @@ def _update_entities(entities: Sequence[Entity]) -> int:
                     statement,
                     [[*(f.get_db_prep_save(getattr(e, f.attname), connection) for f in fields), e.pk] for e in batch],
                 )
-                matched += cursor.rowcount
+                matched += int(cursor.rowcount)
             return matched
         scratch = quote("paved_entity_update")
         names = ", ".join(quote(column) for column in [Entity._meta.pk.column, *columns])
@@ -443,7 +443,7 @@ def _update_entities(entities: Sequence[Entity]) -> int:
                 copy.write_row(row)
         assignments = ", ".join(f"{quote(c)} = u.{quote(c)}" for c in columns)
         cursor.execute(f"UPDATE {table} AS e SET {assignments} FROM {scratch} AS u WHERE e.{pk} = u.{pk}")  # noqa: S608
-        matched = cursor.rowcount
+        matched = int(cursor.rowcount)
         cursor.execute(f"DROP TABLE {scratch}")
         return matched
 

@@ -219,7 +219,7 @@ def test_an_updated_entity_has_every_column_a_new_one_would_have(db, root):
     for n in range(3):
         updated = Entity.objects.get(ref=f"component:default/svc-{n}")
         created = Entity.objects.get(ref=f"component:other/svc-{n}")
-        assert updated.uid == before[updated.ref].uid and updated.created_at == before[updated.ref].created_at
+        assert (updated.uid, updated.created_at) == (before[updated.ref].uid, before[updated.ref].created_at)
         assert updated.updated_at > before[updated.ref].updated_at
         differing = {column for column in columns if getattr(updated, column) != getattr(created, column)}
         # What differs is what names the entity, where it was read from and what follows from them (the hash, refs
@@ -228,9 +228,10 @@ def test_an_updated_entity_has_every_column_a_new_one_would_have(db, root):
             *("ref", "namespace", "data", "search_text", "location_id", "source", "updated_at"),
             *("content_hash", "etag", "owner_ref", "system_ref"),
         }
-        assert updated.owner_ref == "group:default/team-b" and updated.system_ref == "system:default/shop"
+        assert (updated.owner_ref, updated.system_ref) == ("group:default/team-b", "system:default/shop")
         assert (updated.spec_type, updated.lifecycle, updated.title) == ("website", "experimental", f"Title {n}")
-        assert updated.tags == ["edited", "json"] and updated.etag == updated.content_hash[:40]
+        assert updated.tags == ["edited", "json"]
+        assert updated.etag == updated.content_hash[:40]
         assert updated.data["metadata"]["etag"] == updated.etag
         assert updated.data["metadata"]["uid"] == str(updated.uid)
         expected_rows = set(search_entries(updated.data))
