@@ -404,13 +404,17 @@ _UPDATED_FIELDS: Final = (
 )
 
 
+_UPDATE_BY_COPY: Final = 1000
+
+
 def _update_entities(entities: Sequence[Entity]) -> int:
     """Write `_UPDATED_FIELDS` of entities that exist; returns how many rows matched.
 
     Not Django's bulk_update: it sends one `CASE WHEN id = … THEN …` per field and row, which PostgreSQL evaluates
-    per row again, and which Django builds as expression objects: 31 s of CPU to rewrite 10,000 entities. On
-    PostgreSQL the rows go by COPY into a temporary table that one `UPDATE … FROM` joins on the primary key; on SQLite
-    one prepared `UPDATE … WHERE id = ?` runs for each row.
+    per row again, and which Django builds as expression objects: 31 s of CPU to rewrite 10,000 entities. A prepared
+    `UPDATE … WHERE id = ?` runs for each row (psycopg pipelines them); from `_UPDATE_BY_COPY` rows on PostgreSQL they
+    go by COPY into a temporary table that one `UPDATE … FROM` joins on the primary key instead (a table created and
+    dropped for each edit would churn PostgreSQL's catalogs for nothing).
     """
     if not entities:
         return 0
@@ -420,7 +424,7 @@ def _update_entities(entities: Sequence[Entity]) -> int:
     table = quote(Entity._meta.db_table)
     pk = quote(Entity._meta.pk.column)
     with connection.cursor() as cursor:
-        if connection.vendor != "postgresql":
+        if connection.vendor != "postgresql" or len(entities) < _UPDATE_BY_COPY:
             statement = f"UPDATE {table} SET {', '.join(f'{quote(c)} = %s' for c in columns)} WHERE {pk} = %s"  # noqa: S608
             matched = 0
             for batch in _batched(entities, _BATCH):

@@ -137,7 +137,11 @@ def _delete_before_the_write(monkeypatch, ref: str, times: int) -> list[str]:
     return deleted
 
 
-def test_an_update_of_an_entity_deleted_meanwhile_is_a_conflict_that_writes_no_rows(db, root, monkeypatch):
+@pytest.mark.parametrize("update_by_copy", [1, 1000], ids=["by copy", "row by row"])
+def test_an_update_of_an_entity_deleted_meanwhile_is_a_conflict_that_writes_no_rows(
+    db, root, monkeypatch, update_by_copy
+):
+    monkeypatch.setattr(ingest, "_UPDATE_BY_COPY", update_by_copy)
     path = root / "a.yaml"
     location = refreshed(root, services_of(3))
     Entity.objects.filter(ref="component:default/svc-1").update(location=None)  # its location lock protects no more
@@ -196,7 +200,9 @@ def test_after_a_refresh_that_creates_updates_and_keeps_each_entity_has_exactly_
     }
 
 
-def test_an_updated_entity_has_every_column_a_new_one_would_have(db, root):
+@pytest.mark.parametrize("update_by_copy", [1, 1000], ids=["by copy", "row by row"])
+def test_an_updated_entity_has_every_column_a_new_one_would_have(db, root, monkeypatch, update_by_copy):
+    monkeypatch.setattr(ingest, "_UPDATE_BY_COPY", update_by_copy)
     location = refreshed(root, services_of(3))
     before = {e.ref: e for e in Entity.objects.all()}
     changed = [
