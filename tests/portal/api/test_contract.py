@@ -134,6 +134,10 @@ def test_the_schema_covers_every_api_operation():
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 def test_every_operation_keeps_its_contract(case, seeded):
+    # Among the odd headers generated for an operation, one may be named `Host`: that names the server, which the
+    # transport sets, not an input of the API (Django refuses a malformed one with 400 before any view runs).
+    if case.headers:
+        case.headers = {name: value for name, value in case.headers.items() if name.lower() != "host"}
     case.call_and_validate(headers={"Authorization": f"Bearer {TOKEN}"}, checks=CHECKS)
 
 
