@@ -169,7 +169,7 @@ def location_walk(
             # Files are read in order and parsed a window at a time (in several processes when a window is large,
             # see `parallel`); what they yield is reported in the files' order, as read.
             window: list[_File] = []
-            waiting = 0  # files of the window still to parse
+            waiting = waiting_bytes = 0  # files of the window still to parse, and their size
             for index, path in enumerate(files):
                 source = f"{item.type}:{path}"
                 if source in seen_sources:
@@ -188,16 +188,19 @@ def location_walk(
                     _read_file(outcome, reader, item.type, source, path, cache, salt, trust_stat, always_read)
                 )
                 waiting += window[-1].read is None
-                if waiting >= _WINDOW:
+                waiting_bytes += len(window[-1].data)
+                if waiting >= _WINDOW or waiting_bytes >= _WINDOW_BYTES:
                     _report(outcome, parsers[item.type], item.type, window, queue, depth, on_file)
-                    window, waiting = [], 0
-            _report(outcome, parsers[item.type], item.type, window, queue, depth, on_file)
+                    window, waiting, waiting_bytes = [], 0, 0
+            if window:
+                _report(outcome, parsers[item.type], item.type, window, queue, depth, on_file)
     return outcome
 
 
-# Files parsed together: enough to keep several processes busy, few enough that their bytes and entities in flight
-# stay a small part of a large location (100 files of 100 entities each are ~10 MB of YAML).
+# Files parsed together: enough to keep several processes busy, few enough that their bytes in flight stay small
+# (128 files of 100 entities are ~13 MB of YAML; files may be up to 32 MiB each, hence the bound on bytes too).
 _WINDOW: Final = 128
+_WINDOW_BYTES: Final = 64 * 1024 * 1024
 
 
 @dataclass

@@ -222,3 +222,22 @@ def test_a_worker_parses_a_large_location_in_processes(root, monkeypatch):
     names = set(Entity.objects.filter(location=location).values_list("name", flat=True))
     assert {"svc-0-0", "svc-39-5", "fine", "placeholder", "nested-one"} <= names
     assert "bad" not in names
+
+
+@pytest.mark.parametrize(("files", "size", "windows"), [(4, 10**9, 10 + 1), (1000, 1, 40 + 1)])
+def test_windows_are_bounded_by_files_and_by_bytes(root, settings, forks, monkeypatch, files, size, windows):
+    varied_folder(root)  # 40 files in the folder, then the one it nests
+    alone = snapshot(walk_with(settings, root, 1))
+    reported: list[int] = []
+    original = walk._report
+
+    def counted(outcome, parser, type, window, *args):
+        reported.append(len(window))
+        return original(outcome, parser, type, window, *args)
+
+    monkeypatch.setattr(walk, "_report", counted)
+    monkeypatch.setattr(walk, "_WINDOW", files)
+    monkeypatch.setattr(walk, "_WINDOW_BYTES", size)
+
+    assert snapshot(walk_with(settings, root, 2)) == alone
+    assert len(reported) == windows
