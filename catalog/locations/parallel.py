@@ -111,7 +111,6 @@ class FileParser:
     def __init__(self, reader: FileReader, *, workers: int | None = None) -> None:
         self.reader = reader
         self.workers = processes() if workers is None else workers
-        self.forked = 0  # children started, for the tests
         self._children: list[_Child] = []
         self._started = False
 
@@ -160,7 +159,6 @@ class FileParser:
                 if child is None:
                     break
                 self._children.append(child)
-                self.forked += 1
             log.info("catalog.location.parse_processes", processes=len(self._children) + 1)
         return any(child.alive for child in self._children)
 

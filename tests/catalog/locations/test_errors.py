@@ -23,14 +23,6 @@ from tests.catalog.factories import (
 KEYS = {"code", "file", "document", "entityRef", "path", "message"}
 
 
-@pytest.fixture
-def root(tmp_path, settings):
-    base = tmp_path / "catalog"
-    base.mkdir()
-    settings.PAVED_CATALOG_FILE_ROOTS = [str(base)]
-    return base
-
-
 def by_code(recorded) -> dict[str, list[dict]]:
     out: dict[str, list[dict]] = {}
     for error in recorded:

@@ -11,14 +11,6 @@ from catalog.locations.file import DEMO_ROOT
 from tests.catalog.factories import ComponentDictFactory, write_docs
 
 
-@pytest.fixture
-def root(tmp_path, settings):
-    base = tmp_path / "catalog"
-    base.mkdir()
-    settings.PAVED_CATALOG_FILE_ROOTS = [str(base)]
-    return base
-
-
 def test_file_reader_expands_a_directory_to_its_yaml_files(root):
     write_docs(root / "a.yaml", [ComponentDictFactory(name="a")])
     write_docs(root / "b.yml", [ComponentDictFactory(name="b")])

@@ -25,14 +25,6 @@ from tests.worker import running_worker, wait_for, worker_log
 
 
 @pytest.fixture
-def root(tmp_path, settings):
-    base = tmp_path / "catalog"
-    base.mkdir()
-    settings.PAVED_CATALOG_FILE_ROOTS = [str(base)]
-    return base
-
-
-@pytest.fixture
 def forks(monkeypatch) -> list[int]:
     """The children forked to parse, by pid. The test process may run threads other tests left behind, which would
     keep it from forking: here only the test's own threads count."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 import yaml
 
 from catalog import services
@@ -12,14 +11,6 @@ from catalog.locations.file import FileReader
 from catalog.models import Entity
 from tests.catalog.factories import ComponentDictFactory, LocationDictFactory, LocationFactory, write_docs
 from tests.catalog.remotes import http_server
-
-
-@pytest.fixture
-def root(tmp_path, settings):
-    base = tmp_path / "catalog"
-    base.mkdir()
-    settings.PAVED_CATALOG_FILE_ROOTS = [str(base)]
-    return base
 
 
 def file_walk(path, **kwargs) -> walk.ReadOutcome:
